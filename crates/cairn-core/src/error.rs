@@ -1,0 +1,141 @@
+//! MLflow's error codes and the one error type that carries them.
+//!
+//! Every failure a client can see is an [`MlflowError`]: a code from MLflow's
+//! `databricks.proto` `ErrorCode` enum plus a message. The HTTP status belongs to the
+//! code (MLflow's `mlflow/exceptions.py` map), so it is fixed here and nowhere else.
+
+use std::fmt;
+
+/// The subset of MLflow's `ErrorCode` enum that cairn produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InternalError,
+    TemporarilyUnavailable,
+    BadRequest,
+    InvalidParameterValue,
+    EndpointNotFound,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+    InvalidState,
+    NotImplemented,
+}
+
+impl ErrorCode {
+    /// The enum name, as MLflow writes it in `error_code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
+            ErrorCode::InvalidState => "INVALID_STATE",
+            ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
+        }
+    }
+
+    /// The HTTP status MLflow's server answers with for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest
+            | ErrorCode::InvalidParameterValue
+            | ErrorCode::ResourceAlreadyExists => 400,
+            ErrorCode::EndpointNotFound | ErrorCode::ResourceDoesNotExist => 404,
+            ErrorCode::InternalError | ErrorCode::InvalidState => 500,
+            ErrorCode::NotImplemented => 501,
+            ErrorCode::TemporarilyUnavailable => 503,
+        }
+    }
+
+    /// Parses an `error_code` string back into a code (used by the client).
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        Some(match s {
+            "INTERNAL_ERROR" => ErrorCode::InternalError,
+            "TEMPORARILY_UNAVAILABLE" => ErrorCode::TemporarilyUnavailable,
+            "BAD_REQUEST" => ErrorCode::BadRequest,
+            "INVALID_PARAMETER_VALUE" => ErrorCode::InvalidParameterValue,
+            "ENDPOINT_NOT_FOUND" => ErrorCode::EndpointNotFound,
+            "RESOURCE_ALREADY_EXISTS" => ErrorCode::ResourceAlreadyExists,
+            "RESOURCE_DOES_NOT_EXIST" => ErrorCode::ResourceDoesNotExist,
+            "INVALID_STATE" => ErrorCode::InvalidState,
+            "NOT_IMPLEMENTED" => ErrorCode::NotImplemented,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure with an MLflow error code and a message for the user.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct MlflowError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type Result<T, E = MlflowError> = std::result::Result<T, E>;
+
+impl MlflowError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        MlflowError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterValue, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceDoesNotExist, message)
+    }
+
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceAlreadyExists, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalError, message)
+    }
+
+    /// MLflow's wording for a required field that is absent.
+    pub fn missing(field: &str) -> Self {
+        Self::invalid_parameter(format!(
+            "Missing value for required parameter '{field}'. See the API docs for more \
+             information about request parameters."
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_map_to_mlflow_statuses() {
+        for code in [
+            ErrorCode::InternalError,
+            ErrorCode::TemporarilyUnavailable,
+            ErrorCode::BadRequest,
+            ErrorCode::InvalidParameterValue,
+            ErrorCode::EndpointNotFound,
+            ErrorCode::ResourceAlreadyExists,
+            ErrorCode::ResourceDoesNotExist,
+            ErrorCode::InvalidState,
+            ErrorCode::NotImplemented,
+        ] {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        // RESOURCE_ALREADY_EXISTS is a 400 in MLflow, not a 409: the client relies on it.
+        assert_eq!(ErrorCode::ResourceAlreadyExists.http_status(), 400);
+        assert_eq!(ErrorCode::ResourceDoesNotExist.http_status(), 404);
+    }
+}

@@ -1,0 +1,15 @@
+//! cairn's domain: MLflow's entities as they travel on the wire, the error kinds that
+//! map to MLflow's `error_code`s, the search-filter grammar and page tokens.
+//!
+//! This crate does no IO, so everything in it is tested with plain unit tests and the
+//! store, server and client crates agree on one definition of each rule.
+
+pub mod entities;
+pub mod error;
+pub mod names;
+pub mod page_token;
+pub mod search;
+pub mod validation;
+pub mod wire;
+
+pub use error::{ErrorCode, MlflowError, Result};

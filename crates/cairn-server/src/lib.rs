@@ -1,0 +1,106 @@
+//! cairn's HTTP server: MLflow's REST API over cairn's services.
+//!
+//! [`Server::start`] opens the store, binds the listener and serves until the shutdown
+//! future resolves; in-flight requests finish, then the store closes cleanly. Tests
+//! start it on port 0 and talk to it over real HTTP.
+
+mod api;
+mod error;
+mod extract;
+pub mod service;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use cairn_store::TrackingStore;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use service::TrackingService;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub tracking: Arc<TrackingService>,
+}
+
+/// Everything `cairn server` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub backend_store_uri: String,
+    pub default_artifact_root: String,
+}
+
+/// The largest request body: MLflow allows dataset profiles of 16 MiB in log-inputs.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The application with its middleware: request logs and the body limit.
+pub fn app(state: AppState) -> Router {
+    api::router(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    store: Arc<dyn TrackingStore>,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the store (creating MLflow's schema if the database is new) and binds.
+    pub async fn start(config: &ServerConfig) -> Result<Self, StartError> {
+        let store =
+            cairn_store::open(&config.backend_store_uri, &config.default_artifact_root).await?;
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: format!("{}:{}", config.host, config.port),
+                source,
+            })?;
+        let state = AppState {
+            tracking: Arc::new(TrackingService::new(store.clone())),
+        };
+        Ok(Server {
+            listener,
+            store,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, lets in-flight requests finish, then closes
+    /// the store.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let result = axum::serve(self.listener, app(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.store.close().await;
+        result
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the backend store: {0}")]
+    Store(#[from] cairn_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}

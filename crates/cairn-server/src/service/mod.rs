@@ -1,0 +1,13 @@
+//! Services: the rules of each capability, between handlers (which parse) and stores
+//! (which persist). The REST API and, later, the UI and jobs call these same functions.
+
+pub mod tracking;
+
+pub use tracking::TrackingService;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,551 @@
+//! Experiments, runs, metrics, params and tags: MLflow's tracking rules.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cairn_core::entities::{
+    DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
+    RunInfo, RunStatus, ViewType, RUN_NAME_TAG,
+};
+use cairn_core::search;
+use cairn_core::validation::{self as v, KeyKind};
+use cairn_core::{names, page_token, MlflowError};
+use cairn_store::{
+    ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch, TrackingStore,
+};
+
+use super::now_ms;
+use crate::error::ApiResult;
+
+/// The id of the experiment MLflow creates on every database and uses by default.
+pub const DEFAULT_EXPERIMENT_ID: &str = "0";
+
+pub struct TrackingService {
+    store: Arc<dyn TrackingStore>,
+}
+
+/// A run-creation request, after parsing.
+pub struct CreateRun {
+    pub experiment_id: Option<String>,
+    pub user_id: Option<String>,
+    pub run_name: Option<String>,
+    pub start_time: Option<i64>,
+    pub tags: Vec<KeyValue>,
+}
+
+/// What `get-history-bulk-interval` asks for.
+pub struct BulkInterval {
+    pub run_ids: Vec<String>,
+    pub metric_key: String,
+    pub start_step: Option<i64>,
+    pub end_step: Option<i64>,
+    pub max_results: Option<i64>,
+}
+
+fn parse_experiment_id(id: &str) -> Result<i64, MlflowError> {
+    id.trim()
+        .parse()
+        .map_err(|_| MlflowError::not_found(format!("No Experiment with id={id} exists")))
+}
+
+impl TrackingService {
+    pub fn new(store: Arc<dyn TrackingStore>) -> Self {
+        TrackingService { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn TrackingStore> {
+        &self.store
+    }
+
+    // ------------------------------------------------------------------ experiments
+
+    pub async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<String>,
+        tags: Vec<KeyValue>,
+    ) -> ApiResult<String> {
+        v::validate_experiment_name(name)?;
+        for t in &tags {
+            v::validate_experiment_tag(&t.key, &t.value)?;
+        }
+        let artifact_location = artifact_location.filter(|s| !s.is_empty());
+        Ok(self
+            .store
+            .create_experiment(NewExperiment {
+                name: name.to_string(),
+                artifact_location,
+                tags,
+                now_ms: now_ms(),
+            })
+            .await?)
+    }
+
+    pub async fn get_experiment(&self, id: &str) -> ApiResult<Experiment> {
+        let n = parse_experiment_id(id)?;
+        self.store.get_experiment(n).await?.ok_or_else(|| {
+            MlflowError::not_found(format!("No Experiment with id={id} exists")).into()
+        })
+    }
+
+    pub async fn get_experiment_by_name(&self, name: &str) -> ApiResult<Experiment> {
+        self.store
+            .get_experiment_by_name(name)
+            .await?
+            .ok_or_else(|| {
+                MlflowError::not_found(format!("Could not find experiment with name '{name}'"))
+                    .into()
+            })
+    }
+
+    pub async fn search_experiments(
+        &self,
+        filter: Option<&str>,
+        order_by: &[String],
+        view_type: ViewType,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> ApiResult<Page<Experiment>> {
+        let max_results =
+            v::validate_max_results(max_results.unwrap_or(1000), v::SEARCH_MAX_RESULTS_THRESHOLD)?;
+        Ok(self
+            .store
+            .search_experiments(&ExperimentSearch {
+                filter: search::experiment_filter(filter.unwrap_or(""))?,
+                order_by: search::experiment_order_by(order_by)?,
+                view_type,
+                max_results,
+                offset: page_token::decode(page_token)?,
+            })
+            .await?)
+    }
+
+    pub async fn rename_experiment(&self, id: &str, new_name: &str) -> ApiResult<()> {
+        v::validate_experiment_name(new_name)?;
+        let exp = self.get_experiment(id).await?;
+        if exp.lifecycle_stage != LifecycleStage::Active {
+            return Err(MlflowError::invalid_parameter(format!(
+                "Cannot rename a non-active experiment. Experiment {id} is in the 'deleted' state."
+            ))
+            .into());
+        }
+        self.store
+            .rename_experiment(parse_experiment_id(id)?, new_name)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_experiment_lifecycle(&self, id: &str, stage: LifecycleStage) -> ApiResult<()> {
+        if stage == LifecycleStage::Deleted && id.trim() == DEFAULT_EXPERIMENT_ID {
+            return Err(MlflowError::invalid_parameter(
+                "Cannot delete the default experiment '0'. This is an internally reserved \
+                 experiment.",
+            )
+            .into());
+        }
+        let exp = self.get_experiment(id).await?;
+        if stage == LifecycleStage::Active && exp.lifecycle_stage == LifecycleStage::Active {
+            return Err(MlflowError::invalid_parameter(format!(
+                "Cannot restore an active experiment. Experiment {id} is in the 'active' state."
+            ))
+            .into());
+        }
+        self.store
+            .set_experiment_lifecycle(parse_experiment_id(id)?, stage, now_ms())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> ApiResult<()> {
+        v::validate_experiment_tag(key, value)?;
+        let exp = self.get_experiment(id).await?;
+        if exp.lifecycle_stage != LifecycleStage::Active {
+            return Err(MlflowError::invalid_parameter(format!(
+                "The experiment {id} must be in the 'active' state. Current state is deleted."
+            ))
+            .into());
+        }
+        self.store
+            .set_experiment_tag(parse_experiment_id(id)?, key, value)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> ApiResult<()> {
+        self.get_experiment(id).await?;
+        if !self
+            .store
+            .delete_experiment_tag(parse_experiment_id(id)?, key)
+            .await?
+        {
+            return Err(MlflowError::not_found(format!(
+                "No tag with name: {key} in experiment with id {id}"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------- runs
+
+    pub async fn create_run(&self, req: CreateRun) -> ApiResult<Run> {
+        let experiment_id = req
+            .experiment_id
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_EXPERIMENT_ID.to_string());
+        let exp = self.get_experiment(&experiment_id).await?;
+        if exp.lifecycle_stage != LifecycleStage::Active {
+            return Err(MlflowError::invalid_parameter(format!(
+                "The experiment {experiment_id} must be in the 'active' state. Current state is \
+                 deleted."
+            ))
+            .into());
+        }
+        for t in &req.tags {
+            v::validate_tag(&t.key, &t.value)?;
+        }
+        let name_tag = req
+            .tags
+            .iter()
+            .rev()
+            .find(|t| t.key == RUN_NAME_TAG)
+            .map(|t| t.value.clone());
+        let run_name = req.run_name.filter(|s| !s.is_empty());
+        if let (Some(name), Some(tag)) = (&run_name, &name_tag) {
+            if name != tag {
+                return Err(MlflowError::invalid_parameter(format!(
+                    "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{name}', mlflow.runName='{tag}')."
+                ))
+                .into());
+            }
+        }
+        let run_name = run_name
+            .or(name_tag.clone())
+            .unwrap_or_else(names::random_run_name);
+        let mut tags = req.tags;
+        if name_tag.is_none() {
+            tags.push(KeyValue::new(RUN_NAME_TAG, run_name.clone()));
+        }
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let location = exp.artifact_location.unwrap_or_default();
+        let artifact_uri = if location.ends_with('/') {
+            format!("{location}{run_id}/artifacts")
+        } else {
+            format!("{location}/{run_id}/artifacts")
+        };
+        Ok(self
+            .store
+            .create_run(NewRun {
+                run_id,
+                experiment_id: parse_experiment_id(&experiment_id)?,
+                user_id: req.user_id.unwrap_or_default(),
+                run_name,
+                start_time: Some(req.start_time.unwrap_or_else(now_ms)),
+                artifact_uri,
+                tags,
+            })
+            .await?)
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> ApiResult<Run> {
+        self.store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")).into())
+    }
+
+    async fn run_info(&self, run_id: &str) -> ApiResult<RunInfo> {
+        self.store
+            .get_run_info(run_id)
+            .await?
+            .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")).into())
+    }
+
+    /// The run, which must be active: MLflow refuses writes to deleted runs.
+    async fn active_run(&self, run_id: &str) -> ApiResult<RunInfo> {
+        let info = self.run_info(run_id).await?;
+        if info.lifecycle_stage != LifecycleStage::Active {
+            return Err(MlflowError::invalid_parameter(format!(
+                "The run {run_id} must be in the 'active' state. Current state is deleted."
+            ))
+            .into());
+        }
+        Ok(info)
+    }
+
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> ApiResult<RunInfo> {
+        self.active_run(run_id).await?;
+        let run_name = run_name.filter(|s| !s.is_empty());
+        if let Some(name) = run_name {
+            v::validate_tag(RUN_NAME_TAG, name)?;
+        }
+        Ok(self
+            .store
+            .update_run(run_id, status, end_time, run_name)
+            .await?)
+    }
+
+    pub async fn delete_run(&self, run_id: &str) -> ApiResult<()> {
+        self.run_info(run_id).await?;
+        self.store
+            .set_run_lifecycle(run_id, LifecycleStage::Deleted, Some(now_ms()))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn restore_run(&self, run_id: &str) -> ApiResult<()> {
+        self.run_info(run_id).await?;
+        self.store
+            .set_run_lifecycle(run_id, LifecycleStage::Active, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks and writes metrics, params and tags atomically: one bad entry and nothing
+    /// of the batch is written.
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: Vec<Metric>,
+        params: Vec<KeyValue>,
+        tags: Vec<KeyValue>,
+    ) -> ApiResult<()> {
+        v::validate_batch_sizes(metrics.len(), params.len(), tags.len())?;
+        for m in &metrics {
+            v::validate_key(KeyKind::Metric, &m.key)?;
+        }
+        for p in &params {
+            v::validate_param(&p.key, &p.value)?;
+        }
+        // The same param twice in one batch must agree with itself.
+        let mut seen = std::collections::HashMap::new();
+        for p in &params {
+            if let Some(prev) = seen.insert(p.key.as_str(), p.value.as_str()) {
+                if prev != p.value {
+                    return Err(MlflowError::invalid_parameter(format!(
+                        "Duplicate parameter keys have been submitted: '{}' with values '{}' \
+                         and '{}'",
+                        p.key, prev, p.value
+                    ))
+                    .into());
+                }
+            }
+        }
+        for t in &tags {
+            v::validate_tag(&t.key, &t.value)?;
+        }
+        self.active_run(run_id).await?;
+        self.store
+            .log_batch(run_id, &metrics, &params, &tags)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> ApiResult<()> {
+        self.active_run(run_id).await?;
+        if !self.store.delete_run_tag(run_id, key).await? {
+            return Err(MlflowError::not_found(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    pub async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> ApiResult<()> {
+        for d in &datasets {
+            let ds = &d.dataset;
+            v::check_length("Dataset name", &ds.name, v::MAX_DATASET_NAME_LENGTH)?;
+            v::check_length("Dataset digest", &ds.digest, v::MAX_DATASET_DIGEST_LENGTH)?;
+            v::check_length("Dataset source", &ds.source, v::MAX_DATASET_SOURCE_LENGTH)?;
+            if let Some(schema) = &ds.schema {
+                v::check_length("Dataset schema", schema, v::MAX_DATASET_SCHEMA_LENGTH)?;
+            }
+            if let Some(profile) = &ds.profile {
+                v::check_length("Dataset profile", profile, v::MAX_DATASET_PROFILE_LENGTH)?;
+            }
+            for t in &d.tags {
+                v::check_length("Input tag key", &t.key, v::MAX_INPUT_TAG_KEY_LENGTH)?;
+                v::check_length("Input tag value", &t.value, v::MAX_INPUT_TAG_VAL_LENGTH)?;
+            }
+        }
+        let info = self.active_run(run_id).await?;
+        let experiment_id = parse_experiment_id(&info.experiment_id)?;
+        self.store
+            .log_inputs(run_id, experiment_id, &datasets, &models)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> ApiResult<()> {
+        self.active_run(run_id).await?;
+        self.store.log_outputs(run_id, &models).await?;
+        Ok(())
+    }
+
+    pub async fn search_runs(
+        &self,
+        experiment_ids: &[String],
+        filter: Option<&str>,
+        order_by: &[String],
+        view_type: ViewType,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> ApiResult<Page<Run>> {
+        let max_results =
+            v::validate_max_results(max_results.unwrap_or(1000), v::SEARCH_MAX_RESULTS_THRESHOLD)?;
+        let experiment_ids = experiment_ids
+            .iter()
+            .map(|id| {
+                id.trim().parse::<i64>().map_err(|_| {
+                    MlflowError::invalid_parameter(format!(
+                        "Invalid value '{id}' for parameter 'experiment_ids': experiment ids \
+                         are integers"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .store
+            .search_runs(&RunSearch {
+                experiment_ids,
+                filter: search::run_filter(filter.unwrap_or(""))?,
+                order_by: search::run_order_by(order_by)?,
+                view_type,
+                max_results,
+                offset: page_token::decode(page_token)?,
+            })
+            .await?)
+    }
+
+    pub async fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        token: Option<&str>,
+    ) -> ApiResult<Page<Metric>> {
+        self.run_info(run_id).await?;
+        let offset = page_token::decode(token)?;
+        let Some(max_results) = max_results else {
+            // No page size: the whole history, as MLflow's server does.
+            let items = self
+                .store
+                .metric_history(run_id, key, offset, i64::MAX as u64)
+                .await?;
+            return Ok(Page {
+                items,
+                next_page_token: None,
+            });
+        };
+        let limit = v::validate_max_results(max_results, v::GET_METRIC_HISTORY_MAX_RESULTS)?;
+        let mut items = self
+            .store
+            .metric_history(run_id, key, offset, limit + 1)
+            .await?;
+        let has_more = items.len() as u64 > limit;
+        items.truncate(limit as usize);
+        let next_page_token = page_token::next(offset, items.len(), limit, has_more);
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Each run's history of one metric, down-sampled to at most `max_results` steps
+    /// shared by all runs (always keeping the first and last step), as the UI charts it.
+    pub async fn metric_history_bulk_interval(&self, req: BulkInterval) -> ApiResult<Vec<Metric>> {
+        if req.run_ids.is_empty() {
+            return Err(MlflowError::missing("run_ids").into());
+        }
+        if req.run_ids.len() > v::BULK_INTERVAL_MAX_RUNS {
+            return Err(MlflowError::invalid_parameter(format!(
+                "GetMetricHistoryBulkInterval request must specify at most {} run_ids. Received \
+                 {} run_ids.",
+                v::BULK_INTERVAL_MAX_RUNS,
+                req.run_ids.len()
+            ))
+            .into());
+        }
+        if let (Some(s), Some(e)) = (req.start_step, req.end_step) {
+            if s > e {
+                return Err(MlflowError::invalid_parameter(format!(
+                    "end_step must be greater than start_step. Found start_step={s} and \
+                     end_step={e}."
+                ))
+                .into());
+            }
+        }
+        let max_results =
+            v::validate_max_results(req.max_results.unwrap_or(320), v::BULK_INTERVAL_MAX_RESULTS)?;
+        let points = self
+            .store
+            .metric_history_range(&HistoryRange {
+                run_ids: req.run_ids.clone(),
+                key: req.metric_key.clone(),
+                start_step: req.start_step,
+                end_step: req.end_step,
+            })
+            .await?;
+        let steps: Vec<i64> = points
+            .iter()
+            .map(|m| m.step)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let chosen = sample_steps(&steps, max_results as usize);
+        let mut out: Vec<Metric> = Vec::new();
+        for run_id in &req.run_ids {
+            out.extend(
+                points
+                    .iter()
+                    .filter(|m| m.run_id.as_deref() == Some(run_id.as_str()))
+                    .filter(|m| chosen.contains(&m.step))
+                    .cloned(),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Picks at most `n` steps spread evenly over `steps` (sorted), keeping both ends.
+fn sample_steps(steps: &[i64], n: usize) -> BTreeSet<i64> {
+    if steps.len() <= n {
+        return steps.iter().copied().collect();
+    }
+    if n < 2 {
+        return steps.iter().copied().take(n).collect();
+    }
+    // Index i of n maps to round(i * last / (n - 1)): 0 and `last` are always chosen.
+    let last = steps.len() - 1;
+    (0..n)
+        .map(|i| steps[(i * last + (n - 1) / 2) / (n - 1)])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_steps;
+
+    #[test]
+    fn sampling_keeps_ends_and_bounds_the_count() {
+        let steps: Vec<i64> = (0..1000).collect();
+        let s = sample_steps(&steps, 10);
+        assert_eq!(s.len(), 10, "{s:?}");
+        assert!(s.contains(&0) && s.contains(&999));
+        let few: Vec<i64> = vec![1, 5, 9];
+        assert_eq!(sample_steps(&few, 10).into_iter().collect::<Vec<_>>(), few);
+    }
+}

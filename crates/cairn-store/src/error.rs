@@ -1,0 +1,33 @@
+use cairn_core::MlflowError;
+
+/// What can go wrong in a store: a rule the data broke (with its MLflow error code), a
+/// database failure, or a database cairn must not touch.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Mlflow(#[from] MlflowError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "the database is at MLflow schema revision '{found}', but this cairn supports only \
+         '{supported}' (mlflow {mlflow_version}); upgrade it with `mlflow db upgrade` from \
+         mlflow {mlflow_version}, or point cairn at a new database"
+    )]
+    SchemaRevision {
+        found: String,
+        supported: &'static str,
+        mlflow_version: &'static str,
+    },
+    #[error("the database has tables but no alembic_version table, so it is not an MLflow database: {0}")]
+    NotMlflowDatabase(String),
+    #[error("unsupported backend store URI '{0}': use sqlite:///<path>")]
+    UnsupportedUri(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        StoreError::Mlflow(MlflowError::not_found(message))
+    }
+}

@@ -1,0 +1,42 @@
+//! MLflow's schema: which revision cairn speaks, and the DDL that creates it.
+
+/// The alembic head of mlflow 3.17.2: the only revision cairn reads and writes.
+pub const ALEMBIC_HEAD: &str = "dc11669786a5";
+/// The MLflow release whose schema this is.
+pub const MLFLOW_VERSION: &str = "3.17.2";
+
+/// MLflow's tables, indexes and trigger for SQLite, statements separated by `;;` lines.
+pub const SQLITE_MLFLOW_DDL: &str = include_str!("sqlite_mlflow.sql");
+
+/// cairn's additions: indexes for its search paths, named `cairn_*` so they never clash
+/// with MLflow's. Created with IF NOT EXISTS on every start, also on databases that
+/// `mlflow db upgrade` made.
+pub const SQLITE_CAIRN_DDL: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS cairn_idx_runs_experiment_start \
+     ON runs (experiment_id, lifecycle_stage, start_time)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_key_value \
+     ON latest_metrics (\"key\", value)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_params_key_value ON params (\"key\", value)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_tags_key_value ON tags (\"key\", value)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_metrics_run_key_time \
+     ON metrics (run_uuid, \"key\", timestamp, step)",
+];
+
+/// Splits the DDL into statements.
+pub fn statements(ddl: &str) -> impl Iterator<Item = &str> {
+    ddl.split("\n;;").map(str::trim).filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ddl_has_mlflows_65_tables() {
+        let tables = super::statements(super::SQLITE_MLFLOW_DDL)
+            .filter(|s| s.lines().any(|l| l.starts_with("CREATE TABLE")))
+            .count();
+        assert_eq!(tables, 65);
+    }
+}

@@ -1,0 +1,46 @@
+//! What callers hand the store: validated inputs for writes and searches.
+
+use cairn_core::entities::{KeyValue, ViewType};
+use cairn_core::search::{Clause, ExperimentAttr, OrderBy, RunAttr};
+
+pub struct NewExperiment {
+    pub name: String,
+    /// `None`: `<default artifact root>/<new id>`.
+    pub artifact_location: Option<String>,
+    pub tags: Vec<KeyValue>,
+    pub now_ms: i64,
+}
+
+pub struct NewRun {
+    pub run_id: String,
+    pub experiment_id: i64,
+    pub user_id: String,
+    pub run_name: String,
+    pub start_time: Option<i64>,
+    pub artifact_uri: String,
+    pub tags: Vec<KeyValue>,
+}
+
+pub struct ExperimentSearch {
+    pub filter: Vec<Clause<ExperimentAttr>>,
+    pub order_by: Vec<OrderBy<ExperimentAttr>>,
+    pub view_type: ViewType,
+    pub max_results: u64,
+    pub offset: u64,
+}
+
+pub struct RunSearch {
+    pub experiment_ids: Vec<i64>,
+    pub filter: Vec<Clause<RunAttr>>,
+    pub order_by: Vec<OrderBy<RunAttr>>,
+    pub view_type: ViewType,
+    pub max_results: u64,
+    pub offset: u64,
+}
+
+pub struct HistoryRange {
+    pub run_ids: Vec<String>,
+    pub key: String,
+    pub start_step: Option<i64>,
+    pub end_step: Option<i64>,
+}

@@ -1,0 +1,132 @@
+//! `cairn`: the command line of the whole platform.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cairn_server::{Server, ServerConfig};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "A machine-learning platform in one binary, speaking MLflow's REST API"
+)]
+struct Cli {
+    /// Log format: human-readable text, or one JSON object per line for machines.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "CAIRN_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the tracking server (a drop-in for `mlflow server`).
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "CAIRN_HOST")]
+    host: String,
+    /// Port to listen on (0 picks a free one; the URL printed at start names it).
+    #[arg(long, default_value_t = 5000, env = "CAIRN_PORT")]
+    port: u16,
+    /// Folder for the embedded database and local artifacts.
+    #[arg(long, default_value = "./cairn-data", env = "CAIRN_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Metadata database; default `sqlite:///<data-dir>/mlflow.db`.
+    #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
+    backend_store_uri: Option<String>,
+    /// Artifact root for new experiments; default `mlflow-artifacts:/`, served by
+    /// cairn's artifact proxy as `mlflow server` does.
+    #[arg(
+        long,
+        default_value = "mlflow-artifacts:/",
+        env = "CAIRN_DEFAULT_ARTIFACT_ROOT"
+    )]
+    default_artifact_root: String,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
+    let backend_store_uri = args.backend_store_uri.unwrap_or_else(|| {
+        let db = args.data_dir.join("mlflow.db");
+        let db = db.to_string_lossy();
+        // sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them.
+        format!("sqlite:///{db}")
+    });
+    let config = ServerConfig {
+        host: args.host,
+        port: args.port,
+        backend_store_uri,
+        default_artifact_root: args.default_artifact_root,
+    };
+    let server = Server::start(&config).await?;
+    let addr = server.local_addr()?;
+    tracing::info!(backend = %config.backend_store_uri, "cairn server started");
+    println!("cairn serving MLflow's API at http://{addr}");
+    server.serve(shutdown_signal()).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Server(args) => runtime.block_on(run_server(args)),
+    }
+}
