@@ -1,1 +1,466 @@
+//! A typed client of cairn's REST API, which is MLflow's: the CLI, jobs and the
+//! server's own integration tests all talk to a server through it.
 
+use cairn_core::entities::{
+    DatasetInput, Experiment, KeyValue, Metric, Page, Run, RunInfo, RunStatus, ViewType,
+};
+use cairn_core::ErrorCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// A failed call: the server's MLflow error, or a transport failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{status} {error_code}: {message}")]
+    Api {
+        status: u16,
+        /// The `error_code` string as sent (empty for a non-JSON error body).
+        error_code: String,
+        message: String,
+    },
+    #[error("HTTP transport error: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot decode the response: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+impl ClientError {
+    /// The MLflow error code, when the server sent one cairn knows.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Api { error_code, .. } => ErrorCode::parse(error_code),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// What a run search asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRuns {
+    pub experiment_ids: Vec<String>,
+    pub filter: Option<String>,
+    pub order_by: Vec<String>,
+    pub view_type: ViewType,
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+/// What an experiment search asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchExperiments {
+    pub filter: Option<String>,
+    pub order_by: Vec<String>,
+    pub view_type: ViewType,
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+fn view_type_name(v: ViewType) -> &'static str {
+    match v {
+        ViewType::ActiveOnly => "ACTIVE_ONLY",
+        ViewType::DeletedOnly => "DELETED_ONLY",
+        ViewType::All => "ALL",
+    }
+}
+
+/// A connection to one server, e.g. `Client::new("http://127.0.0.1:5000")`.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Client {
+            base: base_url.into().trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/2.0/mlflow/{}", self.base, path)
+    }
+
+    async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        if status != 200 {
+            let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+            let (error_code, message) = match parsed {
+                Some(v) if v.get("error_code").is_some() => (
+                    v["error_code"].as_str().unwrap_or_default().to_string(),
+                    v["message"].as_str().unwrap_or_default().to_string(),
+                ),
+                _ => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
+            };
+            return Err(ClientError::Api {
+                status,
+                error_code,
+                message,
+            });
+        }
+        let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// POSTs a JSON message to `/api/2.0/mlflow/<path>`.
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        let resp = self.http.post(self.url(path)).json(body).send().await?;
+        Self::decode(resp).await
+    }
+
+    /// GETs `/api/2.0/mlflow/<path>` with query parameters (repeat a key for a list).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        let resp = self.http.get(self.url(path)).query(query).send().await?;
+        Self::decode(resp).await
+    }
+
+    /// The plain-text `/health` answer.
+    pub async fn health(&self) -> Result<String> {
+        let resp = self.http.get(format!("{}/health", self.base)).send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        if status != 200 {
+            return Err(ClientError::Api {
+                status,
+                error_code: String::new(),
+                message: text,
+            });
+        }
+        Ok(text)
+    }
+
+    // ------------------------------------------------------------- experiments
+
+    pub async fn create_experiment(&self, name: &str, tags: &[KeyValue]) -> Result<String> {
+        #[derive(Deserialize)]
+        struct R {
+            experiment_id: String,
+        }
+        let r: R = self
+            .post("experiments/create", &json!({"name": name, "tags": tags}))
+            .await?;
+        Ok(r.experiment_id)
+    }
+
+    pub async fn get_experiment(&self, id: &str) -> Result<Experiment> {
+        #[derive(Deserialize)]
+        struct R {
+            experiment: Experiment,
+        }
+        let r: R = self
+            .get("experiments/get", &[("experiment_id", id.to_string())])
+            .await?;
+        Ok(r.experiment)
+    }
+
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
+        #[derive(Deserialize)]
+        struct R {
+            experiment: Experiment,
+        }
+        let r: R = self
+            .get("experiments/get-by-name", &[("experiment_name", name.to_string())])
+            .await?;
+        Ok(r.experiment)
+    }
+
+    pub async fn search_experiments(&self, s: &SearchExperiments) -> Result<Page<Experiment>> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            experiments: Vec<Experiment>,
+            next_page_token: Option<String>,
+        }
+        let mut body = json!({"view_type": view_type_name(s.view_type), "order_by": s.order_by});
+        if let Some(f) = &s.filter {
+            body["filter"] = json!(f);
+        }
+        if let Some(m) = s.max_results {
+            body["max_results"] = json!(m);
+        }
+        if let Some(t) = &s.page_token {
+            body["page_token"] = json!(t);
+        }
+        let r: R = self.post("experiments/search", &body).await?;
+        Ok(Page {
+            items: r.experiments,
+            next_page_token: r.next_page_token,
+        })
+    }
+
+    pub async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
+        self.post::<Value>(
+            "experiments/update",
+            &json!({"experiment_id": id, "new_name": new_name}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_experiment(&self, id: &str) -> Result<()> {
+        self.post::<Value>("experiments/delete", &json!({"experiment_id": id}))
+            .await
+            .map(drop)
+    }
+
+    pub async fn restore_experiment(&self, id: &str) -> Result<()> {
+        self.post::<Value>("experiments/restore", &json!({"experiment_id": id}))
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> Result<()> {
+        self.post::<Value>(
+            "experiments/set-experiment-tag",
+            &json!({"experiment_id": id, "key": key, "value": value}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> Result<()> {
+        self.post::<Value>(
+            "experiments/delete-experiment-tag",
+            &json!({"experiment_id": id, "key": key}),
+        )
+        .await
+        .map(drop)
+    }
+
+    // -------------------------------------------------------------------- runs
+
+    pub async fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: Option<&str>,
+        start_time: Option<i64>,
+        tags: &[KeyValue],
+    ) -> Result<Run> {
+        #[derive(Deserialize)]
+        struct R {
+            run: Run,
+        }
+        let mut body = json!({"experiment_id": experiment_id, "tags": tags, "user_id": "cairn"});
+        if let Some(n) = run_name {
+            body["run_name"] = json!(n);
+        }
+        if let Some(t) = start_time {
+            body["start_time"] = json!(t);
+        }
+        let r: R = self.post("runs/create", &body).await?;
+        Ok(r.run)
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+        #[derive(Deserialize)]
+        struct R {
+            run: Run,
+        }
+        let r: R = self
+            .get(
+                "runs/get",
+                &[("run_id", run_id.to_string()), ("run_uuid", run_id.to_string())],
+            )
+            .await?;
+        Ok(r.run)
+    }
+
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo> {
+        #[derive(Deserialize)]
+        struct R {
+            run_info: RunInfo,
+        }
+        let mut body = json!({"run_id": run_id, "run_uuid": run_id});
+        if let Some(s) = status {
+            body["status"] = json!(s.as_str());
+        }
+        if let Some(t) = end_time {
+            body["end_time"] = json!(t);
+        }
+        if let Some(n) = run_name {
+            body["run_name"] = json!(n);
+        }
+        let r: R = self.post("runs/update", &body).await?;
+        Ok(r.run_info)
+    }
+
+    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.post::<Value>("runs/delete", &json!({"run_id": run_id}))
+            .await
+            .map(drop)
+    }
+
+    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.post::<Value>("runs/restore", &json!({"run_id": run_id}))
+            .await
+            .map(drop)
+    }
+
+    pub async fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
+        self.post::<Value>(
+            "runs/log-metric",
+            &json!({"run_id": run_id, "key": metric.key, "value": metric_value(metric.value),
+                    "timestamp": metric.timestamp, "step": metric.step}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        self.post::<Value>(
+            "runs/log-parameter",
+            &json!({"run_id": run_id, "key": key, "value": value}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        self.post::<Value>(
+            "runs/set-tag",
+            &json!({"run_id": run_id, "key": key, "value": value}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        self.post::<Value>("runs/delete-tag", &json!({"run_id": run_id, "key": key}))
+            .await
+            .map(drop)
+    }
+
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[KeyValue],
+        tags: &[KeyValue],
+    ) -> Result<()> {
+        self.post::<Value>(
+            "runs/log-batch",
+            &json!({"run_id": run_id, "metrics": metrics, "params": params, "tags": tags}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        self.post::<Value>(
+            "runs/log-inputs",
+            &json!({"run_id": run_id, "datasets": datasets}),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn search_runs(&self, s: &SearchRuns) -> Result<Page<Run>> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            runs: Vec<Run>,
+            next_page_token: Option<String>,
+        }
+        let mut body = json!({
+            "experiment_ids": s.experiment_ids,
+            "run_view_type": view_type_name(s.view_type),
+            "order_by": s.order_by,
+        });
+        if let Some(f) = &s.filter {
+            body["filter"] = json!(f);
+        }
+        if let Some(m) = s.max_results {
+            body["max_results"] = json!(m);
+        }
+        if let Some(t) = &s.page_token {
+            body["page_token"] = json!(t);
+        }
+        let r: R = self.post("runs/search", &body).await?;
+        Ok(Page {
+            items: r.runs,
+            next_page_token: r.next_page_token,
+        })
+    }
+
+    pub async fn get_metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<Page<Metric>> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            metrics: Vec<Metric>,
+            next_page_token: Option<String>,
+        }
+        let mut q = vec![("run_id", run_id.to_string()), ("metric_key", key.to_string())];
+        if let Some(m) = max_results {
+            q.push(("max_results", m.to_string()));
+        }
+        if let Some(t) = page_token {
+            q.push(("page_token", t.to_string()));
+        }
+        let r: R = self.get("metrics/get-history", &q).await?;
+        Ok(Page {
+            items: r.metrics,
+            next_page_token: r.next_page_token,
+        })
+    }
+
+    pub async fn get_metric_history_bulk_interval(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        max_results: Option<i64>,
+    ) -> Result<Vec<Metric>> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            metrics: Vec<Metric>,
+        }
+        let mut q: Vec<(&str, String)> = run_ids.iter().map(|r| ("run_ids", r.clone())).collect();
+        q.push(("metric_key", key.to_string()));
+        if let Some(m) = max_results {
+            q.push(("max_results", m.to_string()));
+        }
+        let r: R = self.get("metrics/get-history-bulk-interval", &q).await?;
+        Ok(r.metrics)
+    }
+}
+
+/// A metric value as MLflow's JSON writes it (non-finite values as strings).
+fn metric_value(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else if v.is_nan() {
+        json!("NaN")
+    } else if v > 0.0 {
+        json!("Infinity")
+    } else {
+        json!("-Infinity")
+    }
+}

@@ -266,7 +266,6 @@ async fn delete_experiment_tag(
 
 // ------------------------------------------------------------------------ runs
 
-/// `run_id`, or the older `run_uuid` that clients still send alongside it.
 #[derive(Deserialize)]
 struct RunIdReq {
     #[serde(alias = "runId")]
@@ -275,13 +274,14 @@ struct RunIdReq {
     run_uuid: Option<String>,
 }
 
-impl RunIdReq {
-    fn resolve(self) -> Result<String, MlflowError> {
-        required_str(
-            self.run_id.filter(|s| !s.is_empty()).or(self.run_uuid),
-            "run_id",
-        )
-    }
+/// The run a request names: `run_id`, else the older `run_uuid`. (Each request type
+/// spells both fields out rather than flattening a shared struct, because serde's
+/// `flatten` would lose the field path that error messages name.)
+fn resolve_run_id(
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+) -> Result<String, MlflowError> {
+    required_str(run_id.filter(|s| !s.is_empty()).or(run_uuid), "run_id")
 }
 
 #[derive(Deserialize)]
@@ -325,8 +325,10 @@ async fn get_run(
 
 #[derive(Deserialize)]
 struct UpdateRunReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     status: Option<EnumValue>,
     #[serde(default, alias = "endTime", deserialize_with = "deserialize_opt_i64")]
     end_time: Option<i64>,
@@ -338,7 +340,7 @@ async fn update_run(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<UpdateRunReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let status = match req.status {
         None => None,
         Some(v) => {
@@ -464,18 +466,31 @@ impl MetricReq {
 
 #[derive(Deserialize)]
 struct LogMetricReq {
-    #[serde(flatten)]
-    id: RunIdReq,
-    #[serde(flatten)]
-    metric: MetricReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
+    key: Option<String>,
+    #[serde(default, deserialize_with = "deserialize_opt_f64")]
+    value: Option<f64>,
+    #[serde(default, deserialize_with = "deserialize_opt_i64")]
+    timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "deserialize_opt_i64")]
+    step: Option<i64>,
 }
 
 async fn log_metric(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<LogMetricReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
-    let metric = req.metric.into_metric("")?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
+    let metric = MetricReq {
+        key: req.key,
+        value: req.value,
+        timestamp: req.timestamp,
+        step: req.step,
+    }
+    .into_metric("")?;
     s.tracking
         .log_batch(&run_id, vec![metric], Vec::new(), Vec::new())
         .await?;
@@ -484,15 +499,17 @@ async fn log_metric(
 
 #[derive(Deserialize)]
 struct KeyValueReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     key: Option<String>,
     value: Option<String>,
 }
 
 impl KeyValueReq {
     fn into_parts(self) -> Result<(String, KeyValue), MlflowError> {
-        let run_id = self.id.resolve()?;
+        let run_id = resolve_run_id(self.run_id, self.run_uuid)?;
         let key = required_str(self.key, "key")?;
         let value = required(self.value, "value")?;
         Ok((run_id, KeyValue::new(key, value)))
@@ -523,8 +540,10 @@ async fn set_tag(
 
 #[derive(Deserialize)]
 struct DeleteTagReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     key: Option<String>,
 }
 
@@ -532,7 +551,7 @@ async fn delete_tag(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<DeleteTagReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let key = required_str(req.key, "key")?;
     s.tracking.delete_tag(&run_id, &key).await?;
     Ok(Json(json!({})))
@@ -540,8 +559,10 @@ async fn delete_tag(
 
 #[derive(Deserialize)]
 struct LogBatchReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     #[serde(default)]
     metrics: Vec<MetricReq>,
     #[serde(default)]
@@ -554,7 +575,7 @@ async fn log_batch(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<LogBatchReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let metrics = req
         .metrics
         .into_iter()
@@ -569,8 +590,10 @@ async fn log_batch(
 
 #[derive(Deserialize)]
 struct LogInputsReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     #[serde(default)]
     datasets: Vec<DatasetInput>,
     #[serde(default)]
@@ -581,7 +604,7 @@ async fn log_inputs(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<LogInputsReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     s.tracking
         .log_inputs(&run_id, req.datasets, req.models)
         .await?;
@@ -590,8 +613,10 @@ async fn log_inputs(
 
 #[derive(Deserialize)]
 struct LogOutputsReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     #[serde(default)]
     models: Vec<ModelOutput>,
 }
@@ -600,15 +625,17 @@ async fn log_outputs(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<LogOutputsReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     s.tracking.log_outputs(&run_id, req.models).await?;
     Ok(Json(json!({})))
 }
 
 #[derive(Deserialize)]
 struct GetHistoryReq {
-    #[serde(flatten)]
-    id: RunIdReq,
+    #[serde(alias = "runId")]
+    run_id: Option<String>,
+    #[serde(alias = "runUuid")]
+    run_uuid: Option<String>,
     #[serde(alias = "metricKey")]
     metric_key: Option<String>,
     #[serde(alias = "pageToken")]
@@ -625,7 +652,7 @@ async fn get_metric_history(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<GetHistoryReq>,
 ) -> ApiResult<Json<Value>> {
-    let run_id = req.id.resolve()?;
+    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let key = required_str(req.metric_key, "metric_key")?;
     let page = s
         .tracking
