@@ -114,7 +114,11 @@ impl Client {
                 message,
             });
         }
-        let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
+        let bytes = if bytes.is_empty() {
+            &b"{}"[..]
+        } else {
+            &bytes[..]
+        };
         Ok(serde_json::from_slice(bytes)?)
     }
 
@@ -125,14 +129,22 @@ impl Client {
     }
 
     /// GETs `/api/2.0/mlflow/<path>` with query parameters (repeat a key for a list).
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
         let resp = self.http.get(self.url(path)).query(query).send().await?;
         Self::decode(resp).await
     }
 
     /// The plain-text `/health` answer.
     pub async fn health(&self) -> Result<String> {
-        let resp = self.http.get(format!("{}/health", self.base)).send().await?;
+        let resp = self
+            .http
+            .get(format!("{}/health", self.base))
+            .send()
+            .await?;
         let status = resp.status().as_u16();
         let text = resp.text().await?;
         if status != 200 {
@@ -175,7 +187,10 @@ impl Client {
             experiment: Experiment,
         }
         let r: R = self
-            .get("experiments/get-by-name", &[("experiment_name", name.to_string())])
+            .get(
+                "experiments/get-by-name",
+                &[("experiment_name", name.to_string())],
+            )
             .await?;
         Ok(r.experiment)
     }
@@ -275,7 +290,10 @@ impl Client {
         let r: R = self
             .get(
                 "runs/get",
-                &[("run_id", run_id.to_string()), ("run_uuid", run_id.to_string())],
+                &[
+                    ("run_id", run_id.to_string()),
+                    ("run_uuid", run_id.to_string()),
+                ],
             )
             .await?;
         Ok(r.run)
@@ -417,7 +435,10 @@ impl Client {
             metrics: Vec<Metric>,
             next_page_token: Option<String>,
         }
-        let mut q = vec![("run_id", run_id.to_string()), ("metric_key", key.to_string())];
+        let mut q = vec![
+            ("run_id", run_id.to_string()),
+            ("metric_key", key.to_string()),
+        ];
         if let Some(m) = max_results {
             q.push(("max_results", m.to_string()));
         }

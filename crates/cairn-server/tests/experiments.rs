@@ -11,7 +11,10 @@ async fn default_experiment_exists_from_the_first_start() {
     let exp = s.client.get_experiment("0").await.unwrap();
     assert_eq!(exp.name, "Default");
     assert_eq!(exp.lifecycle_stage, LifecycleStage::Active);
-    assert_eq!(exp.artifact_location.as_deref(), Some("mlflow-artifacts:/0"));
+    assert_eq!(
+        exp.artifact_location.as_deref(),
+        Some("mlflow-artifacts:/0")
+    );
     assert_eq!(s.client.health().await.unwrap(), "OK");
 }
 
@@ -26,8 +29,17 @@ async fn create_get_rename_and_duplicate_names() {
     let exp = c.get_experiment(&id).await.unwrap();
     assert_eq!(exp.name, "exp-a");
     assert_eq!(exp.tags, vec![KeyValue::new("team", "ml")]);
-    assert_eq!(exp.artifact_location, Some(format!("mlflow-artifacts:/{id}")));
-    assert_eq!(c.get_experiment_by_name("exp-a").await.unwrap().experiment_id, id);
+    assert_eq!(
+        exp.artifact_location,
+        Some(format!("mlflow-artifacts:/{id}"))
+    );
+    assert_eq!(
+        c.get_experiment_by_name("exp-a")
+            .await
+            .unwrap()
+            .experiment_id,
+        id
+    );
 
     let dup = c.create_experiment("exp-a", &[]).await.unwrap_err();
     assert_eq!(dup.code(), Some(ErrorCode::ResourceAlreadyExists));
@@ -58,7 +70,11 @@ async fn delete_and_restore_take_the_runs_along() {
         LifecycleStage::Deleted
     );
     assert_eq!(
-        c.get_run(&run.info.run_id).await.unwrap().info.lifecycle_stage,
+        c.get_run(&run.info.run_id)
+            .await
+            .unwrap()
+            .info
+            .lifecycle_stage,
         LifecycleStage::Deleted
     );
     // No new runs in a deleted experiment.
@@ -66,7 +82,11 @@ async fn delete_and_restore_take_the_runs_along() {
     assert_eq!(err.code(), Some(ErrorCode::InvalidParameterValue));
     c.restore_experiment(&id).await.unwrap();
     assert_eq!(
-        c.get_run(&run.info.run_id).await.unwrap().info.lifecycle_stage,
+        c.get_run(&run.info.run_id)
+            .await
+            .unwrap()
+            .info
+            .lifecycle_stage,
         LifecycleStage::Active
     );
     let err = c.delete_experiment("0").await.unwrap_err();
@@ -80,7 +100,10 @@ async fn experiment_tags_set_and_delete() {
     let id = c.create_experiment("tagged", &[]).await.unwrap();
     c.set_experiment_tag(&id, "k", "v1").await.unwrap();
     c.set_experiment_tag(&id, "k", "v2").await.unwrap();
-    assert_eq!(c.get_experiment(&id).await.unwrap().tags, vec![KeyValue::new("k", "v2")]);
+    assert_eq!(
+        c.get_experiment(&id).await.unwrap().tags,
+        vec![KeyValue::new("k", "v2")]
+    );
     c.delete_experiment_tag(&id, "k").await.unwrap();
     assert!(c.get_experiment(&id).await.unwrap().tags.is_empty());
     let err = c.delete_experiment_tag(&id, "k").await.unwrap_err();
@@ -91,8 +114,15 @@ async fn experiment_tags_set_and_delete() {
 async fn search_experiments_filters_orders_and_pages() {
     let s = TestServer::spawn().await;
     let c = &s.client;
-    for (name, team) in [("alpha", "a"), ("beta", "b"), ("gamma", "a"), ("Alpine", "c")] {
-        c.create_experiment(name, &[KeyValue::new("team", team)]).await.unwrap();
+    for (name, team) in [
+        ("alpha", "a"),
+        ("beta", "b"),
+        ("gamma", "a"),
+        ("Alpine", "c"),
+    ] {
+        c.create_experiment(name, &[KeyValue::new("team", team)])
+            .await
+            .unwrap();
     }
     let names = |p: cairn_core::entities::Page<cairn_core::entities::Experiment>| {
         p.items.into_iter().map(|e| e.name).collect::<Vec<_>>()
@@ -102,9 +132,15 @@ async fn search_experiments_filters_orders_and_pages() {
         order_by: order.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };
-    let p = c.search_experiments(&search("tags.team = 'a'", &["name ASC"])).await.unwrap();
+    let p = c
+        .search_experiments(&search("tags.team = 'a'", &["name ASC"]))
+        .await
+        .unwrap();
     assert_eq!(names(p), vec!["alpha", "gamma"]);
-    let p = c.search_experiments(&search("name LIKE 'Al%'", &[])).await.unwrap();
+    let p = c
+        .search_experiments(&search("name LIKE 'Al%'", &[]))
+        .await
+        .unwrap();
     assert_eq!(names(p), vec!["Alpine"], "LIKE is case-sensitive");
     let p = c
         .search_experiments(&search("name ILIKE 'al%'", &["name DESC"]))
@@ -133,7 +169,11 @@ async fn search_experiments_filters_orders_and_pages() {
     }
     assert_eq!(seen, vec!["Alpine", "Default", "alpha", "beta", "gamma"]);
 
-    let id = c.get_experiment_by_name("beta").await.unwrap().experiment_id;
+    let id = c
+        .get_experiment_by_name("beta")
+        .await
+        .unwrap()
+        .experiment_id;
     c.delete_experiment(&id).await.unwrap();
     let deleted = c
         .search_experiments(&SearchExperiments {
@@ -144,7 +184,10 @@ async fn search_experiments_filters_orders_and_pages() {
         .unwrap();
     assert_eq!(names(deleted), vec!["beta"]);
 
-    let err = c.search_experiments(&search("name = 'x' OR name = 'y'", &[])).await.unwrap_err();
+    let err = c
+        .search_experiments(&search("name = 'x' OR name = 'y'", &[]))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidParameterValue));
     assert!(err.to_string().contains("'OR'"), "{err}");
 }

@@ -18,7 +18,13 @@ fn config(db: &std::path::Path) -> ServerConfig {
 async fn data_survives_a_restart() {
     let s = TestServer::spawn().await;
     let id = s.client.create_experiment("kept", &[]).await.unwrap();
-    let run = s.client.create_run(&id, Some("r"), None, &[]).await.unwrap().info.run_id;
+    let run = s
+        .client
+        .create_run(&id, Some("r"), None, &[])
+        .await
+        .unwrap()
+        .info
+        .run_id;
     s.client.log_param(&run, "p", "1").await.unwrap();
     let (dir, db) = s.stop().await;
     let s = TestServer::spawn_on(dir, db).await;
@@ -33,7 +39,10 @@ async fn another_alembic_revision_is_refused_with_both_revisions_named() {
     sqlx_update(&db, "UPDATE alembic_version SET version_num = '0123abcd'").await;
     let err = Server::start(&config(&db)).await.err().expect("refused");
     let msg = err.to_string();
-    assert!(msg.contains("'0123abcd'") && msg.contains("dc11669786a5"), "{msg}");
+    assert!(
+        msg.contains("'0123abcd'") && msg.contains("dc11669786a5"),
+        "{msg}"
+    );
     drop(dir);
 }
 

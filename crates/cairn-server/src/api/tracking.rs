@@ -277,10 +277,7 @@ struct RunIdReq {
 /// The run a request names: `run_id`, else the older `run_uuid`. (Each request type
 /// spells both fields out rather than flattening a shared struct, because serde's
 /// `flatten` would lose the field path that error messages name.)
-fn resolve_run_id(
-    run_id: Option<String>,
-    run_uuid: Option<String>,
-) -> Result<String, MlflowError> {
+fn resolve_run_id(run_id: Option<String>, run_uuid: Option<String>) -> Result<String, MlflowError> {
     required_str(run_id.filter(|s| !s.is_empty()).or(run_uuid), "run_id")
 }
 
@@ -319,7 +316,10 @@ async fn get_run(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<RunIdReq>,
 ) -> ApiResult<Json<Value>> {
-    let run = s.tracking.get_run(&req.resolve()?).await?;
+    let run = s
+        .tracking
+        .get_run(&resolve_run_id(req.run_id, req.run_uuid)?)
+        .await?;
     Ok(Json(json!({ "run": run })))
 }
 
@@ -364,7 +364,9 @@ async fn delete_run(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<RunIdReq>,
 ) -> ApiResult<Json<Value>> {
-    s.tracking.delete_run(&req.resolve()?).await?;
+    s.tracking
+        .delete_run(&resolve_run_id(req.run_id, req.run_uuid)?)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -372,7 +374,9 @@ async fn restore_run(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<RunIdReq>,
 ) -> ApiResult<Json<Value>> {
-    s.tracking.restore_run(&req.resolve()?).await?;
+    s.tracking
+        .restore_run(&resolve_run_id(req.run_id, req.run_uuid)?)
+        .await?;
     Ok(Json(json!({})))
 }
 
