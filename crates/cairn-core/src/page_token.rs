@@ -15,8 +15,7 @@ pub fn encode(offset: u64) -> String {
 /// Decodes a token; an empty or absent token is offset 0.
 pub fn decode(token: Option<&str>) -> Result<u64, MlflowError> {
     let token = match token {
-        None => return Ok(0),
-        Some(t) if t.is_empty() => return Ok(0),
+        None | Some("") => return Ok(0),
         Some(t) => t,
     };
     let bad = || MlflowError::invalid_parameter(format!("Invalid page token '{token}'"));

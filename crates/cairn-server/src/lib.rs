@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::Router;
 use cairn_store::TrackingStore;
 use tokio::net::TcpListener;
@@ -85,7 +86,14 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let result = axum::serve(self.listener, app(self.state))
+        // Small JSON answers must not wait for Nagle's algorithm and the client's
+        // delayed ACK (40 ms per request on Linux).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let result = axum::serve(listener, app(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
         self.store.close().await;
