@@ -18,7 +18,11 @@ use tokio::sync::Mutex;
 const CLIENTS: usize = 16;
 
 fn soak_duration() -> Duration {
-    let default = if std::env::var_os("CI").is_some() { 60 } else { 5 };
+    let default = if std::env::var_os("CI").is_some() {
+        60
+    } else {
+        5
+    };
     let secs = std::env::var("CAIRN_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -28,7 +32,11 @@ fn soak_duration() -> Duration {
 
 /// Each client logs `loss` at increasing steps to its own run until `deadline` or its
 /// first error, and returns the steps the server acknowledged.
-async fn log_until(c: Client, run_id: String, deadline: Instant) -> (BTreeSet<i64>, Option<String>) {
+async fn log_until(
+    c: Client,
+    run_id: String,
+    deadline: Instant,
+) -> (BTreeSet<i64>, Option<String>) {
     let mut acked = BTreeSet::new();
     let mut step = 0i64;
     while Instant::now() < deadline {
@@ -50,11 +58,22 @@ async fn log_until(c: Client, run_id: String, deadline: Instant) -> (BTreeSet<i6
     (acked, None)
 }
 
-async fn start_clients(url: &str, deadline: Instant) -> Vec<(String, tokio::task::JoinHandle<(BTreeSet<i64>, Option<String>)>)> {
+async fn start_clients(
+    url: &str,
+    deadline: Instant,
+) -> Vec<(
+    String,
+    tokio::task::JoinHandle<(BTreeSet<i64>, Option<String>)>,
+)> {
     let c = Client::new(url);
     let mut out = Vec::new();
     for i in 0..CLIENTS {
-        let run = c.create_run("0", Some(&format!("writer-{i}")), None, &[]).await.unwrap().info.run_id;
+        let run = c
+            .create_run("0", Some(&format!("writer-{i}")), None, &[])
+            .await
+            .unwrap()
+            .info
+            .run_id;
         let task = tokio::spawn(log_until(Client::new(url), run.clone(), deadline));
         out.push((run, task));
     }
@@ -67,7 +86,12 @@ async fn assert_all_acked_present(url: &str, acked: &[(String, BTreeSet<i64>)]) 
         let history = c.get_metric_history(run, "loss", None, None).await.unwrap();
         let stored: BTreeSet<i64> = history.items.iter().map(|m| m.step).collect();
         let lost: Vec<_> = steps.difference(&stored).collect();
-        assert!(lost.is_empty(), "run {run}: {} acknowledged points lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+        assert!(
+            lost.is_empty(),
+            "run {run}: {} acknowledged points lost, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
     }
 }
 
@@ -96,7 +120,9 @@ async fn kill_9_under_load_loses_no_acknowledged_point() {
     let data = dir.path().join("data");
     let server = CairnProcess::start(&data);
     let url = server.url.clone();
-    let run_for = soak_duration().min(Duration::from_secs(20)).max(Duration::from_secs(3));
+    let run_for = soak_duration()
+        .min(Duration::from_secs(20))
+        .max(Duration::from_secs(3));
     let clients = start_clients(&url, Instant::now() + run_for * 4).await;
     tokio::time::sleep(run_for).await;
     let server = Arc::new(Mutex::new(Some(server)));
@@ -113,7 +139,9 @@ async fn kill_9_under_load_loses_no_acknowledged_point() {
     }
     // The server starts again on the same folder, with no repair step.
     let restarted = CairnProcess::start(&data);
-    println!("killed after {run_for:?} with {total} acknowledged points; checking them after restart");
+    println!(
+        "killed after {run_for:?} with {total} acknowledged points; checking them after restart"
+    );
     assert!(total > 0);
     assert_all_acked_present(&restarted.url, &acked).await;
     restarted.stop();
