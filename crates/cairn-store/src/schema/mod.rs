@@ -18,8 +18,6 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
      ON latest_metrics (\"key\", value)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_params_key_value ON params (\"key\", value)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_tags_key_value ON tags (\"key\", value)",
-    "CREATE INDEX IF NOT EXISTS cairn_idx_metrics_run_key_time \
-     ON metrics (run_uuid, \"key\", timestamp, step)",
 ];
 
 /// Splits the DDL into statements.

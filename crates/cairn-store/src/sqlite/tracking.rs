@@ -596,50 +596,54 @@ impl TrackingStore for SqliteStore {
         tags: &[KeyValue],
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        for p in params {
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT value FROM params WHERE run_uuid = ? AND \"key\" = ?")
-                    .bind(run_id)
-                    .bind(&p.key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match existing {
-                Some(old) if old == p.value => {}
-                Some(old) => {
-                    return Err(MlflowError::invalid_parameter(format!(
-                        "Changing param values is not allowed. Param with key='{}' was already \
-                         logged with value='{}' for run ID='{}'. Attempted logging new value '{}'.",
-                        p.key, old, run_id, p.value
-                    ))
-                    .into())
+        if !params.is_empty() {
+            // Params are immutable: the same value again is fine, another one is refused.
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT \"key\", value FROM params WHERE run_uuid = ");
+            qb.push_bind(run_id.to_string());
+            qb.push(" AND \"key\" IN ");
+            let keys: Vec<String> = params.iter().map(|p| p.key.clone()).collect();
+            push_in_list(&mut qb, &keys);
+            let existing: HashMap<String, String> = qb
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("key")?, text(r, "value")?)))
+                .collect::<Result<_>>()?;
+            let mut new = Vec::new();
+            for p in params {
+                match existing.get(&p.key) {
+                    Some(old) if *old == p.value => {}
+                    Some(old) => {
+                        return Err(MlflowError::invalid_parameter(format!(
+                            "Changing param values is not allowed. Param with key='{}' was \
+                             already logged with value='{}' for run ID='{}'. Attempted logging \
+                             new value '{}'.",
+                            p.key, old, run_id, p.value
+                        ))
+                        .into())
+                    }
+                    None => new.push(p),
                 }
-                None => {
-                    sqlx::query("INSERT INTO params (\"key\", value, run_uuid) VALUES (?, ?, ?)")
-                        .bind(&p.key)
-                        .bind(&p.value)
-                        .bind(run_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+            }
+            if !new.is_empty() {
+                let mut qb = QueryBuilder::<Sqlite>::new(
+                    "INSERT OR IGNORE INTO params (\"key\", value, run_uuid) ",
+                );
+                qb.push_values(new, |mut b, p| {
+                    b.push_bind(p.key.clone())
+                        .push_bind(p.value.clone())
+                        .push_bind(run_id.to_string());
+                });
+                qb.build().execute(&mut *tx).await?;
             }
         }
         // The newest point per key, by MLflow's (step, timestamp, value) order, is the only
-        // candidate for latest_metrics: one upsert per key, not per point.
+        // candidate for latest_metrics: one upsert row per key, not per point.
         let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
         for m in metrics {
             let (value, is_nan) = sanitize(m.value);
-            sqlx::query(
-                "INSERT OR IGNORE INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&m.key)
-            .bind(value)
-            .bind(m.timestamp)
-            .bind(run_id)
-            .bind(m.step)
-            .bind(is_nan)
-            .execute(&mut *tx)
-            .await?;
             let candidate = (m.step, m.timestamp, value, is_nan);
             latest
                 .entry(m.key.as_str())
@@ -650,22 +654,42 @@ impl TrackingStore for SqliteStore {
                 })
                 .or_insert(candidate);
         }
-        for (key, (step, timestamp, value, is_nan)) in latest {
-            sqlx::query(
-                "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"key\", run_uuid) DO UPDATE SET \
-                 value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, \
-                 is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) \
+        // Multi-row statements: one round through SQLite's parser per 500 rows.
+        for chunk in metrics.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) ",
+            );
+            qb.push_values(chunk, |mut b, m| {
+                let (value, is_nan) = sanitize(m.value);
+                b.push_bind(m.key.clone())
+                    .push_bind(value)
+                    .push_bind(m.timestamp)
+                    .push_bind(run_id.to_string())
+                    .push_bind(m.step)
+                    .push_bind(is_nan);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        let latest: Vec<_> = latest.into_iter().collect();
+        for chunk in latest.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) ",
+            );
+            qb.push_values(chunk, |mut b, (key, (step, timestamp, value, is_nan))| {
+                b.push_bind(key.to_string())
+                    .push_bind(*value)
+                    .push_bind(*timestamp)
+                    .push_bind(*step)
+                    .push_bind(*is_nan)
+                    .push_bind(run_id.to_string());
+            });
+            qb.push(
+                " ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value, \
+                 timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan \
+                 WHERE (excluded.step, excluded.timestamp, excluded.value) \
                  > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-            )
-            .bind(key)
-            .bind(value)
-            .bind(timestamp)
-            .bind(step)
-            .bind(is_nan)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
+            );
+            qb.build().execute(&mut *tx).await?;
         }
         for t in tags {
             upsert_run_tag(&mut tx, run_id, &t.key, &t.value).await?;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Benchmarks cairn's tracking API with ../shared/bench/tracking_bench.py, the same harness
+# and scenarios as the MLflow baseline, and records start-up time and idle memory.
+# With MLFLOW=1 it then runs the same scenarios against `mlflow server` 3.17.2 in the same
+# run. Everything listens on 127.0.0.1; every process started here is stopped here.
+#
+#   bash bench/tracking.sh                       # cairn only
+#   MLFLOW=1 bash bench/tracking.sh              # cairn, then mlflow server
+#   N=1000 DURATION=3 bash bench/tracking.sh     # quick smoke run
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SHARED="${SHARED:-$ROOT/../shared}"
+PY="${CAIRN_PYTHON:-$ROOT/.venv/bin/python}"
+DIR="${DIR:-${TMPDIR:-/tmp}/cairn-bench}"
+N="${N:-10000}"
+DURATION="${DURATION:-10}"
+CONC="${CONC:-4}"
+SCENARIOS="${SCENARIOS:-training_run,log_metric,log_batch_1000,search,get_history}"
+OUT="${OUT:-$DIR/results}"
+mkdir -p "$OUT"
+
+rss_mib() { awk '/^VmRSS:/{print int($2/1024)}' "/proc/$1/status"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_200() {  # url, max seconds; prints the seconds it took
+  local start end
+  start=$(date +%s.%N); end=$(( $(date +%s) + $2 ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; then
+      echo "$(date +%s.%N) - $start" | bc; return 0
+    fi
+    sleep 0.005
+  done
+  return 1
+}
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+(cd "$ROOT" && cargo build --release --quiet)
+BIN="$ROOT/target/release/cairn"
+
+# --- cairn -------------------------------------------------------------------------
+rm -rf "$DIR/cairn"; mkdir -p "$DIR/cairn"
+PORT=$(free_port)
+"$BIN" server --port "$PORT" --data-dir "$DIR/cairn" > "$DIR/cairn.log" 2>&1 &
+CPID=$!; PIDS+=("$CPID")
+STARTUP=$(wait_200 "http://127.0.0.1:$PORT/health" 30)
+sleep 2
+IDLE=$(rss_mib "$CPID")
+echo "cairn: start to first /health ${STARTUP}s, idle RSS ${IDLE} MiB"
+echo "{\"startup_s\": $STARTUP, \"idle_rss_mib\": $IDLE}" > "$OUT/cairn-startup.json"
+"$PY" "$SHARED/bench/tracking_bench.py" --url "http://127.0.0.1:$PORT" --server-pid "$CPID" \
+  --scenarios "$SCENARIOS" --duration "$DURATION" --concurrency "$CONC" --search-runs "$N" \
+  --seed-concurrency 8 --label "cairn $(git -C "$ROOT" rev-parse --short HEAD)" --out "$OUT/cairn.json"
+echo "cairn: RSS after load $(rss_mib "$CPID") MiB"
+kill "$CPID"; wait "$CPID" 2>/dev/null || true
+
+# --- mlflow server, same machine, same run -----------------------------------------
+if [ "${MLFLOW:-0}" = 1 ]; then
+  rm -rf "$DIR/mlflow"; mkdir -p "$DIR/mlflow/artifacts"
+  PORT=$(free_port)
+  (cd "$DIR/mlflow" && exec "$PY" -m mlflow server --backend-store-uri "sqlite:///$DIR/mlflow/mlflow.db" \
+     --artifacts-destination "$DIR/mlflow/artifacts" --host 127.0.0.1 --port "$PORT") > "$DIR/mlflow.log" 2>&1 &
+  MPID=$!; PIDS+=("$MPID")
+  STARTUP=$(wait_200 "http://127.0.0.1:$PORT/health" 120)
+  echo "mlflow: start to first /health ${STARTUP}s"
+  "$PY" "$SHARED/bench/tracking_bench.py" --url "http://127.0.0.1:$PORT" --server-pid "$MPID" \
+    --scenarios "$SCENARIOS" --duration "$DURATION" --concurrency "$CONC" --search-runs "$N" \
+    --seed-concurrency 8 --label "mlflow 3.17.2" --out "$OUT/mlflow.json"
+  pkill -P "$MPID" 2>/dev/null || true; kill "$MPID" 2>/dev/null || true
+fi
+echo "results in $OUT"
