@@ -36,7 +36,7 @@ async fn data_survives_a_restart() {
 async fn another_alembic_revision_is_refused_with_both_revisions_named() {
     let s = TestServer::spawn().await;
     let (dir, db) = s.stop().await;
-    sqlx_update(&db, "UPDATE alembic_version SET version_num = '0123abcd'").await;
+    edit_database(&db, "UPDATE alembic_version SET version_num = '0123abcd'").await;
     let err = Server::start(&config(&db)).await.err().expect("refused");
     let msg = err.to_string();
     assert!(
@@ -50,16 +50,13 @@ async fn another_alembic_revision_is_refused_with_both_revisions_named() {
 async fn a_database_that_is_not_mlflows_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("other.db");
-    sqlx_update(&db, "CREATE TABLE something (x INTEGER)").await;
+    edit_database(&db, "CREATE TABLE something (x INTEGER)").await;
     let err = Server::start(&config(&db)).await.err().expect("refused");
     assert!(err.to_string().contains("not an MLflow database"), "{err}");
 }
 
 /// Edits a database behind cairn's back, as another tool would.
-async fn sqlx_update(db: &std::path::Path, sql: &'static str) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}?mode=rwc", db.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(sql).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
+async fn edit_database(db: &std::path::Path, sql: &'static str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(sql).unwrap();
 }

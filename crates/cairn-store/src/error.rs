@@ -7,7 +7,13 @@ pub enum StoreError {
     #[error(transparent)]
     Mlflow(#[from] MlflowError),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] rusqlite::Error),
+    #[error("the store is closed")]
+    Closed,
+    #[error("the transaction could not be committed; nothing of it was written")]
+    CommitFailed,
+    #[error("a database task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error(
         "the database is at MLflow schema revision '{found}', but this cairn supports only \
          '{supported}' (mlflow {mlflow_version}); upgrade it with `mlflow db upgrade` from \

@@ -4,11 +4,12 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cairn_core::entities::{
-    DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, RunStatus, ViewType,
+    DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
+    RunStatus, ViewType,
 };
 use cairn_core::wire::{deserialize_opt_f64, deserialize_opt_i64, deserialize_string_list};
 use cairn_core::MlflowError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
@@ -51,6 +52,33 @@ pub fn routes() -> Router<AppState> {
             "/metrics/get-history-bulk-interval",
             get(get_metric_history_bulk_interval),
         )
+}
+
+// Search answers are serialized straight from the entities (no JSON tree in between):
+// they are the largest responses, up to 50,000 runs or 25,000 points.
+
+#[derive(Serialize)]
+struct ExperimentsPage {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    experiments: Vec<Experiment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RunsPage {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<Run>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MetricsPage {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    metrics: Vec<Metric>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
 }
 
 fn required<T>(v: Option<T>, field: &str) -> Result<T, MlflowError> {
@@ -170,7 +198,7 @@ struct SearchExperimentsReq {
 async fn search_experiments(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<SearchExperimentsReq>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ExperimentsPage>> {
     let view = view_type(req.view_type.map(|v| v.as_string()).as_deref(), "view_type")?;
     let page = s
         .tracking
@@ -182,14 +210,10 @@ async fn search_experiments(
             req.page_token.as_deref(),
         )
         .await?;
-    let mut out = json!({});
-    if !page.items.is_empty() {
-        out["experiments"] = json!(page.items);
-    }
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = json!(t);
-    }
-    Ok(Json(out))
+    Ok(Json(ExperimentsPage {
+        experiments: page.items,
+        next_page_token: page.next_page_token,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -410,7 +434,7 @@ struct SearchRunsReq {
 async fn search_runs(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<SearchRunsReq>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunsPage>> {
     let view = view_type(
         req.run_view_type.map(|v| v.as_string()).as_deref(),
         "run_view_type",
@@ -426,14 +450,10 @@ async fn search_runs(
             req.page_token.as_deref(),
         )
         .await?;
-    let mut out = json!({});
-    if !page.items.is_empty() {
-        out["runs"] = json!(page.items);
-    }
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = json!(t);
-    }
-    Ok(Json(out))
+    Ok(Json(RunsPage {
+        runs: page.items,
+        next_page_token: page.next_page_token,
+    }))
 }
 
 /// A metric as a client sends it: every field optional here, so that a missing one
@@ -655,21 +675,17 @@ struct GetHistoryReq {
 async fn get_metric_history(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<GetHistoryReq>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MetricsPage>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let key = required_str(req.metric_key, "metric_key")?;
     let page = s
         .tracking
         .metric_history(&run_id, &key, req.max_results, req.page_token.as_deref())
         .await?;
-    let mut out = json!({});
-    if !page.items.is_empty() {
-        out["metrics"] = json!(page.items);
-    }
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = json!(t);
-    }
-    Ok(Json(out))
+    Ok(Json(MetricsPage {
+        metrics: page.items,
+        next_page_token: page.next_page_token,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -697,7 +713,7 @@ struct BulkIntervalReq {
 async fn get_metric_history_bulk_interval(
     State(s): State<AppState>,
     MlflowRequest(req): MlflowRequest<BulkIntervalReq>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MetricsPage>> {
     let metric_key = required_str(req.metric_key, "metric_key")?;
     let metrics = s
         .tracking
@@ -709,9 +725,8 @@ async fn get_metric_history_bulk_interval(
             max_results: req.max_results,
         })
         .await?;
-    let mut out = json!({});
-    if !metrics.is_empty() {
-        out["metrics"] = json!(metrics);
-    }
-    Ok(Json(out))
+    Ok(Json(MetricsPage {
+        metrics,
+        next_page_token: None,
+    }))
 }

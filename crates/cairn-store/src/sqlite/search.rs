@@ -1,11 +1,11 @@
 //! Turns validated search clauses into SQL over MLflow's tables.
 
+use super::sql::Sql;
 use cairn_core::search::{
     Clause, DatasetField, ExperimentAttr, Op, OrderBy, RunAttr, Target, Value,
 };
-use sqlx::{QueryBuilder, Sqlite};
 
-type Qb = QueryBuilder<Sqlite>;
+type Qb = Sql;
 
 fn push_value(qb: &mut Qb, v: &Value) {
     match v {
@@ -19,12 +19,7 @@ fn push_value(qb: &mut Qb, v: &Value) {
             qb.push_bind(*n);
         }
         Value::List(items) => {
-            qb.push("(");
-            let mut sep = qb.separated(", ");
-            for item in items {
-                sep.push_bind(item.clone());
-            }
-            sep.push_unseparated(")");
+            qb.push_list(items.iter().cloned());
         }
         Value::None => {
             qb.push("NULL");

@@ -8,16 +8,18 @@ use cairn_core::entities::{
     Page, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RUN_NAME_TAG,
 };
 use cairn_core::{page_token, MlflowError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::search;
-use super::{join_uri, text, SqliteStore};
+use super::sql::Sql;
+use super::{join_uri, now_ms, search, SqliteStore};
 use crate::types::{ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch};
-use crate::{Result, StoreError, TrackingStore};
+use crate::{Result, TrackingStore};
 
 const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, \
                            r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
+const EXPERIMENT_COLUMNS: &str = "e.experiment_id, e.name, e.artifact_location, \
+                                  e.lifecycle_stage, e.creation_time, e.last_update_time";
 
 /// MLflow's SQL store keeps NaN as 0 with `is_nan` set, and clamps the infinities to
 /// the largest doubles; so does cairn, so both read each other's rows.
@@ -33,617 +35,329 @@ fn sanitize(value: f64) -> (f64, bool) {
     }
 }
 
-fn metric_from_row(row: &SqliteRow, run_id: Option<String>) -> Result<Metric> {
-    let is_nan: bool = row.try_get("is_nan")?;
-    let value: f64 = row.try_get("value")?;
+/// Reads a metric from columns `key, value, timestamp, step, is_nan` at `at..`.
+fn metric_at(row: &Row, at: usize, run_id: Option<String>) -> rusqlite::Result<Metric> {
+    let is_nan: bool = row.get(at + 4)?;
+    let value: f64 = row.get(at + 1)?;
     Ok(Metric {
-        key: row.try_get("key")?,
+        key: row.get(at)?,
         value: if is_nan { f64::NAN } else { value },
-        timestamp: row.try_get::<Option<i64>, _>("timestamp")?.unwrap_or(0),
-        step: row.try_get("step")?,
+        timestamp: row.get::<_, Option<i64>>(at + 2)?.unwrap_or(0),
+        step: row.get(at + 3)?,
         run_id,
     })
 }
 
-fn run_info_from_row(row: &SqliteRow) -> Result<RunInfo> {
-    let run_id: String = row.try_get("run_uuid")?;
-    let status = text(row, "status")?;
-    let stage = text(row, "lifecycle_stage")?;
+fn opt_text(row: &Row, idx: usize) -> rusqlite::Result<String> {
+    Ok(row.get::<_, Option<String>>(idx)?.unwrap_or_default())
+}
+
+/// Reads [`RUN_COLUMNS`].
+fn run_info(row: &Row) -> rusqlite::Result<RunInfo> {
+    let run_id: String = row.get(0)?;
     Ok(RunInfo {
         run_uuid: run_id.clone(),
         run_id,
-        run_name: text(row, "name")?,
-        experiment_id: row
-            .try_get::<Option<i64>, _>("experiment_id")?
-            .unwrap_or(0)
-            .to_string(),
-        user_id: text(row, "user_id")?,
-        status: RunStatus::parse(&status).unwrap_or(RunStatus::Running),
-        start_time: row.try_get("start_time")?,
-        end_time: row.try_get("end_time")?,
-        artifact_uri: text(row, "artifact_uri")?,
-        lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
+        run_name: opt_text(row, 1)?,
+        experiment_id: row.get::<_, Option<i64>>(2)?.unwrap_or(0).to_string(),
+        user_id: opt_text(row, 3)?,
+        status: RunStatus::parse(&opt_text(row, 4)?).unwrap_or(RunStatus::Running),
+        start_time: row.get(5)?,
+        end_time: row.get(6)?,
+        artifact_uri: opt_text(row, 7)?,
+        lifecycle_stage: LifecycleStage::parse(&opt_text(row, 8)?)
+            .unwrap_or(LifecycleStage::Active),
     })
 }
 
-fn experiment_from_row(row: &SqliteRow) -> Result<Experiment> {
-    let stage = text(row, "lifecycle_stage")?;
+/// Reads [`EXPERIMENT_COLUMNS`].
+fn experiment(row: &Row) -> rusqlite::Result<Experiment> {
     Ok(Experiment {
-        experiment_id: row.try_get::<i64, _>("experiment_id")?.to_string(),
-        name: row.try_get("name")?,
-        artifact_location: row.try_get("artifact_location")?,
-        lifecycle_stage: LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
-        last_update_time: row.try_get("last_update_time")?,
-        creation_time: row.try_get("creation_time")?,
+        experiment_id: row.get::<_, i64>(0)?.to_string(),
+        name: row.get(1)?,
+        artifact_location: row.get(2)?,
+        lifecycle_stage: LifecycleStage::parse(&opt_text(row, 3)?)
+            .unwrap_or(LifecycleStage::Active),
+        creation_time: row.get(4)?,
+        last_update_time: row.get(5)?,
         tags: Vec::new(),
     })
 }
 
-fn push_in_list(qb: &mut QueryBuilder<Sqlite>, ids: &[String]) {
-    qb.push("(");
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(id.clone());
-    }
-    sep.push_unseparated(")");
+fn query_all<T>(
+    conn: &Connection,
+    sql: &Sql,
+    f: impl FnMut(&Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(&sql.text)?;
+    let rows = stmt.query_map(params_from_iter(sql.params.iter()), f)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
 }
 
-impl SqliteStore {
-    async fn experiment_tags(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<KeyValue>>> {
-        let mut out: HashMap<i64, Vec<KeyValue>> = HashMap::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT experiment_id, \"key\", value FROM experiment_tags WHERE experiment_id IN (",
-        );
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        sep.push_unseparated(") ORDER BY \"key\"");
-        for row in qb.build().fetch_all(&self.reader).await? {
-            out.entry(row.try_get("experiment_id")?)
-                .or_default()
-                .push(KeyValue::new(
-                    row.try_get::<String, _>("key")?,
-                    text(&row, "value")?,
-                ));
-        }
-        Ok(out)
-    }
-
-    async fn experiment_where(
-        &self,
-        sql_where: &str,
-        bind: ExperimentKey<'_>,
-    ) -> Result<Option<Experiment>> {
-        let sql = format!(
-            "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
-             last_update_time FROM experiments WHERE {sql_where}"
-        );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        let q = match bind {
-            ExperimentKey::Id(id) => q.bind(id),
-            ExperimentKey::Name(name) => q.bind(name),
-        };
-        let Some(row) = q.fetch_optional(&self.reader).await? else {
-            return Ok(None);
-        };
-        let mut exp = experiment_from_row(&row)?;
-        let id: i64 = row.try_get("experiment_id")?;
-        exp.tags = self
-            .experiment_tags(&[id])
-            .await?
-            .remove(&id)
-            .unwrap_or_default();
-        Ok(Some(exp))
-    }
-
-    /// Fills data, inputs and outputs for runs whose infos were read already.
-    async fn complete_runs(&self, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-        if infos.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
-        let mut data: HashMap<String, RunData> = HashMap::new();
-        let mut inputs: HashMap<String, RunInputs> = HashMap::new();
-        let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
-
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM latest_metrics \
-             WHERE run_uuid IN ",
-        );
-        push_in_list(&mut qb, &ids);
-        qb.push(" ORDER BY \"key\"");
-        for row in qb.build().fetch_all(&self.reader).await? {
-            let id: String = row.try_get("run_uuid")?;
-            data.entry(id)
-                .or_default()
-                .metrics
-                .push(metric_from_row(&row, None)?);
-        }
-        for (table, is_param) in [("params", true), ("tags", false)] {
-            let mut qb = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT run_uuid, \"key\", value FROM {table} WHERE run_uuid IN "
-            ));
-            push_in_list(&mut qb, &ids);
-            qb.push(" ORDER BY \"key\"");
-            for row in qb.build().fetch_all(&self.reader).await? {
-                let id: String = row.try_get("run_uuid")?;
-                let kv = KeyValue::new(row.try_get::<String, _>("key")?, text(&row, "value")?);
-                let d = data.entry(id).or_default();
-                if is_param {
-                    d.params.push(kv);
-                } else {
-                    d.tags.push(kv);
-                }
-            }
-        }
-        // Dataset inputs (with their tags), model inputs and model outputs all live in
-        // MLflow's `inputs` edge table.
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT i.input_uuid, i.source_type, i.source_id, i.destination_type, \
-             i.destination_id, i.step, d.name, d.digest, d.dataset_source_type, \
-             d.dataset_source, d.dataset_schema, d.dataset_profile \
-             FROM inputs i LEFT JOIN datasets d ON i.source_type = 'DATASET' \
-             AND d.dataset_uuid = i.source_id WHERE (i.destination_type = 'RUN' \
-             AND i.destination_id IN ",
-        );
-        push_in_list(&mut qb, &ids);
-        qb.push(") OR (i.source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND i.source_id IN ");
-        push_in_list(&mut qb, &ids);
-        qb.push(") ORDER BY i.rowid");
-        let rows = qb.build().fetch_all(&self.reader).await?;
-        let mut dataset_inputs: Vec<(String, String, DatasetInput)> = Vec::new();
-        for row in &rows {
-            let source_type: String = row.try_get("source_type")?;
-            match source_type.as_str() {
-                "DATASET" => {
-                    let Some(name) = row.try_get::<Option<String>, _>("name")? else {
-                        continue;
-                    };
-                    dataset_inputs.push((
-                        row.try_get("destination_id")?,
-                        row.try_get("input_uuid")?,
-                        DatasetInput {
-                            tags: Vec::new(),
-                            dataset: Dataset {
-                                name,
-                                digest: text(row, "digest")?,
-                                source_type: text(row, "dataset_source_type")?,
-                                source: text(row, "dataset_source")?,
-                                schema: row.try_get("dataset_schema")?,
-                                profile: row.try_get("dataset_profile")?,
-                            },
-                        },
-                    ));
-                }
-                "RUN_INPUT" => inputs
-                    .entry(row.try_get("source_id")?)
-                    .or_default()
-                    .model_inputs
-                    .push(ModelInput {
-                        model_id: row.try_get("destination_id")?,
-                    }),
-                "RUN_OUTPUT" => outputs
-                    .entry(row.try_get("source_id")?)
-                    .or_default()
-                    .model_outputs
-                    .push(ModelOutput {
-                        model_id: row.try_get("destination_id")?,
-                        step: row.try_get::<Option<i64>, _>("step")?.unwrap_or(0),
-                    }),
-                _ => {}
-            }
-        }
-        if !dataset_inputs.is_empty() {
-            let input_ids: Vec<String> = dataset_inputs.iter().map(|d| d.1.clone()).collect();
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ",
-            );
-            push_in_list(&mut qb, &input_ids);
-            let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
-            for row in qb.build().fetch_all(&self.reader).await? {
-                tags.entry(row.try_get("input_uuid")?)
-                    .or_default()
-                    .push(KeyValue::new(
-                        row.try_get::<String, _>("name")?,
-                        row.try_get::<String, _>("value")?,
-                    ));
-            }
-            for (run_id, input_id, mut di) in dataset_inputs {
-                di.tags = tags.remove(&input_id).unwrap_or_default();
-                inputs.entry(run_id).or_default().dataset_inputs.push(di);
-            }
-        }
-        Ok(infos
-            .into_iter()
-            .map(|info| Run {
-                data: data.remove(&info.run_id).unwrap_or_default(),
-                inputs: inputs.remove(&info.run_id).unwrap_or_default(),
-                outputs: outputs.remove(&info.run_id).unwrap_or_default(),
-                info,
-            })
-            .collect())
-    }
-
-    async fn run_info_in(&self, conn: &mut SqliteConnection, run_id: &str) -> Result<RunInfo> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"
-        )))
-        .bind(run_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| StoreError::not_found(format!("Run with id={run_id} not found")))?;
-        run_info_from_row(&row)
-    }
+fn run_info_by_id(conn: &Connection, run_id: &str) -> Result<Option<RunInfo>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?1"
+        ))?
+        .query_row([run_id], run_info)
+        .optional()?)
 }
 
-enum ExperimentKey<'a> {
-    Id(i64),
-    Name(&'a str),
-}
-
-async fn upsert_run_tag(
-    conn: &mut SqliteConnection,
-    run_id: &str,
-    key: &str,
-    value: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tags (\"key\", value, run_uuid) VALUES (?, ?, ?) \
-         ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value",
-    )
-    .bind(key)
-    .bind(value)
-    .bind(run_id)
-    .execute(&mut *conn)
-    .await?;
-    if key == RUN_NAME_TAG {
-        // The run's name column and its mlflow.runName tag are one fact, kept equal.
-        sqlx::query("UPDATE runs SET name = ? WHERE run_uuid = ?")
-            .bind(value)
-            .bind(run_id)
-            .execute(&mut *conn)
-            .await?;
+fn attach_experiment_tags(conn: &Connection, experiments: &mut [Experiment]) -> Result<()> {
+    if experiments.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "SELECT experiment_id, \"key\", value FROM experiment_tags WHERE experiment_id IN ",
+    );
+    sql.push_list(
+        experiments
+            .iter()
+            .map(|e| e.experiment_id.parse::<i64>().unwrap_or(-1)),
+    );
+    sql.push(" ORDER BY \"key\"");
+    let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
+    for (id, kv) in query_all(conn, &sql, |r| {
+        Ok((
+            r.get::<_, i64>(0)?.to_string(),
+            KeyValue::new(r.get::<_, String>(1)?, opt_text(r, 2)?),
+        ))
+    })? {
+        tags.entry(id).or_default().push(kv);
+    }
+    for e in experiments {
+        e.tags = tags.remove(&e.experiment_id).unwrap_or_default();
     }
     Ok(())
 }
 
-#[async_trait]
-impl TrackingStore for SqliteStore {
-    async fn create_experiment(&self, new: NewExperiment) -> Result<String> {
-        let mut tx = self.writer.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT experiment_id FROM experiments WHERE name = ? AND workspace = 'default'",
-        )
-        .bind(&new.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_some() {
-            return Err(MlflowError::already_exists(format!(
-                "Experiment(name={}) already exists.",
-                new.name
+fn experiment_where(conn: &Connection, clause: &str, value: Value) -> Result<Option<Experiment>> {
+    let mut sql = Sql::new(format!(
+        "SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE {clause}"
+    ));
+    sql.params.push(value);
+    let mut found = query_all(conn, &sql, experiment)?;
+    attach_experiment_tags(conn, &mut found)?;
+    Ok(found.pop())
+}
+
+/// Fills data, inputs and outputs for runs whose infos were read already: one query
+/// per kind of child row for the whole page, not per run.
+fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
+    if infos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = infos.iter().map(|i| i.run_id.clone()).collect();
+    let mut data: HashMap<String, RunData> = HashMap::new();
+    let mut inputs: HashMap<String, RunInputs> = HashMap::new();
+    let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
+
+    let mut sql = Sql::new(
+        "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ",
+    );
+    sql.push_list(ids.iter().cloned());
+    sql.push(" ORDER BY \"key\"");
+    for (id, m) in query_all(conn, &sql, |r| {
+        Ok((r.get::<_, String>(0)?, metric_at(r, 1, None)?))
+    })? {
+        data.entry(id).or_default().metrics.push(m);
+    }
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        let mut sql = Sql::new(format!(
+            "SELECT run_uuid, \"key\", value FROM {table} WHERE run_uuid IN "
+        ));
+        sql.push_list(ids.iter().cloned());
+        sql.push(" ORDER BY \"key\"");
+        for (id, kv) in query_all(conn, &sql, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                KeyValue::new(r.get::<_, String>(1)?, opt_text(r, 2)?),
             ))
-            .into());
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, \
-             last_update_time, workspace) VALUES (?, ?, 'active', ?, ?, 'default') \
-             RETURNING experiment_id",
-        )
-        .bind(&new.name)
-        .bind(&new.artifact_location)
-        .bind(new.now_ms)
-        .bind(new.now_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-        if new.artifact_location.is_none() {
-            sqlx::query("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?")
-                .bind(join_uri(&self.default_artifact_root, &id.to_string()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for tag in &new.tags {
-            sqlx::query(
-                "INSERT INTO experiment_tags (\"key\", value, experiment_id) VALUES (?, ?, ?) \
-                 ON CONFLICT (\"key\", experiment_id) DO UPDATE SET value = excluded.value",
-            )
-            .bind(&tag.key)
-            .bind(&tag.value)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(id.to_string())
-    }
-
-    async fn get_experiment(&self, experiment_id: i64) -> Result<Option<Experiment>> {
-        self.experiment_where("experiment_id = ?", ExperimentKey::Id(experiment_id))
-            .await
-    }
-
-    async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
-        self.experiment_where(
-            "name = ? AND workspace = 'default'",
-            ExperimentKey::Name(name),
-        )
-        .await
-    }
-
-    async fn search_experiments(&self, s: &ExperimentSearch) -> Result<Page<Experiment>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, \
-             e.creation_time, e.last_update_time FROM experiments e WHERE e.lifecycle_stage IN (",
-        );
-        let mut sep = qb.separated(", ");
-        for stage in s.view_type.stages() {
-            sep.push_bind(*stage);
-        }
-        sep.push_unseparated(")");
-        for c in &s.filter {
-            qb.push(" AND ");
-            search::push_experiment_clause(&mut qb, c);
-        }
-        search::push_experiment_order_by(&mut qb, &s.order_by);
-        qb.push(" LIMIT ");
-        qb.push_bind((s.max_results + 1) as i64);
-        qb.push(" OFFSET ");
-        qb.push_bind(s.offset as i64);
-        let rows = qb.build().fetch_all(&self.reader).await?;
-        let has_more = rows.len() as u64 > s.max_results;
-        let mut items = rows
-            .iter()
-            .take(s.max_results as usize)
-            .map(experiment_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let ids: Vec<i64> = items
-            .iter()
-            .filter_map(|e| e.experiment_id.parse().ok())
-            .collect();
-        let mut tags = self.experiment_tags(&ids).await?;
-        for e in &mut items {
-            if let Ok(id) = e.experiment_id.parse::<i64>() {
-                e.tags = tags.remove(&id).unwrap_or_default();
+        })? {
+            let d = data.entry(id).or_default();
+            if is_param {
+                d.params.push(kv);
+            } else {
+                d.tags.push(kv);
             }
         }
-        let next_page_token = page_token::next(s.offset, items.len(), s.max_results, has_more);
-        Ok(Page {
-            items,
-            next_page_token,
-        })
     }
-
-    async fn rename_experiment(&self, experiment_id: i64, new_name: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let clash: Option<i64> = sqlx::query_scalar(
-            "SELECT experiment_id FROM experiments WHERE name = ? AND workspace = 'default' \
-             AND experiment_id != ?",
-        )
-        .bind(new_name)
-        .bind(experiment_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if clash.is_some() {
-            return Err(MlflowError::already_exists(format!(
-                "Experiment(name={new_name}) already exists."
-            ))
-            .into());
-        }
-        sqlx::query(
-            "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
-        )
-        .bind(new_name)
-        .bind(super::now_ms())
-        .bind(experiment_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+    // Dataset inputs (with their tags), model inputs and model outputs all live in
+    // MLflow's `inputs` edge table.
+    let mut sql = Sql::new(
+        "SELECT i.input_uuid, i.source_type, i.source_id, i.destination_id, i.step, d.name, \
+         d.digest, d.dataset_source_type, d.dataset_source, d.dataset_schema, d.dataset_profile \
+         FROM inputs i LEFT JOIN datasets d ON i.source_type = 'DATASET' \
+         AND d.dataset_uuid = i.source_id WHERE (i.destination_type = 'RUN' AND i.destination_id IN ",
+    );
+    sql.push_list(ids.iter().cloned());
+    sql.push(") OR (i.source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND i.source_id IN ");
+    sql.push_list(ids.iter().cloned());
+    sql.push(") ORDER BY i.rowid");
+    struct Edge {
+        input_uuid: String,
+        source_type: String,
+        source_id: String,
+        destination_id: String,
+        step: i64,
+        dataset: Option<Dataset>,
     }
-
-    async fn set_experiment_lifecycle(
-        &self,
-        experiment_id: i64,
-        stage: LifecycleStage,
-        now_ms: i64,
-    ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? \
-             WHERE experiment_id = ?",
-        )
-        .bind(stage.as_str())
-        .bind(now_ms)
-        .bind(experiment_id)
-        .execute(&mut *tx)
-        .await?;
-        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now_ms);
-        sqlx::query(
-            "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?",
-        )
-        .bind(stage.as_str())
-        .bind(deleted_time)
-        .bind(experiment_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn set_experiment_tag(&self, experiment_id: i64, key: &str, value: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO experiment_tags (\"key\", value, experiment_id) VALUES (?, ?, ?) \
-             ON CONFLICT (\"key\", experiment_id) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .bind(experiment_id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_experiment_tag(&self, experiment_id: i64, key: &str) -> Result<bool> {
-        let done =
-            sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = ? AND \"key\" = ?")
-                .bind(experiment_id)
-                .bind(key)
-                .execute(&self.writer)
-                .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn create_run(&self, new: NewRun) -> Result<Run> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, \
-             user_id, status, start_time, end_time, source_version, lifecycle_stage, \
-             artifact_uri, experiment_id, deleted_time) \
-             VALUES (?, ?, 'UNKNOWN', '', '', ?, 'RUNNING', ?, NULL, '', 'active', ?, ?, NULL)",
-        )
-        .bind(&new.run_id)
-        .bind(&new.run_name)
-        .bind(&new.user_id)
-        .bind(new.start_time)
-        .bind(&new.artifact_uri)
-        .bind(new.experiment_id)
-        .execute(&mut *tx)
-        .await?;
-        for tag in &new.tags {
-            upsert_run_tag(&mut tx, &new.run_id, &tag.key, &tag.value).await?;
-        }
-        let info = self.run_info_in(&mut tx, &new.run_id).await?;
-        tx.commit().await?;
-        let mut tags = new.tags;
-        tags.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Run {
-            info,
-            data: RunData {
-                tags,
-                ..RunData::default()
-            },
-            inputs: RunInputs::default(),
-            outputs: RunOutputs::default(),
-        })
-    }
-
-    async fn get_run(&self, run_id: &str) -> Result<Option<Run>> {
-        let Some(info) = self.get_run_info(run_id).await? else {
-            return Ok(None);
+    let edges = query_all(conn, &sql, |r| {
+        let dataset = match r.get::<_, Option<String>>(5)? {
+            Some(name) => Some(Dataset {
+                name,
+                digest: opt_text(r, 6)?,
+                source_type: opt_text(r, 7)?,
+                source: opt_text(r, 8)?,
+                schema: r.get(9)?,
+                profile: r.get(10)?,
+            }),
+            None => None,
         };
-        Ok(self.complete_runs(vec![info]).await?.pop())
-    }
-
-    async fn get_run_info(&self, run_id: &str) -> Result<Option<RunInfo>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?"
-        )))
-        .bind(run_id)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(run_info_from_row).transpose()
-    }
-
-    async fn update_run(
-        &self,
-        run_id: &str,
-        status: Option<RunStatus>,
-        end_time: Option<i64>,
-        run_name: Option<&str>,
-    ) -> Result<RunInfo> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE runs SET status = COALESCE(?, status), end_time = COALESCE(?, end_time) \
-             WHERE run_uuid = ?",
-        )
-        .bind(status.map(|s| s.as_str()))
-        .bind(end_time)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(name) = run_name {
-            upsert_run_tag(&mut tx, run_id, RUN_NAME_TAG, name).await?;
-        }
-        let info = self.run_info_in(&mut tx, run_id).await?;
-        tx.commit().await?;
-        Ok(info)
-    }
-
-    async fn set_run_lifecycle(
-        &self,
-        run_id: &str,
-        stage: LifecycleStage,
-        deleted_time: Option<i64>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?")
-            .bind(stage.as_str())
-            .bind(deleted_time)
-            .bind(run_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn log_batch(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[KeyValue],
-        tags: &[KeyValue],
-    ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        if !params.is_empty() {
-            // Params are immutable: the same value again is fine, another one is refused.
-            let mut qb =
-                QueryBuilder::<Sqlite>::new("SELECT \"key\", value FROM params WHERE run_uuid = ");
-            qb.push_bind(run_id.to_string());
-            qb.push(" AND \"key\" IN ");
-            let keys: Vec<String> = params.iter().map(|p| p.key.clone()).collect();
-            push_in_list(&mut qb, &keys);
-            let existing: HashMap<String, String> = qb
-                .build()
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("key")?, text(r, "value")?)))
-                .collect::<Result<_>>()?;
-            let mut new = Vec::new();
-            for p in params {
-                match existing.get(&p.key) {
-                    Some(old) if *old == p.value => {}
-                    Some(old) => {
-                        return Err(MlflowError::invalid_parameter(format!(
-                            "Changing param values is not allowed. Param with key='{}' was \
-                             already logged with value='{}' for run ID='{}'. Attempted logging \
-                             new value '{}'.",
-                            p.key, old, run_id, p.value
-                        ))
-                        .into())
-                    }
-                    None => new.push(p),
+        Ok(Edge {
+            input_uuid: r.get(0)?,
+            source_type: r.get(1)?,
+            source_id: r.get(2)?,
+            destination_id: r.get(3)?,
+            step: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+            dataset,
+        })
+    })?;
+    let mut dataset_inputs: Vec<(String, String, DatasetInput)> = Vec::new();
+    for e in edges {
+        match e.source_type.as_str() {
+            "DATASET" => {
+                if let Some(dataset) = e.dataset {
+                    dataset_inputs.push((
+                        e.destination_id,
+                        e.input_uuid,
+                        DatasetInput {
+                            tags: Vec::new(),
+                            dataset,
+                        },
+                    ));
                 }
             }
-            if !new.is_empty() {
-                let mut qb = QueryBuilder::<Sqlite>::new(
-                    "INSERT OR IGNORE INTO params (\"key\", value, run_uuid) ",
-                );
-                qb.push_values(new, |mut b, p| {
-                    b.push_bind(p.key.clone())
-                        .push_bind(p.value.clone())
-                        .push_bind(run_id.to_string());
-                });
-                qb.build().execute(&mut *tx).await?;
+            "RUN_INPUT" => inputs
+                .entry(e.source_id)
+                .or_default()
+                .model_inputs
+                .push(ModelInput {
+                    model_id: e.destination_id,
+                }),
+            "RUN_OUTPUT" => {
+                outputs
+                    .entry(e.source_id)
+                    .or_default()
+                    .model_outputs
+                    .push(ModelOutput {
+                        model_id: e.destination_id,
+                        step: e.step,
+                    })
+            }
+            _ => {}
+        }
+    }
+    if !dataset_inputs.is_empty() {
+        let mut sql =
+            Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
+        sql.push_list(dataset_inputs.iter().map(|d| d.1.clone()));
+        let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
+        for (id, kv) in query_all(conn, &sql, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                KeyValue::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+            ))
+        })? {
+            tags.entry(id).or_default().push(kv);
+        }
+        for (run_id, input_id, mut di) in dataset_inputs {
+            di.tags = tags.remove(&input_id).unwrap_or_default();
+            inputs.entry(run_id).or_default().dataset_inputs.push(di);
+        }
+    }
+    Ok(infos
+        .into_iter()
+        .map(|info| Run {
+            data: data.remove(&info.run_id).unwrap_or_default(),
+            inputs: inputs.remove(&info.run_id).unwrap_or_default(),
+            outputs: outputs.remove(&info.run_id).unwrap_or_default(),
+            info,
+        })
+        .collect())
+}
+
+fn upsert_run_tag(conn: &Connection, run_id: &str, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO tags (\"key\", value, run_uuid) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value, run_id])?;
+    if key == RUN_NAME_TAG {
+        // The run's name column and its mlflow.runName tag are one fact, kept equal.
+        conn.prepare_cached("UPDATE runs SET name = ?1 WHERE run_uuid = ?2")?
+            .execute(params![value, run_id])?;
+    }
+    Ok(())
+}
+
+fn upsert_experiment_tag(conn: &Connection, id: i64, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO experiment_tags (\"key\", value, experiment_id) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (\"key\", experiment_id) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value, id])?;
+    Ok(())
+}
+
+fn already_exists(name: &str) -> crate::StoreError {
+    MlflowError::already_exists(format!("Experiment(name={name}) already exists.")).into()
+}
+
+fn log_batch_sync(
+    conn: &Connection,
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[KeyValue],
+    tags: &[KeyValue],
+) -> Result<()> {
+    if !params.is_empty() {
+        let mut existing =
+            conn.prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND \"key\" = ?2")?;
+        let mut insert = conn
+            .prepare_cached("INSERT INTO params (\"key\", value, run_uuid) VALUES (?1, ?2, ?3)")?;
+        for p in params {
+            let old: Option<String> = existing
+                .query_row(params![run_id, p.key], |r| r.get(0))
+                .optional()?;
+            match old {
+                Some(old) if old == p.value => {}
+                Some(old) => {
+                    return Err(MlflowError::invalid_parameter(format!(
+                        "Changing param values is not allowed. Param with key='{}' was already \
+                         logged with value='{}' for run ID='{}'. Attempted logging new value \
+                         '{}'.",
+                        p.key, old, run_id, p.value
+                    ))
+                    .into())
+                }
+                None => {
+                    insert.execute(params![p.key, p.value, run_id])?;
+                }
             }
         }
-        // The newest point per key, by MLflow's (step, timestamp, value) order, is the only
-        // candidate for latest_metrics: one upsert row per key, not per point.
+    }
+    if !metrics.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        // The newest point per key, by MLflow's (step, timestamp, value) order, is the
+        // only candidate for latest_metrics: one upsert per key, not per point.
         let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
         for m in metrics {
             let (value, is_nan) = sanitize(m.value);
+            insert.execute(params![m.key, value, m.timestamp, run_id, m.step, is_nan])?;
             let candidate = (m.step, m.timestamp, value, is_nan);
             latest
                 .entry(m.key.as_str())
@@ -654,57 +368,296 @@ impl TrackingStore for SqliteStore {
                 })
                 .or_insert(candidate);
         }
-        // Multi-row statements: one round through SQLite's parser per 500 rows.
-        for chunk in metrics.chunks(500) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) ",
-            );
-            qb.push_values(chunk, |mut b, m| {
-                let (value, is_nan) = sanitize(m.value);
-                b.push_bind(m.key.clone())
-                    .push_bind(value)
-                    .push_bind(m.timestamp)
-                    .push_bind(run_id.to_string())
-                    .push_bind(m.step)
-                    .push_bind(is_nan);
-            });
-            qb.build().execute(&mut *tx).await?;
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (\"key\", run_uuid) DO UPDATE SET \
+             value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, \
+             is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) \
+             > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+        )?;
+        for (key, (step, timestamp, value, is_nan)) in latest {
+            upsert.execute(params![key, value, timestamp, step, is_nan, run_id])?;
         }
-        let latest: Vec<_> = latest.into_iter().collect();
-        for chunk in latest.chunks(500) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) ",
-            );
-            qb.push_values(chunk, |mut b, (key, (step, timestamp, value, is_nan))| {
-                b.push_bind(key.to_string())
-                    .push_bind(*value)
-                    .push_bind(*timestamp)
-                    .push_bind(*step)
-                    .push_bind(*is_nan)
-                    .push_bind(run_id.to_string());
-            });
-            qb.push(
-                " ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value, \
-                 timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan \
-                 WHERE (excluded.step, excluded.timestamp, excluded.value) \
-                 > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-            );
-            qb.build().execute(&mut *tx).await?;
+    }
+    for t in tags {
+        upsert_run_tag(conn, run_id, &t.key, &t.value)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TrackingStore for SqliteStore {
+    async fn create_experiment(&self, new: NewExperiment) -> Result<String> {
+        let root = self.default_artifact_root.clone();
+        self.writer
+            .run(move |conn| {
+                let exists: bool = conn
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM experiments WHERE name = ?1 AND workspace = 'default')",
+                    )?
+                    .query_row([&new.name], |r| r.get(0))?;
+                if exists {
+                    return Err(already_exists(&new.name));
+                }
+                let id: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO experiments (name, artifact_location, lifecycle_stage, \
+                         creation_time, last_update_time, workspace) \
+                         VALUES (?1, ?2, 'active', ?3, ?3, 'default') RETURNING experiment_id",
+                    )?
+                    .query_row(params![new.name, new.artifact_location, new.now_ms], |r| r.get(0))?;
+                if new.artifact_location.is_none() {
+                    conn.prepare_cached(
+                        "UPDATE experiments SET artifact_location = ?1 WHERE experiment_id = ?2",
+                    )?
+                    .execute(params![join_uri(&root, &id.to_string()), id])?;
+                }
+                for tag in &new.tags {
+                    upsert_experiment_tag(conn, id, &tag.key, &tag.value)?;
+                }
+                Ok(id.to_string())
+            })
+            .await
+    }
+
+    async fn get_experiment(&self, experiment_id: i64) -> Result<Option<Experiment>> {
+        self.readers
+            .run(move |conn| {
+                experiment_where(conn, "e.experiment_id = ?", Value::Integer(experiment_id))
+            })
+            .await
+    }
+
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        let name = name.to_string();
+        self.readers
+            .run(move |conn| {
+                experiment_where(
+                    conn,
+                    "e.name = ? AND e.workspace = 'default'",
+                    Value::Text(name),
+                )
+            })
+            .await
+    }
+
+    async fn search_experiments(&self, s: &ExperimentSearch) -> Result<Page<Experiment>> {
+        let mut sql = Sql::new(format!(
+            "SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE e.lifecycle_stage IN "
+        ));
+        sql.push_list(s.view_type.stages().iter().map(|s| s.to_string()));
+        for c in &s.filter {
+            sql.push(" AND ");
+            search::push_experiment_clause(&mut sql, c);
         }
-        for t in tags {
-            upsert_run_tag(&mut tx, run_id, &t.key, &t.value).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        search::push_experiment_order_by(&mut sql, &s.order_by);
+        sql.push(" LIMIT ").push_bind((s.max_results + 1) as i64);
+        sql.push(" OFFSET ").push_bind(s.offset as i64);
+        let (max_results, offset) = (s.max_results, s.offset);
+        self.readers
+            .run(move |conn| {
+                let mut items = query_all(conn, &sql, experiment)?;
+                let has_more = items.len() as u64 > max_results;
+                items.truncate(max_results as usize);
+                attach_experiment_tags(conn, &mut items)?;
+                let next_page_token = page_token::next(offset, items.len(), max_results, has_more);
+                Ok(Page {
+                    items,
+                    next_page_token,
+                })
+            })
+            .await
+    }
+
+    async fn rename_experiment(&self, experiment_id: i64, new_name: &str) -> Result<()> {
+        let new_name = new_name.to_string();
+        self.writer
+            .run(move |conn| {
+                let clash: bool = conn
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM experiments WHERE name = ?1 AND \
+                         workspace = 'default' AND experiment_id != ?2)",
+                    )?
+                    .query_row(params![new_name, experiment_id], |r| r.get(0))?;
+                if clash {
+                    return Err(already_exists(&new_name));
+                }
+                conn.prepare_cached(
+                    "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+                )?
+                .execute(params![new_name, now_ms(), experiment_id])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_experiment_lifecycle(
+        &self,
+        experiment_id: i64,
+        stage: LifecycleStage,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 \
+                     WHERE experiment_id = ?3",
+                )?
+                .execute(params![stage.as_str(), now_ms, experiment_id])?;
+                let deleted_time = (stage == LifecycleStage::Deleted).then_some(now_ms);
+                conn.prepare_cached(
+                    "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE experiment_id = ?3",
+                )?
+                .execute(params![stage.as_str(), deleted_time, experiment_id])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_experiment_tag(&self, experiment_id: i64, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.writer
+            .run(move |conn| upsert_experiment_tag(conn, experiment_id, &key, &value))
+            .await
+    }
+
+    async fn delete_experiment_tag(&self, experiment_id: i64, key: &str) -> Result<bool> {
+        let key = key.to_string();
+        self.writer
+            .run(move |conn| {
+                let n = conn
+                    .prepare_cached(
+                        "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND \"key\" = ?2",
+                    )?
+                    .execute(params![experiment_id, key])?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn create_run(&self, new: NewRun) -> Result<Run> {
+        self.writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, \
+                     user_id, status, start_time, end_time, source_version, lifecycle_stage, \
+                     artifact_uri, experiment_id, deleted_time) VALUES (?1, ?2, 'UNKNOWN', '', '', \
+                     ?3, 'RUNNING', ?4, NULL, '', 'active', ?5, ?6, NULL)",
+                )?
+                .execute(params![
+                    new.run_id,
+                    new.run_name,
+                    new.user_id,
+                    new.start_time,
+                    new.artifact_uri,
+                    new.experiment_id
+                ])?;
+                for tag in &new.tags {
+                    upsert_run_tag(conn, &new.run_id, &tag.key, &tag.value)?;
+                }
+                let info = run_info_by_id(conn, &new.run_id)?.ok_or_else(|| {
+                    MlflowError::internal(format!("run {} vanished after insert", new.run_id))
+                })?;
+                let mut tags = new.tags;
+                tags.sort_by(|a, b| a.key.cmp(&b.key));
+                Ok(Run {
+                    info,
+                    data: RunData {
+                        tags,
+                        ..RunData::default()
+                    },
+                    inputs: RunInputs::default(),
+                    outputs: RunOutputs::default(),
+                })
+            })
+            .await
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<Run>> {
+        let run_id = run_id.to_string();
+        self.readers
+            .run(move |conn| match run_info_by_id(conn, &run_id)? {
+                Some(info) => Ok(complete_runs(conn, vec![info])?.pop()),
+                None => Ok(None),
+            })
+            .await
+    }
+
+    async fn get_run_info(&self, run_id: &str) -> Result<Option<RunInfo>> {
+        let run_id = run_id.to_string();
+        self.readers
+            .run(move |conn| run_info_by_id(conn, &run_id))
+            .await
+    }
+
+    async fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo> {
+        let run_id = run_id.to_string();
+        let run_name = run_name.map(str::to_string);
+        self.writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE runs SET status = COALESCE(?1, status), end_time = COALESCE(?2, end_time) \
+                     WHERE run_uuid = ?3",
+                )?
+                .execute(params![status.map(|s| s.as_str()), end_time, run_id])?;
+                if let Some(name) = &run_name {
+                    upsert_run_tag(conn, &run_id, RUN_NAME_TAG, name)?;
+                }
+                run_info_by_id(conn, &run_id)?.ok_or_else(|| {
+                    MlflowError::not_found(format!("Run with id={run_id} not found")).into()
+                })
+            })
+            .await
+    }
+
+    async fn set_run_lifecycle(
+        &self,
+        run_id: &str,
+        stage: LifecycleStage,
+        deleted_time: Option<i64>,
+    ) -> Result<()> {
+        let run_id = run_id.to_string();
+        self.writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE run_uuid = ?3",
+                )?
+                .execute(params![stage.as_str(), deleted_time, run_id])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[KeyValue],
+        tags: &[KeyValue],
+    ) -> Result<()> {
+        let run_id = run_id.to_string();
+        let (metrics, params, tags) = (metrics.to_vec(), params.to_vec(), tags.to_vec());
+        self.writer
+            .run(move |conn| log_batch_sync(conn, &run_id, &metrics, &params, &tags))
+            .await
     }
 
     async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM tags WHERE run_uuid = ? AND \"key\" = ?")
-            .bind(run_id)
-            .bind(key)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let (run_id, key) = (run_id.to_string(), key.to_string());
+        self.writer
+            .run(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM tags WHERE run_uuid = ?1 AND \"key\" = ?2")?
+                    .execute(params![run_id, key])?;
+                Ok(n > 0)
+            })
+            .await
     }
 
     async fn log_inputs(
@@ -714,104 +667,98 @@ impl TrackingStore for SqliteStore {
         datasets: &[DatasetInput],
         models: &[ModelInput],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        for di in datasets {
-            let d = &di.dataset;
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
-            )
-            .bind(experiment_id)
-            .bind(&d.name)
-            .bind(&d.digest)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let dataset_uuid = match existing {
-                Some(id) => id,
-                None => {
-                    let id = uuid::Uuid::new_v4().simple().to_string();
-                    sqlx::query(
-                        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, \
-                         dataset_source_type, dataset_source, dataset_schema, dataset_profile) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(&id)
-                    .bind(experiment_id)
-                    .bind(&d.name)
-                    .bind(&d.digest)
-                    .bind(&d.source_type)
-                    .bind(&d.source)
-                    .bind(&d.schema)
-                    .bind(&d.profile)
-                    .execute(&mut *tx)
-                    .await?;
-                    id
+        let run_id = run_id.to_string();
+        let (datasets, models) = (datasets.to_vec(), models.to_vec());
+        self.writer
+            .run(move |conn| {
+                for di in &datasets {
+                    let d = &di.dataset;
+                    let existing: Option<String> = conn
+                        .prepare_cached(
+                            "SELECT dataset_uuid FROM datasets WHERE experiment_id = ?1 AND name = ?2 \
+                             AND digest = ?3",
+                        )?
+                        .query_row(params![experiment_id, d.name, d.digest], |r| r.get(0))
+                        .optional()?;
+                    let dataset_uuid = match existing {
+                        Some(id) => id,
+                        None => {
+                            let id = uuid::Uuid::new_v4().simple().to_string();
+                            conn.prepare_cached(
+                                "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, \
+                                 dataset_source_type, dataset_source, dataset_schema, dataset_profile) \
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            )?
+                            .execute(params![
+                                id,
+                                experiment_id,
+                                d.name,
+                                d.digest,
+                                d.source_type,
+                                d.source,
+                                d.schema,
+                                d.profile
+                            ])?;
+                            id
+                        }
+                    };
+                    let linked: bool = conn
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM inputs WHERE source_type = 'DATASET' AND \
+                             source_id = ?1 AND destination_type = 'RUN' AND destination_id = ?2)",
+                        )?
+                        .query_row(params![dataset_uuid, run_id], |r| r.get(0))?;
+                    if linked {
+                        continue;
+                    }
+                    let input_uuid = uuid::Uuid::new_v4().simple().to_string();
+                    conn.prepare_cached(
+                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, \
+                         destination_id, step) VALUES (?1, 'DATASET', ?2, 'RUN', ?3, 0)",
+                    )?
+                    .execute(params![input_uuid, dataset_uuid, run_id])?;
+                    for tag in &di.tags {
+                        conn.prepare_cached(
+                            "INSERT OR REPLACE INTO input_tags (input_uuid, name, value) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![input_uuid, tag.key, tag.value])?;
+                    }
                 }
-            };
-            let input_exists: Option<String> = sqlx::query_scalar(
-                "SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND source_id = ? \
-                 AND destination_type = 'RUN' AND destination_id = ?",
-            )
-            .bind(&dataset_uuid)
-            .bind(run_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if input_exists.is_some() {
-                continue;
-            }
-            let input_uuid = uuid::Uuid::new_v4().simple().to_string();
-            sqlx::query(
-                "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, \
-                 destination_id, step) VALUES (?, 'DATASET', ?, 'RUN', ?, 0)",
-            )
-            .bind(&input_uuid)
-            .bind(&dataset_uuid)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-            for tag in &di.tags {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)",
-                )
-                .bind(&input_uuid)
-                .bind(&tag.key)
-                .bind(&tag.value)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        for m in models {
-            sqlx::query(
-                "INSERT OR IGNORE INTO inputs (input_uuid, source_type, source_id, \
-                 destination_type, destination_id, step) VALUES (?, 'RUN_INPUT', ?, 'MODEL_INPUT', ?, 0)",
-            )
-            .bind(uuid::Uuid::new_v4().simple().to_string())
-            .bind(run_id)
-            .bind(&m.model_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+                for m in &models {
+                    conn.prepare_cached(
+                        "INSERT OR IGNORE INTO inputs (input_uuid, source_type, source_id, \
+                         destination_type, destination_id, step) \
+                         VALUES (?1, 'RUN_INPUT', ?2, 'MODEL_INPUT', ?3, 0)",
+                    )?
+                    .execute(params![uuid::Uuid::new_v4().simple().to_string(), run_id, m.model_id])?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        for m in models {
-            sqlx::query(
-                "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, \
-                 destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, ?) \
-                 ON CONFLICT (source_type, source_id, destination_type, destination_id) \
-                 DO UPDATE SET step = excluded.step",
-            )
-            .bind(uuid::Uuid::new_v4().simple().to_string())
-            .bind(run_id)
-            .bind(&m.model_id)
-            .bind(m.step)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let run_id = run_id.to_string();
+        let models = models.to_vec();
+        self.writer
+            .run(move |conn| {
+                for m in &models {
+                    conn.prepare_cached(
+                        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, \
+                         destination_id, step) VALUES (?1, 'RUN_OUTPUT', ?2, 'MODEL_OUTPUT', ?3, ?4) \
+                         ON CONFLICT (source_type, source_id, destination_type, destination_id) \
+                         DO UPDATE SET step = excluded.step",
+                    )?
+                    .execute(params![
+                        uuid::Uuid::new_v4().simple().to_string(),
+                        run_id,
+                        m.model_id,
+                        m.step
+                    ])?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn search_runs(&self, s: &RunSearch) -> Result<Page<Run>> {
@@ -821,41 +768,33 @@ impl TrackingStore for SqliteStore {
                 next_page_token: None,
             });
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {RUN_COLUMNS} FROM runs r"));
-        search::push_run_order_joins(&mut qb, &s.order_by);
-        qb.push(" WHERE r.experiment_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in &s.experiment_ids {
-            sep.push_bind(*id);
-        }
-        sep.push_unseparated(") AND r.lifecycle_stage IN (");
-        let mut sep = qb.separated(", ");
-        for stage in s.view_type.stages() {
-            sep.push_bind(*stage);
-        }
-        sep.push_unseparated(")");
+        let mut sql = Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r"));
+        search::push_run_order_joins(&mut sql, &s.order_by);
+        sql.push(" WHERE r.experiment_id IN ");
+        sql.push_list(s.experiment_ids.iter().copied());
+        sql.push(" AND r.lifecycle_stage IN ");
+        sql.push_list(s.view_type.stages().iter().map(|s| s.to_string()));
         for c in &s.filter {
-            qb.push(" AND ");
-            search::push_run_clause(&mut qb, c);
+            sql.push(" AND ");
+            search::push_run_clause(&mut sql, c);
         }
-        search::push_run_order_by(&mut qb, &s.order_by);
-        qb.push(" LIMIT ");
-        qb.push_bind((s.max_results + 1) as i64);
-        qb.push(" OFFSET ");
-        qb.push_bind(s.offset as i64);
-        let rows = qb.build().fetch_all(&self.reader).await?;
-        let has_more = rows.len() as u64 > s.max_results;
-        let infos = rows
-            .iter()
-            .take(s.max_results as usize)
-            .map(run_info_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let items = self.complete_runs(infos).await?;
-        let next_page_token = page_token::next(s.offset, items.len(), s.max_results, has_more);
-        Ok(Page {
-            items,
-            next_page_token,
-        })
+        search::push_run_order_by(&mut sql, &s.order_by);
+        sql.push(" LIMIT ").push_bind((s.max_results + 1) as i64);
+        sql.push(" OFFSET ").push_bind(s.offset as i64);
+        let (max_results, offset) = (s.max_results, s.offset);
+        self.readers
+            .run(move |conn| {
+                let mut infos = query_all(conn, &sql, run_info)?;
+                let has_more = infos.len() as u64 > max_results;
+                infos.truncate(max_results as usize);
+                let items = complete_runs(conn, infos)?;
+                let next_page_token = page_token::next(offset, items.len(), max_results, has_more);
+                Ok(Page {
+                    items,
+                    next_page_token,
+                })
+            })
+            .await
     }
 
     async fn metric_history(
@@ -865,56 +804,57 @@ impl TrackingStore for SqliteStore {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<Metric>> {
-        let rows = sqlx::query(
-            "SELECT \"key\", value, timestamp, step, is_nan FROM metrics \
-             WHERE run_uuid = ? AND \"key\" = ? ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
-        )
-        .bind(run_id)
-        .bind(key)
-        .bind(limit as i64)
-        .bind(offset as i64)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(|r| metric_from_row(r, None)).collect()
+        let (run_id, key) = (run_id.to_string(), key.to_string());
+        self.readers
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT \"key\", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ?1 \
+                     AND \"key\" = ?2 ORDER BY timestamp, step, value LIMIT ?3 OFFSET ?4",
+                )?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = stmt.query_map(params![run_id, key, limit, offset as i64], |r| {
+                    metric_at(r, 0, None)
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
     }
 
     async fn metric_history_range(&self, range: &HistoryRange) -> Result<Vec<Metric>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        let mut sql = Sql::new(
             "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM metrics WHERE \"key\" = ",
         );
-        qb.push_bind(range.key.as_str());
-        qb.push(" AND run_uuid IN ");
-        push_in_list(&mut qb, &range.run_ids);
+        sql.push_bind(range.key.clone());
+        sql.push(" AND run_uuid IN ");
+        sql.push_list(range.run_ids.iter().cloned());
         if let Some(start) = range.start_step {
-            qb.push(" AND step >= ");
-            qb.push_bind(start);
+            sql.push(" AND step >= ").push_bind(start);
         }
         if let Some(end) = range.end_step {
-            qb.push(" AND step <= ");
-            qb.push_bind(end);
+            sql.push(" AND step <= ").push_bind(end);
         }
-        qb.push(" ORDER BY run_uuid, step, timestamp, value");
-        let rows = qb.build().fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| metric_from_row(r, Some(r.try_get("run_uuid")?)))
-            .collect()
+        sql.push(" ORDER BY run_uuid, step, timestamp, value");
+        self.readers
+            .run(move |conn| {
+                query_all(conn, &sql, |r| {
+                    let run_id: String = r.get(0)?;
+                    metric_at(r, 1, Some(run_id))
+                })
+            })
+            .await
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.readers
+            .run(|conn| {
+                conn.query_row("SELECT 1", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
     }
 
     async fn close(&self) {
-        // A final checkpoint folds the WAL back into the main file, so the database is
-        // one self-contained file after a clean shutdown.
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
-        }
-        self.reader.close().await;
+        self.readers.close();
         self.writer.close().await;
     }
 }

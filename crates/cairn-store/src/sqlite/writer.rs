@@ -1,0 +1,141 @@
+//! The one thread that writes, with group commit.
+//!
+//! Each write is a closure run inside its own SAVEPOINT; the thread takes every write
+//! that is already queued (up to a bound) into one transaction and commits once, so
+//! concurrent small writes share a commit. A write's result is sent back only after
+//! the commit, so an acknowledged write is a committed one.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::{Result, StoreError};
+
+type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+enum Msg {
+    Write(Job),
+    /// Checkpoint the WAL into the main file and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The most writes one transaction takes: bounds the latency of the first one.
+const MAX_GROUP: usize = 256;
+
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Msg>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(crate) fn start(conn: Connection) -> Result<Self> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let thread = std::thread::Builder::new()
+            .name("cairn-sqlite-writer".into())
+            .spawn(move || run(conn, rx))?;
+        Ok(Writer {
+            tx,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `f` in the writer thread, inside a savepoint: if it fails, nothing it did
+    /// stays; if it succeeds, its result comes back once the transaction committed.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let outcome = savepoint(conn, f);
+            Box::new(move |committed: bool| {
+                let result = match outcome {
+                    Ok(v) if committed => Ok(v),
+                    Ok(_) => Err(StoreError::CommitFailed),
+                    Err(e) => Err(e),
+                };
+                let _ = done_tx.send(result);
+            })
+        });
+        self.tx
+            .send(Msg::Write(job))
+            .map_err(|_| StoreError::Closed)?;
+        done_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Checkpoints and stops the thread; later writes fail with `Closed`.
+    pub(crate) async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Close(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("SAVEPOINT w")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE w")?;
+            Ok(v)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO w; RELEASE w")?;
+            Err(e)
+        }
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
+    let mut close: Option<oneshot::Sender<()>> = None;
+    while close.is_none() {
+        let Ok(first) = rx.recv() else { break };
+        let mut group = Vec::new();
+        match first {
+            Msg::Write(job) => group.push(job),
+            Msg::Close(done) => close = Some(done),
+        }
+        while close.is_none() && group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Msg::Write(job)) => group.push(job),
+                Ok(Msg::Close(done)) => close = Some(done),
+                Err(_) => break,
+            }
+        }
+        if group.is_empty() {
+            continue;
+        }
+        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let replies: Vec<_> = group.into_iter().map(|job| job(&conn)).collect();
+        // Without BEGIN (it can only fail if another process holds the lock past the
+        // busy timeout) each savepoint was its own transaction, committed on RELEASE.
+        let committed = !began
+            || match conn.execute_batch("COMMIT") {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "commit failed; the group's writes are rolled back");
+                    let _ = conn.execute_batch("ROLLBACK");
+                    false
+                }
+            };
+        for reply in replies {
+            reply(committed);
+        }
+    }
+    // A final checkpoint folds the WAL back into the main file, so the database is one
+    // self-contained file after a clean shutdown.
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
+    }
+    drop(conn);
+    if let Some(done) = close {
+        let _ = done.send(());
+    }
+}
