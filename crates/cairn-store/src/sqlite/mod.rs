@@ -13,6 +13,7 @@
 //! statements per request that cost 5-10x in throughput and latency (see
 //! docs/benchmarks.md). PostgreSQL, a network database, keeps sqlx.
 
+mod checkpointer;
 mod readers;
 mod search;
 mod sql;
@@ -27,11 +28,13 @@ use rusqlite::{Connection, OpenFlags};
 use crate::schema::{self, ALEMBIC_HEAD, MLFLOW_VERSION};
 use crate::{Result, StoreError};
 
+use checkpointer::Checkpointer;
 use readers::Readers;
 use writer::Writer;
 
 pub struct SqliteStore {
     writer: Writer,
+    checkpointer: std::sync::Mutex<Checkpointer>,
     readers: Readers,
     default_artifact_root: String,
 }
@@ -70,11 +73,19 @@ impl SqliteStore {
             // NORMAL in WAL mode loses nothing on a process crash (kill -9), only on
             // power loss; the same trade MLflow's own SQLite users get by default.
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(
+                None,
+                "wal_autocheckpoint",
+                checkpointer::WRITER_AUTOCHECKPOINT_PAGES,
+            )?;
+            // After a busy spell the WAL file shrinks back to at most 64 MiB.
+            conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
             ensure_schema(&mut conn, &root)?;
             Ok((conn, file))
         })
         .await??;
         Ok(SqliteStore {
+            checkpointer: std::sync::Mutex::new(Checkpointer::start(file.clone())?),
             writer: Writer::start(conn)?,
             readers: Readers::new(file, 4),
             default_artifact_root: default_artifact_root.to_string(),
@@ -167,6 +178,15 @@ pub(crate) fn join_uri(root: &str, segment: &str) -> String {
         format!("{root}{segment}")
     } else {
         format!("{root}/{segment}")
+    }
+}
+
+impl SqliteStore {
+    /// Stops background checkpoints before the writer's final one.
+    pub(crate) fn stop_checkpointer(&self) {
+        if let Ok(mut c) = self.checkpointer.lock() {
+            c.stop();
+        }
     }
 }
 

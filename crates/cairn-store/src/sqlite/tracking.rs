@@ -854,6 +854,7 @@ impl TrackingStore for SqliteStore {
     }
 
     async fn close(&self) {
+        self.stop_checkpointer();
         self.readers.close();
         self.writer.close().await;
     }
