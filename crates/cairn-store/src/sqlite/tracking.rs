@@ -152,48 +152,6 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     let mut inputs: HashMap<String, RunInputs> = HashMap::new();
     let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
 
-    let mut sql = Sql::new(
-        "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ",
-    );
-    sql.push_list(ids.iter().cloned());
-    sql.push(" ORDER BY \"key\"");
-    for (id, m) in query_all(conn, &sql, |r| {
-        Ok((r.get::<_, String>(0)?, metric_at(r, 1, None)?))
-    })? {
-        data.entry(id).or_default().metrics.push(m);
-    }
-    for (table, is_param) in [("params", true), ("tags", false)] {
-        let mut sql = Sql::new(format!(
-            "SELECT run_uuid, \"key\", value FROM {table} WHERE run_uuid IN "
-        ));
-        sql.push_list(ids.iter().cloned());
-        sql.push(" ORDER BY \"key\"");
-        for (id, kv) in query_all(conn, &sql, |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                KeyValue::new(r.get::<_, String>(1)?, opt_text(r, 2)?),
-            ))
-        })? {
-            let d = data.entry(id).or_default();
-            if is_param {
-                d.params.push(kv);
-            } else {
-                d.tags.push(kv);
-            }
-        }
-    }
-    // Dataset inputs (with their tags), model inputs and model outputs all live in
-    // MLflow's `inputs` edge table.
-    let mut sql = Sql::new(
-        "SELECT i.input_uuid, i.source_type, i.source_id, i.destination_id, i.step, d.name, \
-         d.digest, d.dataset_source_type, d.dataset_source, d.dataset_schema, d.dataset_profile \
-         FROM inputs i LEFT JOIN datasets d ON i.source_type = 'DATASET' \
-         AND d.dataset_uuid = i.source_id WHERE (i.destination_type = 'RUN' AND i.destination_id IN ",
-    );
-    sql.push_list(ids.iter().cloned());
-    sql.push(") OR (i.source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND i.source_id IN ");
-    sql.push_list(ids.iter().cloned());
-    sql.push(") ORDER BY i.rowid");
     struct Edge {
         input_uuid: String,
         source_type: String,
@@ -202,27 +160,73 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         step: i64,
         dataset: Option<Dataset>,
     }
-    let edges = query_all(conn, &sql, |r| {
-        let dataset = match r.get::<_, Option<String>>(5)? {
-            Some(name) => Some(Dataset {
-                name,
-                digest: opt_text(r, 6)?,
-                source_type: opt_text(r, 7)?,
-                source: opt_text(r, 8)?,
-                schema: r.get(9)?,
-                profile: r.get(10)?,
-            }),
-            None => None,
-        };
-        Ok(Edge {
-            input_uuid: r.get(0)?,
-            source_type: r.get(1)?,
-            source_id: r.get(2)?,
-            destination_id: r.get(3)?,
-            step: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
-            dataset,
-        })
-    })?;
+    let mut edges: Vec<Edge> = Vec::new();
+    // SQLite binds at most 32,766 values per statement; a page may hold 50,000 runs.
+    for chunk in ids.chunks(400) {
+        let mut sql = Sql::new(
+            "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ",
+        );
+        sql.push_list(chunk.iter().cloned());
+        sql.push(" ORDER BY \"key\"");
+        for (id, m) in query_all(conn, &sql, |r| {
+            Ok((r.get::<_, String>(0)?, metric_at(r, 1, None)?))
+        })? {
+            data.entry(id).or_default().metrics.push(m);
+        }
+        for (table, is_param) in [("params", true), ("tags", false)] {
+            let mut sql = Sql::new(format!(
+                "SELECT run_uuid, \"key\", value FROM {table} WHERE run_uuid IN "
+            ));
+            sql.push_list(chunk.iter().cloned());
+            sql.push(" ORDER BY \"key\"");
+            for (id, kv) in query_all(conn, &sql, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    KeyValue::new(r.get::<_, String>(1)?, opt_text(r, 2)?),
+                ))
+            })? {
+                let d = data.entry(id).or_default();
+                if is_param {
+                    d.params.push(kv);
+                } else {
+                    d.tags.push(kv);
+                }
+            }
+        }
+        // Dataset inputs (with their tags), model inputs and model outputs all live in
+        // MLflow's `inputs` edge table.
+        let mut sql = Sql::new(
+            "SELECT i.input_uuid, i.source_type, i.source_id, i.destination_id, i.step, d.name, \
+             d.digest, d.dataset_source_type, d.dataset_source, d.dataset_schema, d.dataset_profile \
+             FROM inputs i LEFT JOIN datasets d ON i.source_type = 'DATASET' \
+             AND d.dataset_uuid = i.source_id WHERE (i.destination_type = 'RUN' AND i.destination_id IN ",
+        );
+        sql.push_list(chunk.iter().cloned());
+        sql.push(") OR (i.source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND i.source_id IN ");
+        sql.push_list(chunk.iter().cloned());
+        sql.push(") ORDER BY i.rowid");
+        edges.extend(query_all(conn, &sql, |r| {
+            let dataset = match r.get::<_, Option<String>>(5)? {
+                Some(name) => Some(Dataset {
+                    name,
+                    digest: opt_text(r, 6)?,
+                    source_type: opt_text(r, 7)?,
+                    source: opt_text(r, 8)?,
+                    schema: r.get(9)?,
+                    profile: r.get(10)?,
+                }),
+                None => None,
+            };
+            Ok(Edge {
+                input_uuid: r.get(0)?,
+                source_type: r.get(1)?,
+                source_id: r.get(2)?,
+                destination_id: r.get(3)?,
+                step: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                dataset,
+            })
+        })?);
+    }
     let mut dataset_inputs: Vec<(String, String, DatasetInput)> = Vec::new();
     for e in edges {
         match e.source_type.as_str() {
@@ -768,7 +772,9 @@ impl TrackingStore for SqliteStore {
                 next_page_token: None,
             });
         }
-        let mut sql = Sql::new(format!("SELECT {RUN_COLUMNS} FROM runs r"));
+        // Phase 1 finds the page's run ids in order, touching only indexes where it can;
+        // phase 2 reads those runs' rows and children.
+        let mut sql = Sql::new("SELECT r.run_uuid FROM runs r");
         search::push_run_order_joins(&mut sql, &s.order_by);
         sql.push(" WHERE r.experiment_id IN ");
         sql.push_list(s.experiment_ids.iter().copied());
@@ -784,10 +790,21 @@ impl TrackingStore for SqliteStore {
         let (max_results, offset) = (s.max_results, s.offset);
         self.readers
             .run(move |conn| {
-                let mut infos = query_all(conn, &sql, run_info)?;
-                let has_more = infos.len() as u64 > max_results;
-                infos.truncate(max_results as usize);
-                let items = complete_runs(conn, infos)?;
+                let mut ids: Vec<String> = query_all(conn, &sql, |r| r.get(0))?;
+                let has_more = ids.len() as u64 > max_results;
+                ids.truncate(max_results as usize);
+                let mut infos: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let mut rows = Sql::new(format!(
+                        "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid IN "
+                    ));
+                    rows.push_list(chunk.iter().cloned());
+                    for info in query_all(conn, &rows, run_info)? {
+                        infos.insert(info.run_id.clone(), info);
+                    }
+                }
+                let ordered: Vec<RunInfo> = ids.iter().filter_map(|id| infos.remove(id)).collect();
+                let items = complete_runs(conn, ordered)?;
                 let next_page_token = page_token::next(offset, items.len(), max_results, has_more);
                 Ok(Page {
                     items,
@@ -807,8 +824,11 @@ impl TrackingStore for SqliteStore {
         let (run_id, key) = (run_id.to_string(), key.to_string());
         self.readers
             .run(move |conn| {
+                // Without the hint SQLite picks MLflow's (key, timestamp, ...) primary key,
+                // which walks that key's points of every run in the database.
                 let mut stmt = conn.prepare_cached(
-                    "SELECT \"key\", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ?1 \
+                    "SELECT \"key\", value, timestamp, step, is_nan FROM metrics \
+                     INDEXED BY index_metrics_run_uuid_key_step WHERE run_uuid = ?1 \
                      AND \"key\" = ?2 ORDER BY timestamp, step, value LIMIT ?3 OFFSET ?4",
                 )?;
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -822,7 +842,8 @@ impl TrackingStore for SqliteStore {
 
     async fn metric_history_range(&self, range: &HistoryRange) -> Result<Vec<Metric>> {
         let mut sql = Sql::new(
-            "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM metrics WHERE \"key\" = ",
+            "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM metrics \
+             INDEXED BY index_metrics_run_uuid_key_step WHERE \"key\" = ",
         );
         sql.push_bind(range.key.clone());
         sql.push(" AND run_uuid IN ");
