@@ -45,6 +45,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // LIKE is case-sensitive in MLflow's grammar; ILIKE is LOWER() LIKE LOWER().
     conn.pragma_update(None, "case_sensitive_like", true)?;
     conn.pragma_update(None, "cache_size", -16000)?;
+    // Sort B-trees and savepoint sub-journals stay in memory, not in temp files.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(())
 }

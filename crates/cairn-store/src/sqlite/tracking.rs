@@ -318,6 +318,36 @@ fn already_exists(name: &str) -> crate::StoreError {
     MlflowError::already_exists(format!("Experiment(name={name}) already exists.")).into()
 }
 
+/// Rows per multi-row metric INSERT (6 values each, far below SQLite's bind limit).
+const METRIC_ROWS_PER_INSERT: usize = 100;
+
+fn multi_row_metric_insert(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR IGNORE INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?, ?, ?)");
+    }
+    sql
+}
+
+fn metric_params<'a>(metrics: &'a [Metric], run_id: &'a str) -> impl Iterator<Item = Value> + 'a {
+    metrics.iter().flat_map(move |m| {
+        let (value, is_nan) = sanitize(m.value);
+        [
+            Value::Text(m.key.clone()),
+            Value::Real(value),
+            Value::Integer(m.timestamp),
+            Value::Text(run_id.to_string()),
+            Value::Integer(m.step),
+            Value::Integer(is_nan as i64),
+        ]
+    })
+}
+
 fn log_batch_sync(
     conn: &Connection,
     run_id: &str,
@@ -352,16 +382,11 @@ fn log_batch_sync(
         }
     }
     if !metrics.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT OR IGNORE INTO metrics (\"key\", value, timestamp, run_uuid, step, is_nan) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
         // The newest point per key, by MLflow's (step, timestamp, value) order, is the
         // only candidate for latest_metrics: one upsert per key, not per point.
         let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
         for m in metrics {
             let (value, is_nan) = sanitize(m.value);
-            insert.execute(params![m.key, value, m.timestamp, run_id, m.step, is_nan])?;
             let candidate = (m.step, m.timestamp, value, is_nan);
             latest
                 .entry(m.key.as_str())
@@ -371,6 +396,26 @@ fn log_batch_sync(
                     }
                 })
                 .or_insert(candidate);
+        }
+        // Full chunks go through one cached multi-row statement: far fewer VDBE
+        // programs per point than one INSERT each.
+        let mut chunks = metrics.chunks_exact(METRIC_ROWS_PER_INSERT);
+        if chunks.len() > 0 {
+            let mut insert =
+                conn.prepare_cached(&multi_row_metric_insert(METRIC_ROWS_PER_INSERT))?;
+            for chunk in &mut chunks {
+                insert.execute(params_from_iter(metric_params(chunk, run_id)))?;
+            }
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut one = conn.prepare_cached(&multi_row_metric_insert(1))?;
+            for m in rest {
+                one.execute(params_from_iter(metric_params(
+                    std::slice::from_ref(m),
+                    run_id,
+                )))?;
+            }
         }
         let mut upsert = conn.prepare_cached(
             "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) \

@@ -13,7 +13,10 @@ use tokio::sync::oneshot;
 
 use crate::{Result, StoreError};
 
-type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+/// A queued write: runs on the connection (inside a savepoint when `isolate`), and
+/// returns whether it failed plus the reply to send once the group's fate is known.
+type Job = Box<dyn FnOnce(&Connection, bool) -> (bool, Reply) + Send>;
+type Reply = Box<dyn FnOnce(bool) + Send>;
 
 enum Msg {
     Write(Job),
@@ -49,16 +52,18 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn: &Connection| {
-            let outcome = savepoint(conn, f);
-            Box::new(move |committed: bool| {
+        let job: Job = Box::new(move |conn: &Connection, isolate: bool| {
+            let outcome = if isolate { savepoint(conn, f) } else { f(conn) };
+            let failed = outcome.is_err();
+            let reply: Reply = Box::new(move |committed: bool| {
                 let result = match outcome {
                     Ok(v) if committed => Ok(v),
                     Ok(_) => Err(StoreError::CommitFailed),
                     Err(e) => Err(e),
                 };
                 let _ = done_tx.send(result);
-            })
+            });
+            (failed, reply)
         });
         self.tx
             .send(Msg::Write(job))
@@ -112,8 +117,24 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
         if group.is_empty() {
             continue;
         }
-        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let replies: Vec<_> = group.into_iter().map(|job| job(&conn)).collect();
+        let mut began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let mut replies = Vec::with_capacity(group.len());
+        let mut first = began;
+        for job in group {
+            // The first write of a transaction has nothing before it to protect, so it
+            // runs without a savepoint (whose sub-journal copies every page it touches);
+            // if it fails, the transaction is rolled back and begun afresh.
+            let (failed, reply) = job(&conn, !first);
+            if first && failed {
+                let _ = conn.execute_batch("ROLLBACK");
+                began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+                // The failed write's reply carries its error; nothing of it stays.
+                reply(true);
+                continue;
+            }
+            first = false;
+            replies.push(reply);
+        }
         // Without BEGIN (it can only fail if another process holds the lock past the
         // busy timeout) each savepoint was its own transaction, committed on RELEASE.
         let committed = !began
