@@ -334,16 +334,21 @@ fn multi_row_metric_insert(rows: usize) -> String {
     sql
 }
 
-fn metric_params<'a>(metrics: &'a [Metric], run_id: &'a str) -> impl Iterator<Item = Value> + 'a {
+/// One metric row's bound values, borrowing the strings (no copy per point).
+fn metric_params<'a>(
+    metrics: &'a [Metric],
+    run_id: &'a str,
+) -> impl Iterator<Item = rusqlite::types::ToSqlOutput<'a>> + 'a {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
     metrics.iter().flat_map(move |m| {
         let (value, is_nan) = sanitize(m.value);
         [
-            Value::Text(m.key.clone()),
-            Value::Real(value),
-            Value::Integer(m.timestamp),
-            Value::Text(run_id.to_string()),
-            Value::Integer(m.step),
-            Value::Integer(is_nan as i64),
+            ToSqlOutput::Borrowed(ValueRef::Text(m.key.as_bytes())),
+            ToSqlOutput::Owned(Value::Real(value)),
+            ToSqlOutput::Owned(Value::Integer(m.timestamp)),
+            ToSqlOutput::Borrowed(ValueRef::Text(run_id.as_bytes())),
+            ToSqlOutput::Owned(Value::Integer(m.step)),
+            ToSqlOutput::Owned(Value::Integer(is_nan as i64)),
         ]
     })
 }
