@@ -118,13 +118,26 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
             continue;
         }
         let mut began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let mut replies = Vec::with_capacity(group.len());
+        let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut first = began;
         for job in group {
             // The first write of a transaction has nothing before it to protect, so it
             // runs without a savepoint (whose sub-journal copies every page it touches);
             // if it fails, the transaction is rolled back and begun afresh.
-            let (failed, reply) = job(&conn, !first);
+            // A panic in one write must not take the writer thread (and every later
+            // write) with it: its caller gets an error, the transaction starts over.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn, !first)));
+            let Ok((failed, reply)) = outcome else {
+                tracing::error!("a write panicked; its transaction group is rolled back");
+                let _ = conn.execute_batch("ROLLBACK");
+                for reply in replies.drain(..) {
+                    reply(false);
+                }
+                began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+                first = began;
+                continue;
+            };
             if first && failed {
                 let _ = conn.execute_batch("ROLLBACK");
                 began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
@@ -158,5 +171,77 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
     drop(conn);
     if let Some(done) = close {
         let _ = done.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (Writer, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "cairn-writer-test-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .unwrap();
+        (Writer::start(conn).unwrap(), path)
+    }
+
+    fn count(path: &std::path::Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn failing_and_panicking_writes_leave_their_group_intact() {
+        let (w, path) = writer();
+        let w = std::sync::Arc::new(w);
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move {
+                w.run(move |conn| {
+                    // Every 10th write inserts two rows and then fails: neither may stay.
+                    conn.execute("INSERT INTO t (x) VALUES (?1)", [i])?;
+                    if i % 10 == 0 {
+                        conn.execute("INSERT INTO t (x) VALUES (?1)", [1000 + i])?;
+                        conn.execute("INSERT INTO t (x) VALUES (?1)", [i])?;
+                    }
+                    if i == 55 {
+                        panic!("a bug in one write");
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        let mut failed = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        // 20 constraint failures and one panic; a panic also fails the writes that
+        // shared its transaction, which their callers are told.
+        assert!(failed >= 21, "failed {failed}");
+        assert_eq!(ok + failed, 200);
+        assert_eq!(
+            count(&path),
+            ok as i64,
+            "exactly the acknowledged writes are stored"
+        );
+        // The writer survived and still writes.
+        w.run(|conn| Ok(conn.execute("INSERT INTO t (x) VALUES (5000)", [])?))
+            .await
+            .unwrap();
+        w.close().await;
+        assert_eq!(count(&path), ok as i64 + 1);
+        let _ = std::fs::remove_file(&path);
     }
 }
