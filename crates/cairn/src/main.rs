@@ -110,7 +110,9 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         backend_store_uri,
         default_artifact_root: args.default_artifact_root,
     };
-    let server = Server::start(&config).await?;
+    let server = Server::start(&config)
+        .await
+        .with_context(|| format!("cairn server on {}", config.backend_store_uri))?;
     let addr = server.local_addr()?;
     tracing::info!(backend = %config.backend_store_uri, "cairn server started");
     println!("cairn serving MLflow's API at http://{addr}");
@@ -119,14 +121,37 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+/// The error and its causes on one line, leaving out causes whose text the line
+/// already holds (our error types quote their source in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    match cli.command {
-        Command::Server(args) => runtime.block_on(run_server(args)),
+        .context("cannot start the async runtime")
+        .and_then(|runtime| match cli.command {
+            Command::Server(args) => runtime.block_on(run_server(args)),
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
     }
 }
