@@ -18,6 +18,13 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
     // the page returned are read from the table.
     "CREATE INDEX IF NOT EXISTS cairn_idx_runs_search \
      ON runs (experiment_id, lifecycle_stage, start_time, run_uuid)",
+    // Covering probes for search filters and metric ordering: a clause on params.x or
+    // metrics.x is answered from the index alone (MLflow's primary keys hold no value).
+    // One entry per param and per latest-metric change: cheap next to the metric
+    // history's own indexes, which take every point.
+    "CREATE INDEX IF NOT EXISTS cairn_idx_params_probe ON params (\"key\", run_uuid, value)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_probe \
+     ON latest_metrics (\"key\", run_uuid, is_nan, value)",
     // Indexes of earlier cairn builds, superseded or costlier on writes than useful.
     "DROP INDEX IF EXISTS cairn_idx_runs_experiment_start",
     "DROP INDEX IF EXISTS cairn_idx_latest_metrics_key_value",

@@ -103,6 +103,9 @@ fn open_reader(file: &Path) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_URI,
     )?;
     configure(&conn)?;
+    // Readers map the file: pages come straight from the OS cache that all readers
+    // share, instead of being copied into each connection's own page cache.
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     Ok(conn)
 }
 

@@ -7,6 +7,13 @@ use cairn_core::search::{
 
 type Qb = Sql;
 
+/// cairn's covering probe indexes (see `schema::SQLITE_CAIRN_DDL`), named explicitly:
+/// without the hint SQLite prefers MLflow's unique (key, run_uuid) indexes, which hold
+/// no value and cost a second seek into the table for every run probed.
+const METRICS_PROBE_HINT: &str = " INDEXED BY cairn_idx_latest_metrics_probe";
+const PARAMS_PROBE_HINT: &str = " INDEXED BY cairn_idx_params_probe";
+const PARAMS_PROBE: &str = "params kv INDEXED BY cairn_idx_params_probe";
+
 fn push_value(qb: &mut Qb, v: &Value) {
     match v {
         Value::Str(s) => {
@@ -58,7 +65,7 @@ fn push_kv_clause(qb: &mut Qb, table: &str, owner: &str, key: &str, c: &Clause<i
         "EXISTS"
     };
     qb.push(format!(
-        "{exists} (SELECT 1 FROM {table} kv WHERE kv.run_uuid = {owner} AND kv.\"key\" = "
+        "{exists} (SELECT 1 FROM {table} WHERE kv.run_uuid = {owner} AND kv.\"key\" = "
     ));
     qb.push_bind(key.to_string());
     if !matches!(c.op, Op::IsNull | Op::IsNotNull) {
@@ -72,16 +79,16 @@ pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
     match &c.target {
         Target::Metric(key) => {
             qb.push(
-                "EXISTS (SELECT 1 FROM latest_metrics lm WHERE lm.run_uuid = r.run_uuid \
-                 AND lm.is_nan = 0 AND lm.\"key\" = ",
+                "EXISTS (SELECT 1 FROM latest_metrics lm INDEXED BY cairn_idx_latest_metrics_probe \
+                 WHERE lm.run_uuid = r.run_uuid AND lm.is_nan = 0 AND lm.\"key\" = ",
             );
             qb.push_bind(key.clone());
             qb.push(" AND ");
             push_comparison(qb, "lm.value", c.op, &c.value);
             qb.push(")");
         }
-        Target::Param(key) => push_kv_clause(qb, "params", "r.run_uuid", key, c),
-        Target::Tag(key) => push_kv_clause(qb, "tags", "r.run_uuid", key, c),
+        Target::Param(key) => push_kv_clause(qb, PARAMS_PROBE, "r.run_uuid", key, c),
+        Target::Tag(key) => push_kv_clause(qb, "tags kv", "r.run_uuid", key, c),
         Target::Attribute(attr) => {
             push_comparison(qb, &format!("r.{}", attr.column()), c.op, &c.value)
         }
@@ -111,14 +118,14 @@ pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
 /// LEFT JOINs that bring each order key's value next to its run (alias `o<i>`).
 pub(crate) fn push_run_order_joins(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
     for (i, o) in order.iter().enumerate() {
-        let (table, key) = match &o.target {
-            Target::Metric(k) => ("latest_metrics", k),
-            Target::Param(k) => ("params", k),
-            Target::Tag(k) => ("tags", k),
+        let (table, hint, key) = match &o.target {
+            Target::Metric(k) => ("latest_metrics", METRICS_PROBE_HINT, k),
+            Target::Param(k) => ("params", PARAMS_PROBE_HINT, k),
+            Target::Tag(k) => ("tags", "", k),
             _ => continue,
         };
         qb.push(format!(
-            " LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.\"key\" = "
+            " LEFT JOIN {table} o{i}{hint} ON o{i}.run_uuid = r.run_uuid AND o{i}.\"key\" = "
         ));
         qb.push_bind(key.clone());
     }
