@@ -128,6 +128,11 @@ impl Client {
         Self::decode(resp).await
     }
 
+    /// POSTs a message whose answer is `{}`.
+    async fn call(&self, path: &str, body: &Value) -> Result<()> {
+        self.post::<Value>(path, body).await.map(drop)
+    }
+
     /// GETs `/api/2.0/mlflow/<path>` with query parameters (repeat a key for a list).
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -203,15 +208,7 @@ impl Client {
             next_page_token: Option<String>,
         }
         let mut body = json!({"view_type": view_type_name(s.view_type), "order_by": s.order_by});
-        if let Some(f) = &s.filter {
-            body["filter"] = json!(f);
-        }
-        if let Some(m) = s.max_results {
-            body["max_results"] = json!(m);
-        }
-        if let Some(t) = &s.page_token {
-            body["page_token"] = json!(t);
-        }
+        add_search_fields(&mut body, &s.filter, s.max_results, &s.page_token);
         let r: R = self.post("experiments/search", &body).await?;
         Ok(Page {
             items: r.experiments,
@@ -220,42 +217,37 @@ impl Client {
     }
 
     pub async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "experiments/update",
             &json!({"experiment_id": id, "new_name": new_name}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn delete_experiment(&self, id: &str) -> Result<()> {
-        self.post::<Value>("experiments/delete", &json!({"experiment_id": id}))
+        self.call("experiments/delete", &json!({"experiment_id": id}))
             .await
-            .map(drop)
     }
 
     pub async fn restore_experiment(&self, id: &str) -> Result<()> {
-        self.post::<Value>("experiments/restore", &json!({"experiment_id": id}))
+        self.call("experiments/restore", &json!({"experiment_id": id}))
             .await
-            .map(drop)
     }
 
     pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "experiments/set-experiment-tag",
             &json!({"experiment_id": id, "key": key, "value": value}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "experiments/delete-experiment-tag",
             &json!({"experiment_id": id, "key": key}),
         )
         .await
-        .map(drop)
     }
 
     // -------------------------------------------------------------------- runs
@@ -325,49 +317,41 @@ impl Client {
     }
 
     pub async fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.post::<Value>("runs/delete", &json!({"run_id": run_id}))
-            .await
-            .map(drop)
+        self.call("runs/delete", &json!({"run_id": run_id})).await
     }
 
     pub async fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.post::<Value>("runs/restore", &json!({"run_id": run_id}))
-            .await
-            .map(drop)
+        self.call("runs/restore", &json!({"run_id": run_id})).await
     }
 
     pub async fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "runs/log-metric",
             &json!({"run_id": run_id, "key": metric.key, "value": metric_value(metric.value),
                     "timestamp": metric.timestamp, "step": metric.step}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "runs/log-parameter",
             &json!({"run_id": run_id, "key": key, "value": value}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "runs/set-tag",
             &json!({"run_id": run_id, "key": key, "value": value}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        self.post::<Value>("runs/delete-tag", &json!({"run_id": run_id, "key": key}))
+        self.call("runs/delete-tag", &json!({"run_id": run_id, "key": key}))
             .await
-            .map(drop)
     }
 
     pub async fn log_batch(
@@ -377,21 +361,19 @@ impl Client {
         params: &[KeyValue],
         tags: &[KeyValue],
     ) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "runs/log-batch",
             &json!({"run_id": run_id, "metrics": metrics, "params": params, "tags": tags}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
-        self.post::<Value>(
+        self.call(
             "runs/log-inputs",
             &json!({"run_id": run_id, "datasets": datasets}),
         )
         .await
-        .map(drop)
     }
 
     pub async fn search_runs(&self, s: &SearchRuns) -> Result<Page<Run>> {
@@ -406,15 +388,7 @@ impl Client {
             "run_view_type": view_type_name(s.view_type),
             "order_by": s.order_by,
         });
-        if let Some(f) = &s.filter {
-            body["filter"] = json!(f);
-        }
-        if let Some(m) = s.max_results {
-            body["max_results"] = json!(m);
-        }
-        if let Some(t) = &s.page_token {
-            body["page_token"] = json!(t);
-        }
+        add_search_fields(&mut body, &s.filter, s.max_results, &s.page_token);
         let r: R = self.post("runs/search", &body).await?;
         Ok(Page {
             items: r.runs,
@@ -470,6 +444,24 @@ impl Client {
         }
         let r: R = self.get("metrics/get-history-bulk-interval", &q).await?;
         Ok(r.metrics)
+    }
+}
+
+/// The optional fields every search request shares.
+fn add_search_fields(
+    body: &mut Value,
+    filter: &Option<String>,
+    max_results: Option<i64>,
+    page_token: &Option<String>,
+) {
+    if let Some(f) = filter {
+        body["filter"] = json!(f);
+    }
+    if let Some(m) = max_results {
+        body["max_results"] = json!(m);
+    }
+    if let Some(t) = page_token {
+        body["page_token"] = json!(t);
     }
 }
 
