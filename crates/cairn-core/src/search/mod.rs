@@ -59,11 +59,6 @@ impl Op {
             Op::IsNotNull => "IS NOT NULL",
         }
     }
-
-    /// The SQL operator for the simple comparisons (the store builds LIKE/IN itself).
-    pub fn sql(self) -> &'static str {
-        self.as_str()
-    }
 }
 
 /// The right-hand side of a clause.

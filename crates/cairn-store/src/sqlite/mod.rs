@@ -10,8 +10,9 @@
 //!
 //! Why not sqlx here: its SQLite driver runs every statement as a round trip to a
 //! worker thread and ships rows one by one over a channel; with MLflow's many small
-//! statements per request that cost 5-10x in throughput and latency (see
-//! docs/benchmarks.md). PostgreSQL, a network database, keeps sqlx.
+//! statements per request that cost 1.5-3.5x in throughput and latency (see
+//! docs/benchmarks.md). PostgreSQL (issue 4), a network
+//! database where a round trip costs anyway, is planned on sqlx.
 
 mod checkpointer;
 mod readers;

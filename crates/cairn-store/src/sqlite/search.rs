@@ -51,7 +51,7 @@ fn push_comparison(qb: &mut Qb, column: &str, op: Op, value: &Value) {
             qb.push(format!("{column} {}", op.as_str()));
         }
         _ => {
-            qb.push(format!("{column} {} ", op.sql()));
+            qb.push(format!("{column} {} ", op.as_str()));
             push_value(qb, value);
         }
     }

@@ -27,6 +27,13 @@ impl Sql {
         self
     }
 
+    /// ` LIMIT max + 1 OFFSET offset`: one row more than the page, so the caller knows
+    /// whether a next page exists without counting.
+    pub fn push_page(&mut self, max_results: u64, offset: u64) -> &mut Self {
+        self.push(" LIMIT ").push_bind((max_results + 1) as i64);
+        self.push(" OFFSET ").push_bind(offset as i64)
+    }
+
     /// `(?, ?, ...)` for the values.
     pub fn push_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
         self.text.push('(');

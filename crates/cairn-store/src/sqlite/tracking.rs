@@ -505,8 +505,7 @@ impl TrackingStore for SqliteStore {
             search::push_experiment_clause(&mut sql, c);
         }
         search::push_experiment_order_by(&mut sql, &s.order_by);
-        sql.push(" LIMIT ").push_bind((s.max_results + 1) as i64);
-        sql.push(" OFFSET ").push_bind(s.offset as i64);
+        sql.push_page(s.max_results, s.offset);
         let (max_results, offset) = (s.max_results, s.offset);
         self.readers
             .run(move |conn| {
@@ -835,8 +834,7 @@ impl TrackingStore for SqliteStore {
             search::push_run_clause(&mut sql, c);
         }
         search::push_run_order_by(&mut sql, &s.order_by);
-        sql.push(" LIMIT ").push_bind((s.max_results + 1) as i64);
-        sql.push(" OFFSET ").push_bind(s.offset as i64);
+        sql.push_page(s.max_results, s.offset);
         let (max_results, offset) = (s.max_results, s.offset);
         self.readers
             .run(move |conn| {
