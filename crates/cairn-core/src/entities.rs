@@ -160,6 +160,10 @@ pub struct Metric {
     /// Set only where MLflow sets it: bulk-interval history and logged-model metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// The logged model the point is also recorded for (MLflow 3's log_model re-logs
+    /// the run's metrics with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
 }
 
 fn deserialize_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {

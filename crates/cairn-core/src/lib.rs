@@ -6,8 +6,10 @@
 
 pub mod entities;
 pub mod error;
+pub mod logged_model;
 pub mod names;
 pub mod page_token;
+pub mod registry;
 pub mod search;
 pub mod validation;
 pub mod wire;

@@ -178,3 +178,91 @@ mod tests {
         assert!(validate_batch_sizes(900, 100, 1).is_err());
     }
 }
+
+/// A registered model's name: not blank, no `/` or `:` (they would break
+/// `models:/name/version` URIs).
+pub fn validate_model_name(name: &str) -> Result<(), MlflowError> {
+    if name.trim().is_empty() {
+        return Err(MlflowError::missing("name"));
+    }
+    if name.contains('/') || name.contains(':') {
+        return Err(MlflowError::invalid_parameter(format!(
+            "Invalid model name '{name}'. Names cannot contain '/' or ':'."
+        )));
+    }
+    check_length("Registered model name", name, 256)
+}
+
+/// A version number as the client sends it: a string holding an integer.
+pub fn parse_model_version(raw: &str) -> Result<i64, MlflowError> {
+    raw.trim().parse::<i64>().map_err(|_| {
+        MlflowError::invalid_parameter(format!(
+            "Parameter 'version' must be an integer, got '{raw}'."
+        ))
+    })
+}
+
+/// An alias: letters, digits, `_` and `-`, at most 255 characters.
+pub fn validate_alias(alias: &str) -> Result<(), MlflowError> {
+    if alias.is_empty() {
+        return Err(MlflowError::invalid_parameter(
+            "Registered model alias name cannot be empty.",
+        ));
+    }
+    if !alias
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(MlflowError::invalid_parameter(format!(
+            "Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores \
+             (_), and dashes (-)."
+        )));
+    }
+    check_length("Registered model alias name", alias, 255)
+}
+
+/// Aliases that `models:/name@...` already gives a meaning: `latest` and `v<N>`.
+pub fn validate_alias_not_reserved(alias: &str) -> Result<(), MlflowError> {
+    if alias.eq_ignore_ascii_case("latest") {
+        return Err(MlflowError::invalid_parameter(
+            "'latest' alias name (case insensitive) is reserved.",
+        ));
+    }
+    let mut chars = alias.chars();
+    if matches!(chars.next(), Some('v' | 'V'))
+        && alias.len() > 1
+        && chars.all(|c| c.is_ascii_digit())
+    {
+        return Err(MlflowError::invalid_parameter(format!(
+            "Version alias name '{alias}' is reserved."
+        )));
+    }
+    Ok(())
+}
+
+/// A registry tag (registered model or model version): key rules as for run tags,
+/// values up to 100,000 characters.
+pub fn validate_registry_tag(key: &str, value: &str) -> Result<(), MlflowError> {
+    validate_key(KeyKind::Tag, key)?;
+    check_length("Tag value", value, 100_000)
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn aliases_and_names() {
+        assert!(validate_alias("champion").is_ok());
+        assert!(validate_alias("a b").is_err());
+        assert!(validate_alias("").is_err());
+        assert!(validate_alias_not_reserved("Latest").is_err());
+        assert!(validate_alias_not_reserved("v3").is_err());
+        assert!(validate_alias_not_reserved("v").is_ok());
+        assert!(validate_alias_not_reserved("vip").is_ok());
+        assert!(validate_model_name("a/b").is_err());
+        assert!(validate_model_name("  ").is_err());
+        assert_eq!(parse_model_version("3").unwrap(), 3);
+        assert!(parse_model_version("x").is_err());
+    }
+}

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use cairn_artifacts::ArtifactError;
 use cairn_core::{ErrorCode, MlflowError};
 use cairn_store::StoreError;
 
@@ -26,6 +27,23 @@ impl From<StoreError> for ApiError {
                 ))
             }
         }
+    }
+}
+
+impl From<ArtifactError> for ApiError {
+    fn from(e: ArtifactError) -> Self {
+        let code = match &e {
+            ArtifactError::InvalidPath(_) => ErrorCode::InvalidParameterValue,
+            ArtifactError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
+            ArtifactError::Interrupted(_) => ErrorCode::BadRequest,
+            ArtifactError::Destination { .. }
+            | ArtifactError::Storage(_)
+            | ArtifactError::Io(_) => {
+                tracing::error!(error = %e, "artifact storage failure");
+                ErrorCode::InternalError
+            }
+        };
+        ApiError(MlflowError::new(code, e.to_string()))
     }
 }
 

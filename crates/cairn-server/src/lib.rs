@@ -16,17 +16,32 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
 use axum::Router;
-use cairn_store::TrackingStore;
+use cairn_artifacts::ArtifactStore;
+use cairn_store::{Stores, TrackingStore};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
-pub use service::TrackingService;
+pub use service::{ArtifactService, RegistryService, TrackingService};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub tracking: Arc<TrackingService>,
+    pub registry: Arc<RegistryService>,
+    pub artifacts: Arc<ArtifactService>,
+}
+
+impl AppState {
+    /// The services over one backend's stores and one artifact destination.
+    pub fn new(stores: Stores, artifacts: ArtifactStore) -> Self {
+        let tracking = Arc::new(TrackingService::new(stores.tracking));
+        AppState {
+            registry: Arc::new(RegistryService::new(stores.registry, tracking.clone())),
+            tracking,
+            artifacts: Arc::new(ArtifactService::new(artifacts)),
+        }
+    }
 }
 
 /// Everything `cairn server` needs to start.
@@ -36,6 +51,8 @@ pub struct ServerConfig {
     pub port: u16,
     pub backend_store_uri: String,
     pub default_artifact_root: String,
+    /// Where the artifact proxy keeps files: a folder or an object-store URL.
+    pub artifacts_destination: String,
 }
 
 /// The largest request body: MLflow allows dataset profiles of 16 MiB in log-inputs.
@@ -58,17 +75,17 @@ pub struct Server {
 impl Server {
     /// Opens the store (creating MLflow's schema if the database is new) and binds.
     pub async fn start(config: &ServerConfig) -> Result<Self, StartError> {
-        let store =
+        let artifacts = ArtifactStore::open(&config.artifacts_destination)?;
+        let stores =
             cairn_store::open(&config.backend_store_uri, &config.default_artifact_root).await?;
+        let store = stores.tracking.clone();
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .map_err(|source| StartError::Bind {
                 addr: format!("{}:{}", config.host, config.port),
                 source,
             })?;
-        let state = AppState {
-            tracking: Arc::new(TrackingService::new(store.clone())),
-        };
+        let state = AppState::new(stores, artifacts);
         Ok(Server {
             listener,
             store,
@@ -106,6 +123,8 @@ impl Server {
 pub enum StartError {
     #[error("cannot open the backend store: {0}")]
     Store(#[from] cairn_store::StoreError),
+    #[error("cannot open the artifact destination: {0}")]
+    Artifacts(#[from] cairn_artifacts::ArtifactError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,

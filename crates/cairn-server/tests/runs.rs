@@ -14,6 +14,7 @@ fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
         timestamp,
         step,
         run_id: None,
+        model_id: None,
     }
 }
 

@@ -11,6 +11,7 @@ fn config(db: &std::path::Path) -> ServerConfig {
         port: 0,
         backend_store_uri: format!("sqlite:///{}", db.display()),
         default_artifact_root: "mlflow-artifacts:/".into(),
+        artifacts_destination: db.with_file_name("artifacts").display().to_string(),
     }
 }
 

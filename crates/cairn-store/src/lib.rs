@@ -17,10 +17,15 @@ use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
     RunInfo, RunStatus,
 };
+use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
+use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
 
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
-pub use types::{ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch};
+pub use types::{
+    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel,
+    NewModelVersion, NewRun, RegistrySearch, RunSearch,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -90,18 +95,133 @@ pub trait TrackingStore: Send + Sync + 'static {
     ) -> Result<Vec<Metric>>;
     /// Every point of `key` for each run within the step range (for down-sampling).
     async fn metric_history_range(&self, range: &HistoryRange) -> Result<Vec<Metric>>;
+
+    /// Inserts a logged model in PENDING status with its params and tags.
+    async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel>;
+    /// A logged model with its tags, params and metrics; deleted ones only on request.
+    async fn get_logged_model(
+        &self,
+        model_id: &str,
+        allow_deleted: bool,
+    ) -> Result<Option<LoggedModel>>;
+    /// Sets the status (READY once the files are up) and returns the model.
+    async fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+        now_ms: i64,
+    ) -> Result<LoggedModel>;
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()>;
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<bool>;
+    async fn log_logged_model_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()>;
+    /// Soft-deletes (MLflow keeps the row, marked deleted).
+    async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()>;
+    async fn search_logged_models(&self, search: &LoggedModelSearch) -> Result<Page<LoggedModel>>;
+
     /// Whether the database answers; for `/health`.
     async fn ping(&self) -> Result<()>;
     /// Closes connections cleanly (checkpointing SQLite's WAL).
     async fn close(&self);
 }
 
+/// Everything the model registry persists (`model_registry.proto`). Version numbers
+/// are the registered model's max + 1, never reused: a deleted version stays as a row
+/// in MLflow's `Deleted_Internal` stage, invisible to every read.
+#[async_trait]
+pub trait RegistryStore: Send + Sync + 'static {
+    /// Fails with RESOURCE_ALREADY_EXISTS on a duplicate name.
+    async fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: &[KeyValue],
+        now_ms: i64,
+    ) -> Result<RegisteredModel>;
+    /// With its aliases, tags and latest version per stage.
+    async fn get_registered_model(&self, name: &str) -> Result<Option<RegisteredModel>>;
+    async fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: &str,
+        now_ms: i64,
+    ) -> Result<RegisteredModel>;
+    async fn update_registered_model(
+        &self,
+        name: &str,
+        description: &str,
+        now_ms: i64,
+    ) -> Result<RegisteredModel>;
+    /// Deletes the model with its versions, tags and aliases.
+    async fn delete_registered_model(&self, name: &str) -> Result<()>;
+    async fn search_registered_models(
+        &self,
+        search: &RegistrySearch,
+    ) -> Result<Page<RegisteredModel>>;
+    async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
+    async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
+
+    /// Numbers the version max + 1 in the same transaction that inserts it.
+    async fn create_model_version(&self, new: NewModelVersion) -> Result<ModelVersion>;
+    async fn get_model_version(&self, name: &str, version: i64) -> Result<Option<ModelVersion>>;
+    async fn update_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        description: &str,
+        now_ms: i64,
+    ) -> Result<ModelVersion>;
+    /// Moves a version to `stage`; with `archive_existing`, the model's other versions
+    /// in that stage (Staging or Production) go to Archived.
+    async fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: Stage,
+        archive_existing: bool,
+        now_ms: i64,
+    ) -> Result<ModelVersion>;
+    /// Hides the version (and drops its aliases and tags); its number is not reused.
+    async fn delete_model_version(&self, name: &str, version: i64, now_ms: i64) -> Result<()>;
+    async fn search_model_versions(&self, search: &RegistrySearch) -> Result<Page<ModelVersion>>;
+    async fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: i64,
+        key: &str,
+        value: &str,
+    ) -> Result<()>;
+    async fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()>;
+    /// Where the version's files are: its storage location, else its source.
+    async fn model_version_download_uri(&self, name: &str, version: i64) -> Result<String>;
+
+    /// Points `alias` at `version`, moving it if it pointed elsewhere.
+    async fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64)
+        -> Result<()>;
+    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
+    /// The version `alias` points at, if the alias exists.
+    async fn get_model_version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<ModelVersion>>;
+}
+
+/// The stores one backend provides; both are the same object underneath.
+#[derive(Clone)]
+pub struct Stores {
+    pub tracking: Arc<dyn TrackingStore>,
+    pub registry: Arc<dyn RegistryStore>,
+}
+
 /// Opens the store a `--backend-store-uri` names, creating MLflow's schema on a new
 /// database and refusing one at another schema revision.
-pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Arc<dyn TrackingStore>> {
+pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Stores> {
     if let Some(path) = uri.strip_prefix("sqlite://") {
-        let store = SqliteStore::open(path, default_artifact_root).await?;
-        return Ok(Arc::new(store));
+        let store = Arc::new(SqliteStore::open(path, default_artifact_root).await?);
+        return Ok(Stores {
+            tracking: store.clone(),
+            registry: store,
+        });
     }
     Err(StoreError::UnsupportedUri(uri.to_string()))
 }

@@ -1,7 +1,7 @@
 //! What callers hand the store: validated inputs for writes and searches.
 
 use cairn_core::entities::{KeyValue, ViewType};
-use cairn_core::search::{Clause, ExperimentAttr, OrderBy, RunAttr};
+use cairn_core::search::{Clause, ExperimentAttr, LoggedModelAttr, OrderBy, RegistryAttr, RunAttr};
 
 pub struct NewExperiment {
     pub name: String,
@@ -43,4 +43,45 @@ pub struct HistoryRange {
     pub key: String,
     pub start_step: Option<i64>,
     pub end_step: Option<i64>,
+}
+
+pub struct NewModelVersion {
+    pub name: String,
+    pub source: String,
+    /// Where the files are: the source itself, or what a `models:/` source resolves to.
+    pub storage_location: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<KeyValue>,
+    pub now_ms: i64,
+}
+
+/// A registered-model or model-version search.
+pub struct RegistrySearch {
+    pub filter: Vec<Clause<RegistryAttr>>,
+    pub order_by: Vec<OrderBy<RegistryAttr>>,
+    pub max_results: u64,
+    pub offset: u64,
+}
+
+pub struct NewLoggedModel {
+    pub model_id: String,
+    pub experiment_id: i64,
+    pub name: String,
+    pub artifact_location: String,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+    pub now_ms: i64,
+}
+
+/// A logged-model search: experiments, a validated filter, order and page.
+pub struct LoggedModelSearch {
+    pub experiment_ids: Vec<i64>,
+    pub filter: Vec<Clause<LoggedModelAttr>>,
+    pub order_by: Vec<OrderBy<LoggedModelAttr>>,
+    pub max_results: u64,
+    pub offset: u64,
 }

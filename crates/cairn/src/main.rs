@@ -60,6 +60,11 @@ struct ServerArgs {
         env = "CAIRN_DEFAULT_ARTIFACT_ROOT"
     )]
     default_artifact_root: String,
+    /// Where the artifact proxy keeps files: a folder (default `<data-dir>/artifacts`)
+    /// or `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`, with
+    /// credentials and endpoint from the usual environment (`AWS_ENDPOINT_URL`, ...).
+    #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
+    artifacts_destination: Option<String>,
 }
 
 fn init_logging(format: LogFormat) {
@@ -104,17 +109,28 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         // sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them.
         format!("sqlite:///{db}")
     });
+    let artifacts_destination = args.artifacts_destination.unwrap_or_else(|| {
+        args.data_dir
+            .join("artifacts")
+            .to_string_lossy()
+            .into_owned()
+    });
     let config = ServerConfig {
         host: args.host,
         port: args.port,
         backend_store_uri,
         default_artifact_root: args.default_artifact_root,
+        artifacts_destination,
     };
     let server = Server::start(&config)
         .await
         .with_context(|| format!("cairn server on {}", config.backend_store_uri))?;
     let addr = server.local_addr()?;
-    tracing::info!(backend = %config.backend_store_uri, "cairn server started");
+    tracing::info!(
+        backend = %config.backend_store_uri,
+        artifacts = %config.artifacts_destination,
+        "cairn server started"
+    );
     println!("cairn serving MLflow's API at http://{addr}");
     server.serve(shutdown_signal()).await?;
     tracing::info!("stopped cleanly");

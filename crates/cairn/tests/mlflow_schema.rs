@@ -17,6 +17,7 @@ fn metric(key: &str, value: f64, step: i64) -> Metric {
         timestamp: 1_700_000_000_000 + step,
         step,
         run_id: None,
+        model_id: None,
     }
 }
 

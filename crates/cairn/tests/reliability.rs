@@ -46,6 +46,7 @@ async fn log_until(
             timestamp: 1_700_000_000_000 + step,
             step,
             run_id: None,
+            model_id: None,
         };
         match c.log_metric(&run_id, &m).await {
             Ok(()) => {

@@ -7,10 +7,17 @@
 //! names the token it stopped at. The store turns a validated filter into SQL.
 
 mod lexer;
+mod logged_models;
 mod parser;
+mod registry;
 mod validate;
 
+pub use logged_models::{logged_model_filter, logged_model_order_by, LoggedModelAttr};
 pub use parser::parse_filter;
+pub use registry::{
+    model_version_filter, model_version_order_by, registered_model_filter,
+    registered_model_order_by, RegistryAttr,
+};
 pub use validate::{
     experiment_filter, experiment_order_by, run_filter, run_order_by, ExperimentAttr, RunAttr,
 };

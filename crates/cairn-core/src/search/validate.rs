@@ -84,7 +84,7 @@ impl ExperimentAttr {
     }
 }
 
-fn entity(raw: Option<&str>) -> Result<Entity, MlflowError> {
+pub(super) fn entity(raw: Option<&str>) -> Result<Entity, MlflowError> {
     let Some(raw) = raw else {
         return Ok(Entity::Attribute);
     };
@@ -115,7 +115,7 @@ const KV_OPS: &[Op] = &[
 ];
 const SET_OPS: &[Op] = &[Op::Eq, Op::Ne, Op::Like, Op::ILike, Op::In, Op::NotIn];
 
-fn check_op(c: &RawClause, what: &str, allowed: &[Op]) -> Result<(), MlflowError> {
+pub(super) fn check_op(c: &RawClause, what: &str, allowed: &[Op]) -> Result<(), MlflowError> {
     if allowed.contains(&c.op) {
         return Ok(());
     }
@@ -128,7 +128,7 @@ fn check_op(c: &RawClause, what: &str, allowed: &[Op]) -> Result<(), MlflowError
     )))
 }
 
-fn check_numeric(c: &RawClause, what: &str) -> Result<(), MlflowError> {
+pub(super) fn check_numeric(c: &RawClause, what: &str) -> Result<(), MlflowError> {
     match c.value {
         Value::Num(_) => Ok(()),
         _ => Err(MlflowError::invalid_parameter(format!(
@@ -139,7 +139,7 @@ fn check_numeric(c: &RawClause, what: &str) -> Result<(), MlflowError> {
     }
 }
 
-fn check_string(c: &RawClause, what: &str) -> Result<(), MlflowError> {
+pub(super) fn check_string(c: &RawClause, what: &str) -> Result<(), MlflowError> {
     match (&c.value, c.op) {
         (Value::Str(_), _) => Ok(()),
         (Value::List(_), Op::In | Op::NotIn) => Ok(()),
@@ -161,7 +161,7 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn check_key(c: &RawClause) -> Result<(), MlflowError> {
+pub(super) fn check_key(c: &RawClause) -> Result<(), MlflowError> {
     if c.key.is_empty() {
         return Err(MlflowError::invalid_parameter(format!(
             "Invalid filter: an empty key after '{}'",
@@ -298,7 +298,7 @@ pub fn experiment_filter(input: &str) -> Result<Vec<Clause<ExperimentAttr>>, Mlf
         .collect()
 }
 
-fn duplicate_check<A: PartialEq>(
+pub(super) fn duplicate_check<A: PartialEq>(
     out: &[OrderBy<A>],
     t: &Target<A>,
     raw: &str,

@@ -1,7 +1,11 @@
 //! HTTP routes. Handlers parse the request message, call a service and shape the
 //! response; they hold no rules of their own.
 
+mod artifacts;
+mod fields;
+mod logged_models;
 mod meta;
+mod registry;
 mod tracking;
 
 use axum::http::StatusCode;
@@ -13,10 +17,15 @@ use crate::AppState;
 /// Every route cairn serves: MLflow's API under both of its prefixes, plus the
 /// plain-text probes.
 pub fn router(state: AppState) -> Router {
-    let mlflow_v2 = tracking::routes();
+    let mlflow_v2 = tracking::routes()
+        .merge(logged_models::routes())
+        .merge(registry::routes());
+    let artifacts = artifacts::routes();
     Router::new()
         .nest("/api/2.0/mlflow", mlflow_v2.clone())
         .nest("/ajax-api/2.0/mlflow", mlflow_v2)
+        .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
+        .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
         .merge(meta::routes())
         .fallback(not_found)
         .with_state(state)

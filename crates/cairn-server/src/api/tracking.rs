@@ -12,6 +12,7 @@ use cairn_core::MlflowError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::fields::{required, required_str, EnumValue};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use crate::service::tracking::{BulkInterval, CreateRun};
@@ -81,17 +82,6 @@ struct MetricsPage {
     next_page_token: Option<String>,
 }
 
-fn required<T>(v: Option<T>, field: &str) -> Result<T, MlflowError> {
-    v.ok_or_else(|| MlflowError::missing(field))
-}
-
-fn required_str(v: Option<String>, field: &str) -> Result<String, MlflowError> {
-    match v {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(MlflowError::missing(field)),
-    }
-}
-
 fn view_type(raw: Option<&str>, field: &str) -> Result<ViewType, MlflowError> {
     match raw {
         None | Some("") => Ok(ViewType::ActiveOnly),
@@ -101,23 +91,6 @@ fn view_type(raw: Option<&str>, field: &str) -> Result<ViewType, MlflowError> {
                  DELETED_ONLY or ALL"
             ))
         }),
-    }
-}
-
-/// Accepts an enum given as its name or its number.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum EnumValue {
-    Name(String),
-    Number(i64),
-}
-
-impl EnumValue {
-    fn as_string(&self) -> String {
-        match self {
-            EnumValue::Name(s) => s.clone(),
-            EnumValue::Number(n) => n.to_string(),
-        }
     }
 }
 
@@ -467,6 +440,8 @@ struct MetricReq {
     timestamp: Option<i64>,
     #[serde(default, deserialize_with = "deserialize_opt_i64")]
     step: Option<i64>,
+    #[serde(default, alias = "modelId")]
+    model_id: Option<String>,
 }
 
 impl MetricReq {
@@ -484,6 +459,7 @@ impl MetricReq {
             timestamp: required(self.timestamp, &field("timestamp"))?,
             step: self.step.unwrap_or(0),
             run_id: None,
+            model_id: self.model_id.filter(|m| !m.is_empty()),
         })
     }
 }
@@ -501,6 +477,8 @@ struct LogMetricReq {
     timestamp: Option<i64>,
     #[serde(default, deserialize_with = "deserialize_opt_i64")]
     step: Option<i64>,
+    #[serde(default, alias = "modelId")]
+    model_id: Option<String>,
 }
 
 async fn log_metric(
@@ -513,6 +491,7 @@ async fn log_metric(
         value: req.value,
         timestamp: req.timestamp,
         step: req.step,
+        model_id: req.model_id,
     }
     .into_metric("")?;
     s.tracking

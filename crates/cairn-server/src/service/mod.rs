@@ -1,8 +1,13 @@
 //! Services: the rules of each capability, between handlers (which parse) and stores
 //! (which persist). The REST API and, later, the UI and jobs call these same functions.
 
+pub mod artifacts;
+pub mod logged_models;
+pub mod registry;
 pub mod tracking;
 
+pub use artifacts::ArtifactService;
+pub use registry::RegistryService;
 pub use tracking::TrackingService;
 
 pub(crate) fn now_ms() -> i64 {

@@ -255,7 +255,7 @@ impl TrackingService {
             .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")).into())
     }
 
-    async fn run_info(&self, run_id: &str) -> ApiResult<RunInfo> {
+    pub(crate) async fn run_info(&self, run_id: &str) -> ApiResult<RunInfo> {
         self.store
             .get_run_info(run_id)
             .await?

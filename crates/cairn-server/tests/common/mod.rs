@@ -31,6 +31,7 @@ impl TestServer {
             port: 0,
             backend_store_uri: format!("sqlite:///{}", db_path.display()),
             default_artifact_root: "mlflow-artifacts:/".into(),
+            artifacts_destination: dir.path().join("artifacts").display().to_string(),
         };
         let server = Server::start(&config).await.expect("server starts");
         let addr = server.local_addr().expect("bound address");

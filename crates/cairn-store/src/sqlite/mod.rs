@@ -15,7 +15,9 @@
 //! database where a round trip costs anyway, is planned on sqlx.
 
 mod checkpointer;
+mod logged_models;
 mod readers;
+mod registry;
 mod search;
 mod sql;
 mod tracking;

@@ -36,7 +36,7 @@ fn push_value(qb: &mut Qb, v: &Value) {
 
 /// `column op value`, with ILIKE as a case-folded LIKE (SQLite runs with
 /// `case_sensitive_like = ON`, so LIKE is case-sensitive as in MLflow).
-fn push_comparison(qb: &mut Qb, column: &str, op: Op, value: &Value) {
+pub(crate) fn push_comparison(qb: &mut Qb, column: &str, op: Op, value: &Value) {
     match op {
         Op::ILike => {
             qb.push(format!("LOWER({column}) LIKE LOWER("));

@@ -7,13 +7,17 @@ use cairn_core::entities::{
     Dataset, DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput,
     Page, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RUN_NAME_TAG,
 };
+use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
 use cairn_core::{page_token, MlflowError};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::sql::Sql;
 use super::{join_uri, now_ms, search, SqliteStore};
-use crate::types::{ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch};
+use crate::types::{
+    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
+    RunSearch,
+};
 use crate::{Result, TrackingStore};
 
 const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, \
@@ -23,7 +27,7 @@ const EXPERIMENT_COLUMNS: &str = "e.experiment_id, e.name, e.artifact_location, 
 
 /// MLflow's SQL store keeps NaN as 0 with `is_nan` set, and clamps the infinities to
 /// the largest doubles; so does cairn, so both read each other's rows.
-fn sanitize(value: f64) -> (f64, bool) {
+pub(super) fn sanitize(value: f64) -> (f64, bool) {
     if value.is_nan() {
         (0.0, true)
     } else if value == f64::INFINITY {
@@ -45,10 +49,11 @@ fn metric_at(row: &Row, at: usize, run_id: Option<String>) -> rusqlite::Result<M
         timestamp: row.get::<_, Option<i64>>(at + 2)?.unwrap_or(0),
         step: row.get(at + 3)?,
         run_id,
+        model_id: None,
     })
 }
 
-fn opt_text(row: &Row, idx: usize) -> rusqlite::Result<String> {
+pub(super) fn opt_text(row: &Row, idx: usize) -> rusqlite::Result<String> {
     Ok(row.get::<_, Option<String>>(idx)?.unwrap_or_default())
 }
 
@@ -84,7 +89,7 @@ fn experiment(row: &Row) -> rusqlite::Result<Experiment> {
     })
 }
 
-fn query_all<T>(
+pub(super) fn query_all<T>(
     conn: &Connection,
     sql: &Sql,
     f: impl FnMut(&Row) -> rusqlite::Result<T>,
@@ -94,7 +99,7 @@ fn query_all<T>(
     Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
 }
 
-fn run_info_by_id(conn: &Connection, run_id: &str) -> Result<Option<RunInfo>> {
+pub(super) fn run_info_by_id(conn: &Connection, run_id: &str) -> Result<Option<RunInfo>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?1"
@@ -435,6 +440,9 @@ fn log_batch_sync(
     }
     for t in tags {
         upsert_run_tag(conn, run_id, &t.key, &t.value)?;
+    }
+    if metrics.iter().any(|m| m.model_id.is_some()) {
+        super::logged_models::log_model_metrics(conn, run_id, metrics)?;
     }
     Ok(())
 }
@@ -911,6 +919,47 @@ impl TrackingStore for SqliteStore {
                 })
             })
             .await
+    }
+
+    async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
+        self.lm_create(new).await
+    }
+
+    async fn get_logged_model(
+        &self,
+        model_id: &str,
+        allow_deleted: bool,
+    ) -> Result<Option<LoggedModel>> {
+        self.lm_get(model_id, allow_deleted).await
+    }
+
+    async fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+        now_ms: i64,
+    ) -> Result<LoggedModel> {
+        self.lm_finalize(model_id, status, now_ms).await
+    }
+
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+        self.lm_set_tags(model_id, tags).await
+    }
+
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<bool> {
+        self.lm_delete_tag(model_id, key).await
+    }
+
+    async fn log_logged_model_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
+        self.lm_log_params(model_id, params).await
+    }
+
+    async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()> {
+        self.lm_delete(model_id, now_ms).await
+    }
+
+    async fn search_logged_models(&self, search: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
+        self.lm_search(search).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -1,0 +1,147 @@
+//! MLflow's artifact proxy (`mlflow_artifacts.proto`), under
+//! `/api/2.0/mlflow-artifacts`: files stream in and out, never whole in memory.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cairn_core::{ErrorCode, MlflowError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::MlflowRequest;
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/artifacts", get(list))
+        .route(
+            "/artifacts/{*path}",
+            get(download).put(upload).delete(delete),
+        )
+        .route("/mpu/create/{*path}", post(multipart_unsupported))
+        .route("/mpu/complete/{*path}", post(multipart_unsupported))
+        .route("/mpu/abort/{*path}", post(multipart_unsupported))
+        .route("/presigned/{*path}", get(multipart_unsupported))
+}
+
+/// The wildcard path, percent-decoded; one that does not decode is an invalid path.
+fn artifact_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError(MlflowError::invalid_parameter(format!("Invalid path: {e}"))))
+}
+
+async fn upload(
+    State(s): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let path = artifact_path(path)?;
+    s.artifacts.upload(&path, body.into_data_stream()).await?;
+    Ok(Json(json!({})))
+}
+
+async fn download(
+    State(s): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let path = artifact_path(path)?;
+    let file = s.artifacts.download(&path).await?;
+    let name = path.rsplit('/').next().unwrap_or("artifact");
+    // Always an attachment, never rendered: an uploaded HTML file must not run as
+    // the server's own page.
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        name.replace(['"', '\\'], "_")
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(name)),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, HeaderValue::from(file.size)),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        Body::from_stream(file.body),
+    )
+        .into_response())
+}
+
+/// A plain type for the few text formats MLflow logs; bytes for the rest.
+fn content_type(name: &str) -> &'static str {
+    match name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+    {
+        Some(ext) if ext == "json" => "application/json",
+        Some(ext) if matches!(ext.as_str(), "txt" | "log" | "yaml" | "yml" | "md" | "csv") => {
+            "text/plain; charset=utf-8"
+        }
+        _ => "application/octet-stream",
+    }
+}
+
+#[derive(Deserialize)]
+struct ListReq {
+    path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FileInfo {
+    path: String,
+    is_dir: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_size: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Listing {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileInfo>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    MlflowRequest(req): MlflowRequest<ListReq>,
+) -> ApiResult<Json<Listing>> {
+    let files = s.artifacts.list(req.path.as_deref()).await?;
+    Ok(Json(Listing {
+        files: files
+            .into_iter()
+            .map(|f| FileInfo {
+                path: f.path,
+                is_dir: f.is_dir,
+                file_size: f.file_size,
+            })
+            .collect(),
+    }))
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let path = artifact_path(path)?;
+    s.artifacts.delete(&path).await?;
+    Ok(Json(json!({})))
+}
+
+/// cairn streams every upload through itself, so it reports multipart and presigned
+/// transfers as disabled in server-info, and the client never calls these; a client
+/// that does gets MLflow's answer for a backend without them.
+async fn multipart_unsupported() -> ApiError {
+    ApiError(MlflowError::new(
+        ErrorCode::NotImplemented,
+        "Multipart and presigned transfers are not supported: upload through the proxy",
+    ))
+}

@@ -1,0 +1,568 @@
+//! The model registry's rules: names, versions, stages, aliases, and which sources a
+//! model version may point at.
+
+use std::sync::Arc;
+
+use cairn_core::entities::{KeyValue, Page};
+use cairn_core::logged_model::model_id_of_uri;
+use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
+use cairn_core::search;
+use cairn_core::validation as v;
+use cairn_core::{page_token, MlflowError};
+use cairn_store::{NewModelVersion, RegistrySearch, RegistryStore};
+
+use super::now_ms;
+use super::tracking::TrackingService;
+use crate::error::ApiResult;
+
+/// The tag on a logged model listing the versions registered from it.
+const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";
+
+pub struct RegistryService {
+    store: Arc<dyn RegistryStore>,
+    tracking: Arc<TrackingService>,
+}
+
+/// What `model-versions/create` carries, after parsing.
+pub struct CreateModelVersion {
+    pub name: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub model_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<KeyValue>,
+}
+
+/// A registry search request, after parsing.
+pub struct RegistrySearchRequest {
+    pub filter: Option<String>,
+    pub order_by: Vec<String>,
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+fn invalid_source(source: &str, id_name: &str) -> MlflowError {
+    MlflowError::invalid_parameter(format!(
+        "Invalid model version source: '{source}'. The {id_name} request parameter must \
+         identify the resource that contains the source."
+    ))
+}
+
+/// `(scheme, authority, path segments)` of a URI, percent-decoded until stable, as
+/// MLflow compares sources with roots.
+fn uri_parts(uri: &str) -> (String, String, Vec<String>) {
+    let (scheme, rest) = match uri.split_once(':') {
+        Some((s, r))
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            (s.to_ascii_lowercase(), r)
+        }
+        _ => (String::new(), uri),
+    };
+    let (authority, path) = match rest.strip_prefix("//") {
+        Some(r) => match r.split_once('/') {
+            Some((a, p)) => (a.to_ascii_lowercase(), p),
+            None => (r.to_ascii_lowercase(), ""),
+        },
+        None => (String::new(), rest),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let segments = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let mut cur = s.to_string();
+            loop {
+                let next = url::form_urlencoded::parse(
+                    format!("x={}", cur.replace('+', "%2B")).as_bytes(),
+                )
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+                if next == cur {
+                    break cur;
+                }
+                cur = next;
+            }
+        })
+        .collect();
+    (scheme, authority, segments)
+}
+
+fn is_within(source: &str, root: &str) -> bool {
+    let (s_scheme, s_auth, s_parts) = uri_parts(source);
+    let (r_scheme, r_auth, r_parts) = uri_parts(root);
+    s_scheme == r_scheme
+        && s_auth == r_auth
+        && !r_parts.is_empty()
+        && s_parts.len() >= r_parts.len()
+        && s_parts[..r_parts.len()] == r_parts[..]
+}
+
+fn is_local(uri: &str) -> bool {
+    let (scheme, _, _) = uri_parts(uri);
+    scheme.is_empty() || scheme == "file" || scheme.len() == 1
+}
+
+fn is_proxied_artifact(uri: &str) -> bool {
+    let (scheme, _, parts) = uri_parts(uri);
+    scheme == "mlflow-artifacts"
+        || (matches!(scheme.as_str(), "http" | "https")
+            && parts
+                .windows(4)
+                .any(|w| w == ["api", "2.0", "mlflow-artifacts", "artifacts"]))
+}
+
+impl RegistryService {
+    pub fn new(store: Arc<dyn RegistryStore>, tracking: Arc<TrackingService>) -> Self {
+        RegistryService { store, tracking }
+    }
+
+    // ------------------------------------------------------------ registered models
+
+    pub async fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: Vec<KeyValue>,
+    ) -> ApiResult<RegisteredModel> {
+        v::validate_model_name(name)?;
+        for t in &tags {
+            v::validate_registry_tag(&t.key, &t.value)?;
+        }
+        Ok(self
+            .store
+            .create_registered_model(name, description, &tags, now_ms())
+            .await?)
+    }
+
+    pub async fn get_registered_model(&self, name: &str) -> ApiResult<RegisteredModel> {
+        v::validate_model_name(name)?;
+        self.store.get_registered_model(name).await?.ok_or_else(|| {
+            MlflowError::not_found(format!("Registered Model with name={name} not found")).into()
+        })
+    }
+
+    pub async fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+    ) -> ApiResult<RegisteredModel> {
+        v::validate_model_name(name)?;
+        let new_name = match new_name {
+            Some(n) if !n.trim().is_empty() => n,
+            _ => return Err(MlflowError::missing("new_name").into()),
+        };
+        v::validate_model_name(new_name)?;
+        Ok(self
+            .store
+            .rename_registered_model(name, new_name, now_ms())
+            .await?)
+    }
+
+    pub async fn update_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> ApiResult<RegisteredModel> {
+        v::validate_model_name(name)?;
+        match description {
+            Some(d) => Ok(self
+                .store
+                .update_registered_model(name, d, now_ms())
+                .await?),
+            None => self.get_registered_model(name).await,
+        }
+    }
+
+    pub async fn delete_registered_model(&self, name: &str) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        Ok(self.store.delete_registered_model(name).await?)
+    }
+
+    pub async fn search_registered_models(
+        &self,
+        req: RegistrySearchRequest,
+    ) -> ApiResult<Page<RegisteredModel>> {
+        let filter = match req.filter.as_deref() {
+            Some(f) if !f.trim().is_empty() => search::registered_model_filter(f)?,
+            _ => Vec::new(),
+        };
+        let order_by = search::registered_model_order_by(&req.order_by)?;
+        let max_results = v::validate_max_results(req.max_results.unwrap_or(100), 1000)?;
+        let offset = page_token::decode(req.page_token.as_deref())?;
+        Ok(self
+            .store
+            .search_registered_models(&RegistrySearch {
+                filter,
+                order_by,
+                max_results,
+                offset,
+            })
+            .await?)
+    }
+
+    /// The newest version in each of `stages` (every stage when empty).
+    pub async fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: &[String],
+    ) -> ApiResult<Vec<ModelVersion>> {
+        let wanted = stages
+            .iter()
+            .map(|s| Stage::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let model = self.get_registered_model(name).await?;
+        Ok(model
+            .latest_versions
+            .into_iter()
+            .filter(|mv| wanted.is_empty() || wanted.iter().any(|s| s.as_str() == mv.current_stage))
+            .collect())
+    }
+
+    pub async fn set_registered_model_tag(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        v::validate_registry_tag(key, value)?;
+        Ok(self
+            .store
+            .set_registered_model_tag(name, key, value)
+            .await?)
+    }
+
+    pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        Ok(self.store.delete_registered_model_tag(name, key).await?)
+    }
+
+    // --------------------------------------------------------------- model versions
+
+    /// Checks the source the way MLflow's server does (it must lie inside the run or
+    /// logged model the request names), resolves where its files are, and records
+    /// the new version on the logged model it came from.
+    pub async fn create_model_version(&self, req: CreateModelVersion) -> ApiResult<ModelVersion> {
+        v::validate_model_name(&req.name)?;
+        if req.source.is_empty() {
+            return Err(MlflowError::missing("source").into());
+        }
+        for t in &req.tags {
+            v::validate_registry_tag(&t.key, &t.value)?;
+        }
+        let mut run_id = req.run_id.filter(|r| !r.is_empty());
+        let model_id = req.model_id.filter(|m| !m.is_empty());
+        let source = req.source;
+        let mut storage_location = source.clone();
+
+        if let Some(source_model) = model_id_of_uri(&source) {
+            // models:/m-<id>: the files are the logged model's.
+            if model_id.as_deref().is_some_and(|m| m != source_model) {
+                return Err(invalid_source(&source, "model_id").into());
+            }
+            let model = self
+                .tracking
+                .get_logged_model(source_model)
+                .await
+                .map_err(|_| invalid_source(&source, "model_id"))?;
+            storage_location = model.info.artifact_uri.clone();
+            run_id = run_id.or(model.info.source_run_id.clone());
+        } else if let Some(rest) = source.strip_prefix("models:/") {
+            // models:/<name>/<version>: a copy of another version's files.
+            let (src_name, src_version) = rest
+                .rsplit_once('/')
+                .ok_or_else(|| invalid_source(&source, "model_id"))?;
+            let version = v::parse_model_version(src_version)?;
+            storage_location = self
+                .store
+                .model_version_download_uri(src_name, version)
+                .await?;
+        } else if let Some(model_id) = &model_id {
+            let model = self
+                .tracking
+                .get_logged_model(model_id)
+                .await
+                .map_err(|_| invalid_source(&source, "model_id"))?;
+            if !is_within(&source, &model.info.artifact_uri) {
+                return Err(invalid_source(&source, "model_id").into());
+            }
+            run_id = run_id.or(model.info.source_run_id.clone());
+        } else {
+            self.check_run_source(&source, run_id.as_deref()).await?;
+        }
+        if model_id.is_some() && run_id.is_none() {
+            if let Some(m) = &model_id {
+                run_id = self.tracking.get_logged_model(m).await?.info.source_run_id;
+            }
+        }
+
+        let mv = self
+            .store
+            .create_model_version(NewModelVersion {
+                name: req.name.clone(),
+                source,
+                storage_location,
+                run_id,
+                run_link: req.run_link.filter(|l| !l.is_empty()),
+                description: req.description.filter(|d| !d.is_empty()),
+                tags: req.tags,
+                now_ms: now_ms(),
+            })
+            .await?;
+        if let Some(model_id) = model_id.as_deref().or(mv.model_id.as_deref()) {
+            self.record_version_on_model(model_id, &mv).await?;
+        }
+        Ok(mv)
+    }
+
+    async fn check_run_source(&self, source: &str, run_id: Option<&str>) -> ApiResult<()> {
+        if is_local(source) {
+            if let Some(run_id) = run_id {
+                let run = self
+                    .tracking
+                    .run_info(run_id)
+                    .await
+                    .map_err(|_| invalid_source(source, "run_id"))?;
+                if is_local(&run.artifact_uri) && is_within(source, &run.artifact_uri) {
+                    return Ok(());
+                }
+            }
+            return Err(MlflowError::invalid_parameter(format!(
+                "Invalid model version source: '{source}'. To use a local path as a model \
+                 version source, the run_id request parameter has to be specified and the \
+                 local path has to be contained within the artifact directory of the run \
+                 specified by the run_id."
+            ))
+            .into());
+        }
+        if uri_parts(source).2.iter().any(|s| s == "..") {
+            return Err(MlflowError::invalid_parameter(format!(
+                "Invalid model version source: '{source}'. If supplying a source as an http, \
+                 https, local file path, ftp, objectstore, or mlflow-artifacts uri, an \
+                 absolute path must be provided without relative path references present."
+            ))
+            .into());
+        }
+        if let Some(rest) = source.strip_prefix("runs:/") {
+            let source_run = rest.split('/').next().unwrap_or("");
+            return match run_id {
+                Some(r) if r == source_run && !rest.starts_with('/') => Ok(()),
+                _ => Err(invalid_source(source, "run_id").into()),
+            };
+        }
+        if is_proxied_artifact(source) {
+            if let Some(run_id) = run_id {
+                let run = self
+                    .tracking
+                    .run_info(run_id)
+                    .await
+                    .map_err(|_| invalid_source(source, "run_id"))?;
+                if is_within(source, &run.artifact_uri) {
+                    return Ok(());
+                }
+            }
+            return Err(invalid_source(source, "run_id").into());
+        }
+        Ok(())
+    }
+
+    /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag.
+    async fn record_version_on_model(&self, model_id: &str, mv: &ModelVersion) -> ApiResult<()> {
+        let model = self.tracking.get_logged_model(model_id).await?;
+        let entry =
+            serde_json::json!({"name": mv.name, "version": mv.version.parse::<i64>().unwrap_or(0)});
+        let mut list: Vec<serde_json::Value> = model
+            .info
+            .tags
+            .iter()
+            .find(|t| t.key == MODEL_VERSIONS_TAG)
+            .and_then(|t| serde_json::from_str(&t.value).ok())
+            .unwrap_or_default();
+        if !list.contains(&entry) {
+            list.push(entry);
+        }
+        let value =
+            serde_json::to_string(&list).map_err(|e| MlflowError::internal(e.to_string()))?;
+        self.tracking
+            .set_logged_model_tags(model_id, vec![KeyValue::new(MODEL_VERSIONS_TAG, value)])
+            .await
+    }
+
+    pub async fn get_model_version(&self, name: &str, version: &str) -> ApiResult<ModelVersion> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        self.store.get_model_version(name, n).await?.ok_or_else(|| {
+            MlflowError::not_found(format!(
+                "Model Version (name={name}, version={n}) not found"
+            ))
+            .into()
+        })
+    }
+
+    pub async fn update_model_version(
+        &self,
+        name: &str,
+        version: &str,
+        description: Option<&str>,
+    ) -> ApiResult<ModelVersion> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        match description {
+            Some(d) => Ok(self
+                .store
+                .update_model_version(name, n, d, now_ms())
+                .await?),
+            None => self.get_model_version(name, version).await,
+        }
+    }
+
+    pub async fn transition_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing: bool,
+    ) -> ApiResult<ModelVersion> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        let stage = Stage::parse(stage)?;
+        Ok(self
+            .store
+            .transition_model_version_stage(name, n, stage, archive_existing, now_ms())
+            .await?)
+    }
+
+    pub async fn delete_model_version(&self, name: &str, version: &str) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        Ok(self.store.delete_model_version(name, n, now_ms()).await?)
+    }
+
+    pub async fn search_model_versions(
+        &self,
+        req: RegistrySearchRequest,
+    ) -> ApiResult<Page<ModelVersion>> {
+        let filter = match req.filter.as_deref() {
+            Some(f) if !f.trim().is_empty() => search::model_version_filter(f)?,
+            _ => Vec::new(),
+        };
+        let order_by = search::model_version_order_by(&req.order_by)?;
+        let max_results = v::validate_max_results(req.max_results.unwrap_or(10_000), 200_000)?;
+        let offset = page_token::decode(req.page_token.as_deref())?;
+        Ok(self
+            .store
+            .search_model_versions(&RegistrySearch {
+                filter,
+                order_by,
+                max_results,
+                offset,
+            })
+            .await?)
+    }
+
+    pub async fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+        value: &str,
+    ) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        v::validate_registry_tag(key, value)?;
+        Ok(self
+            .store
+            .set_model_version_tag(name, n, key, value)
+            .await?)
+    }
+
+    pub async fn delete_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+    ) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        Ok(self.store.delete_model_version_tag(name, n, key).await?)
+    }
+
+    pub async fn download_uri(&self, name: &str, version: &str) -> ApiResult<String> {
+        v::validate_model_name(name)?;
+        let n = v::parse_model_version(version)?;
+        Ok(self.store.model_version_download_uri(name, n).await?)
+    }
+
+    // ----------------------------------------------------------------------- aliases
+
+    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        v::validate_alias(alias)?;
+        v::validate_alias_not_reserved(alias)?;
+        let n = v::parse_model_version(version)?;
+        Ok(self
+            .store
+            .set_registered_model_alias(name, alias, n)
+            .await?)
+    }
+
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> ApiResult<()> {
+        v::validate_model_name(name)?;
+        v::validate_alias(alias)?;
+        Ok(self
+            .store
+            .delete_registered_model_alias(name, alias)
+            .await?)
+    }
+
+    /// `latest` means the newest version; a missing alias is INVALID_PARAMETER_VALUE
+    /// (400), as MLflow answers, not a 404.
+    pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> ApiResult<ModelVersion> {
+        v::validate_model_name(name)?;
+        v::validate_alias(alias)?;
+        if alias.eq_ignore_ascii_case("latest") {
+            let model = self.get_registered_model(name).await?;
+            return model
+                .latest_versions
+                .into_iter()
+                .max_by_key(|mv| mv.version.parse::<i64>().unwrap_or(0))
+                .ok_or_else(|| {
+                    MlflowError::not_found(format!("Latest version not found for model {name}."))
+                        .into()
+                });
+        }
+        self.store
+            .get_model_version_by_alias(name, alias)
+            .await?
+            .ok_or_else(|| {
+                MlflowError::invalid_parameter(format!("Registered model alias {alias} not found."))
+                    .into()
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_compared_by_decoded_segments() {
+        let root = "mlflow-artifacts:/1/abc/artifacts";
+        assert!(is_within("mlflow-artifacts:/1/abc/artifacts/model", root));
+        assert!(is_within("mlflow-artifacts:/1/abc/%61rtifacts/model", root));
+        assert!(!is_within("mlflow-artifacts:/1/abd/artifacts/model", root));
+        assert!(!is_within("s3://b/1/abc/artifacts/model", root));
+        assert!(is_local("/tmp/x"));
+        assert!(is_local("file:///tmp/x"));
+        assert!(!is_local("s3://bucket/x"));
+        assert!(is_proxied_artifact(
+            "http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/x"
+        ));
+        assert_eq!(uri_parts("s3://b/a/%252e%252e/c").2, vec!["a", "..", "c"]);
+    }
+}
