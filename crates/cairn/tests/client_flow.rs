@@ -1,29 +1,47 @@
-//! `../shared/compat/client_flow.py`, the real `mlflow` client's everyday flow, against
-//! the real `cairn` binary on a free port with a fresh data folder.
+//! `../shared/compat/client_flow.py`, the real `mlflow` client's everyday flow
+//! (tracking, artifacts, registry, logged models), against the real `cairn` binary on
+//! a free port: once with artifacts in a local folder, once in S3 (moto's server).
+//! Every check must pass.
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
-use common::{python_with_mlflow, shared_dir, skip_or_fail, CairnProcess};
+use common::{python_with_mlflow, shared_dir, skip_or_fail, CairnProcess, S3Server};
 
-/// The checks that use only the tracking API; all must pass. The others (artifacts,
-/// registry, logged models) are reported, and asserted once those APIs exist.
-const TRACKING_CHECKS: &[&str] = &[
-    "set_experiment_creates_and_reuses",
-    "experiment_tags_and_search_experiments",
-    "start_run_and_end_run_status",
-    "log_params_roundtrip",
-    "log_metrics_with_steps_latest_value",
-    "set_tags_roundtrip",
-    "get_metric_history_steps_and_values",
-    "log_batch_via_client",
-    "search_runs_with_filter_and_order",
-    "delete_and_restore_run",
-];
+/// Runs client_flow.py against `server` and fails on any failed check.
+fn run_client_flow(python: &Path, shared: &Path, server: &CairnProcess, label: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("client_flow.json");
+    let output = Command::new(python)
+        .arg(shared.join("compat/client_flow.py"))
+        .arg("--json")
+        .arg(&report)
+        .env("MLFLOW_TRACKING_URI", &server.url)
+        .output()
+        .expect("client_flow.py runs");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("client_flow.py wrote its report"))
+            .unwrap();
+    let results = report["results"].as_array().unwrap();
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r["ok"] != true)
+        .map(|r| format!("{}: {}", r["name"], r["message"]))
+        .collect();
+    println!(
+        "client_flow.py ({label}): {} passed, {} failed",
+        report["passed"], report["failed"]
+    );
+    assert!(results.len() >= 17, "client_flow.py ran {} checks", results.len());
+    assert!(failed.is_empty(), "{label}: checks failed: {failed:#?}");
+}
 
 #[test]
-fn mlflow_client_flow_passes_its_tracking_checks() {
+fn mlflow_client_flow_passes_with_local_artifacts() {
     let Some(shared) = shared_dir() else {
         return skip_or_fail("../shared/compat/client_flow.py");
     };
@@ -32,51 +50,40 @@ fn mlflow_client_flow_passes_its_tracking_checks() {
     };
     let data = tempfile::tempdir().unwrap();
     let server = CairnProcess::start(&data.path().join("data"));
-    let report = data.path().join("client_flow.json");
-    let output = Command::new(&python)
-        .arg(shared.join("compat/client_flow.py"))
-        .arg("--json")
-        .arg(&report)
-        .env("MLFLOW_TRACKING_URI", &server.url)
-        .output()
-        .expect("client_flow.py runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("client_flow.py wrote its report"))
-            .unwrap();
-    let results = report["results"].as_array().unwrap();
-    let mut failed_tracking = Vec::new();
-    for check in TRACKING_CHECKS {
-        let r = results
-            .iter()
-            .find(|r| r["name"] == *check)
-            .unwrap_or_else(|| panic!("client_flow.py has no check {check}"));
-        if r["ok"] != true {
-            failed_tracking.push(format!("{check}: {}", r["message"]));
-        }
-    }
-    let others: Vec<String> = results
-        .iter()
-        .filter(|r| !TRACKING_CHECKS.contains(&r["name"].as_str().unwrap_or("")))
-        .map(|r| {
-            format!(
-                "{} {}",
-                if r["ok"] == true { "PASS" } else { "FAIL" },
-                r["name"]
-            )
-        })
-        .collect();
-    println!(
-        "client_flow.py: {} passed, {} failed; outside tracking: {}",
-        report["passed"],
-        report["failed"],
-        others.join(", ")
-    );
+    run_client_flow(&python, &shared, &server, "local folder");
     server.stop();
+    // The files went where the default says: <data-dir>/artifacts.
+    assert!(data.path().join("data/artifacts").read_dir().unwrap().count() > 0);
+}
+
+#[test]
+fn mlflow_client_flow_passes_with_s3_artifacts() {
+    let Some(shared) = shared_dir() else {
+        return skip_or_fail("../shared/compat/client_flow.py");
+    };
+    let Some(python) = python_with_mlflow() else {
+        return skip_or_fail("a Python with the mlflow package");
+    };
+    let Some(s3) = S3Server::start(&python, "cairn-flow") else {
+        return skip_or_fail("moto[server] in the Python venv (an S3 server on 127.0.0.1)");
+    };
+    let data = tempfile::tempdir().unwrap();
+    let env = s3.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = CairnProcess::start_with(
+        &data.path().join("data"),
+        &["--artifacts-destination", "s3://cairn-flow/team/artifacts"],
+        &env,
+    );
+    run_client_flow(&python, &shared, &server, "S3");
+    server.stop();
+    let keys = s3.keys();
     assert!(
-        failed_tracking.is_empty(),
-        "tracking checks failed: {failed_tracking:#?}"
+        keys.iter().any(|k| k.starts_with("team/artifacts/") && k.ends_with("/MLmodel")),
+        "no model files under the S3 prefix: {keys:?}"
+    );
+    assert!(
+        !data.path().join("data/artifacts").exists(),
+        "artifacts were written locally although the destination is S3"
     );
 }

@@ -60,9 +60,16 @@ pub struct CairnProcess {
 impl CairnProcess {
     /// Starts the binary on `data_dir` and waits for the URL it prints.
     pub fn start(data_dir: &Path) -> CairnProcess {
+        Self::start_with(data_dir, &[], &[])
+    }
+
+    /// Starts the binary with extra arguments and environment.
+    pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> CairnProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["server", "--port", "0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
+            .envs(envs.iter().copied())
             .env("CAIRN_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -139,5 +146,100 @@ mod http_probe {
         let mut buf = String::new();
         s.read_to_string(&mut buf)?;
         Ok(buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200"))
+    }
+}
+
+/// An S3-compatible server (moto's, from PyPI) on a free loopback port, with one
+/// empty bucket; stopped on drop.
+pub struct S3Server {
+    child: Child,
+    pub endpoint: String,
+    pub bucket: String,
+    python: PathBuf,
+}
+
+impl S3Server {
+    /// `None` when the Python lacks `moto[server]`.
+    pub fn start(python: &Path, bucket: &str) -> Option<S3Server> {
+        let has_moto = Command::new(python)
+            .args(["-c", "import moto.server, flask"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !has_moto {
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let server = S3Server {
+            child,
+            endpoint,
+            bucket: bucket.to_string(),
+            python: python.to_path_buf(),
+        };
+        assert!(
+            wait_http_ok(&format!("{}/moto-api/", server.endpoint), Duration::from_secs(60)),
+            "moto server did not answer"
+        );
+        server.boto3(&format!("s3.create_bucket(Bucket={bucket:?})"));
+        Some(server)
+    }
+
+    /// The environment that points cairn (and boto3) at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    /// Runs `code` with `s3` bound to a boto3 client for this server; returns stdout.
+    pub fn boto3(&self, code: &str) -> String {
+        let script = format!(
+            "import boto3\ns3 = boto3.client('s3', endpoint_url={:?}, region_name='us-east-1', \
+             aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}\n",
+            self.endpoint
+        );
+        let out = Command::new(&self.python)
+            .args(["-c", &script])
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "boto3 call failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The keys of every object in the bucket.
+    pub fn keys(&self) -> Vec<String> {
+        self.boto3(&format!(
+            "p = s3.get_paginator('list_objects_v2')\n\
+             for page in p.paginate(Bucket={:?}):\n    \
+             [print(o['Key']) for o in page.get('Contents', [])]",
+            self.bucket
+        ))
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
