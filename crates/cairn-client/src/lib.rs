@@ -4,6 +4,7 @@
 use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, Metric, Page, Run, RunInfo, RunStatus, ViewType,
 };
+use cairn_core::registry::{ModelVersion, RegisteredModel};
 use cairn_core::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -140,6 +141,22 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<T> {
         let resp = self.http.get(self.url(path)).query(query).send().await?;
+        Self::decode(resp).await
+    }
+
+    /// Sends a JSON message with any method (the registry uses PATCH and DELETE).
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<T> {
+        let resp = self
+            .http
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await?;
         Self::decode(resp).await
     }
 
@@ -445,6 +462,279 @@ impl Client {
         let r: R = self.get("metrics/get-history-bulk-interval", &q).await?;
         Ok(r.metrics)
     }
+}
+
+/// Model registry calls.
+impl Client {
+    pub async fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: &[KeyValue],
+    ) -> Result<RegisteredModel> {
+        let mut body = json!({ "name": name, "tags": tags });
+        if let Some(d) = description {
+            body["description"] = json!(d);
+        }
+        let r: RegisteredModelResponse = self.post("registered-models/create", &body).await?;
+        Ok(r.registered_model)
+    }
+
+    pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        let r: RegisteredModelResponse = self
+            .get("registered-models/get", &[("name", name.to_string())])
+            .await?;
+        Ok(r.registered_model)
+    }
+
+    pub async fn rename_registered_model(
+        &self,
+        name: &str,
+        new_name: &str,
+    ) -> Result<RegisteredModel> {
+        let r: RegisteredModelResponse = self
+            .post(
+                "registered-models/rename",
+                &json!({ "name": name, "new_name": new_name }),
+            )
+            .await?;
+        Ok(r.registered_model)
+    }
+
+    pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.send::<Value>(
+            reqwest::Method::DELETE,
+            "registered-models/delete",
+            &json!({ "name": name }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// One page of `registered-models/search`.
+    pub async fn search_registered_models(
+        &self,
+        filter: Option<&str>,
+        order_by: &[&str],
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<Page<RegisteredModel>> {
+        let mut query: Vec<(&str, String)> = order_by
+            .iter()
+            .map(|o| ("order_by", o.to_string()))
+            .collect();
+        query.extend(filter.map(|f| ("filter", f.to_string())));
+        query.extend(max_results.map(|m| ("max_results", m.to_string())));
+        query.extend(page_token.map(|t| ("page_token", t.to_string())));
+        let r: RegisteredModelsPage = self.get("registered-models/search", &query).await?;
+        Ok(Page {
+            items: r.registered_models,
+            next_page_token: r.next_page_token,
+        })
+    }
+
+    /// One page of `model-versions/search`.
+    pub async fn search_model_versions(
+        &self,
+        filter: Option<&str>,
+        order_by: &[&str],
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<Page<ModelVersion>> {
+        let mut query: Vec<(&str, String)> = order_by
+            .iter()
+            .map(|o| ("order_by", o.to_string()))
+            .collect();
+        query.extend(filter.map(|f| ("filter", f.to_string())));
+        query.extend(max_results.map(|m| ("max_results", m.to_string())));
+        query.extend(page_token.map(|t| ("page_token", t.to_string())));
+        let r: ModelVersionsPage = self.get("model-versions/search", &query).await?;
+        Ok(Page {
+            items: r.model_versions,
+            next_page_token: r.next_page_token,
+        })
+    }
+
+    pub async fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: Option<&str>,
+    ) -> Result<ModelVersion> {
+        let mut body = json!({ "name": name, "source": source });
+        if let Some(r) = run_id {
+            body["run_id"] = json!(r);
+        }
+        let r: ModelVersionResponse = self.post("model-versions/create", &body).await?;
+        Ok(r.model_version)
+    }
+
+    pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        let r: ModelVersionResponse = self
+            .get(
+                "model-versions/get",
+                &[("name", name.to_string()), ("version", version.to_string())],
+            )
+            .await?;
+        Ok(r.model_version)
+    }
+
+    pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
+        self.send::<Value>(
+            reqwest::Method::DELETE,
+            "model-versions/delete",
+            &json!({ "name": name, "version": version }),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing_versions: bool,
+    ) -> Result<ModelVersion> {
+        let r: ModelVersionResponse = self
+            .post(
+                "model-versions/transition-stage",
+                &json!({
+                    "name": name,
+                    "version": version,
+                    "stage": stage,
+                    "archive_existing_versions": archive_existing_versions,
+                }),
+            )
+            .await?;
+        Ok(r.model_version)
+    }
+
+    pub async fn get_model_version_download_uri(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<String> {
+        let r: Value = self
+            .get(
+                "model-versions/get-download-uri",
+                &[("name", name.to_string()), ("version", version.to_string())],
+            )
+            .await?;
+        Ok(r["artifact_uri"].as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<()> {
+        self.call(
+            "registered-models/alias",
+            &json!({ "name": name, "alias": alias, "version": version }),
+        )
+        .await
+    }
+
+    pub async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.send::<Value>(
+            reqwest::Method::DELETE,
+            "registered-models/alias",
+            &json!({ "name": name, "alias": alias }),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn get_model_version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<ModelVersion> {
+        let r: ModelVersionResponse = self
+            .get(
+                "registered-models/alias",
+                &[("name", name.to_string()), ("alias", alias.to_string())],
+            )
+            .await?;
+        Ok(r.model_version)
+    }
+}
+
+/// Artifact proxy calls (`/api/2.0/mlflow-artifacts`).
+impl Client {
+    fn artifact_url(&self, path: &str) -> String {
+        format!("{}/api/2.0/mlflow-artifacts/artifacts/{}", self.base, path)
+    }
+
+    /// PUTs a file; `path` is sent as given, so callers can test odd encodings.
+    pub async fn upload_artifact(&self, path: &str, body: impl Into<reqwest::Body>) -> Result<()> {
+        let resp = self
+            .http
+            .put(self.artifact_url(path))
+            .header("Content-Type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await?;
+        Self::decode::<Value>(resp).await.map(drop)
+    }
+
+    pub async fn download_artifact(&self, path: &str) -> Result<Vec<u8>> {
+        let resp = self.http.get(self.artifact_url(path)).send().await?;
+        if resp.status().as_u16() != 200 {
+            return Err(Self::decode::<Value>(resp)
+                .await
+                .err()
+                .unwrap_or(ClientError::Api {
+                    status: 0,
+                    error_code: String::new(),
+                    message: "unexpected success".into(),
+                }));
+        }
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// The `{path, is_dir, file_size}` entries directly under `path`.
+    pub async fn list_artifacts(&self, path: Option<&str>) -> Result<Vec<Value>> {
+        let mut req = self
+            .http
+            .get(format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base));
+        if let Some(p) = path {
+            req = req.query(&[("path", p)]);
+        }
+        let r: Value = Self::decode(req.send().await?).await?;
+        Ok(r["files"].as_array().cloned().unwrap_or_default())
+    }
+
+    pub async fn delete_artifact(&self, path: &str) -> Result<()> {
+        let resp = self.http.delete(self.artifact_url(path)).send().await?;
+        Self::decode::<Value>(resp).await.map(drop)
+    }
+}
+
+#[derive(Deserialize)]
+struct RegisteredModelResponse {
+    registered_model: RegisteredModel,
+}
+
+#[derive(Deserialize)]
+struct ModelVersionResponse {
+    model_version: ModelVersion,
+}
+
+#[derive(Deserialize)]
+struct RegisteredModelsPage {
+    #[serde(default)]
+    registered_models: Vec<RegisteredModel>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ModelVersionsPage {
+    #[serde(default)]
+    model_versions: Vec<ModelVersion>,
+    next_page_token: Option<String>,
 }
 
 /// The optional fields every search request shares.

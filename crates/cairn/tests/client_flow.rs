@@ -36,7 +36,11 @@ fn run_client_flow(python: &Path, shared: &Path, server: &CairnProcess, label: &
         "client_flow.py ({label}): {} passed, {} failed",
         report["passed"], report["failed"]
     );
-    assert!(results.len() >= 17, "client_flow.py ran {} checks", results.len());
+    assert!(
+        results.len() >= 17,
+        "client_flow.py ran {} checks",
+        results.len()
+    );
     assert!(failed.is_empty(), "{label}: checks failed: {failed:#?}");
 }
 
@@ -53,7 +57,14 @@ fn mlflow_client_flow_passes_with_local_artifacts() {
     run_client_flow(&python, &shared, &server, "local folder");
     server.stop();
     // The files went where the default says: <data-dir>/artifacts.
-    assert!(data.path().join("data/artifacts").read_dir().unwrap().count() > 0);
+    assert!(
+        data.path()
+            .join("data/artifacts")
+            .read_dir()
+            .unwrap()
+            .count()
+            > 0
+    );
 }
 
 #[test]
@@ -79,7 +90,8 @@ fn mlflow_client_flow_passes_with_s3_artifacts() {
     server.stop();
     let keys = s3.keys();
     assert!(
-        keys.iter().any(|k| k.starts_with("team/artifacts/") && k.ends_with("/MLmodel")),
+        keys.iter()
+            .any(|k| k.starts_with("team/artifacts/") && k.ends_with("/MLmodel")),
         "no model files under the S3 prefix: {keys:?}"
     );
     assert!(

@@ -173,7 +173,14 @@ impl S3Server {
         }
         let port = free_port();
         let child = Command::new(python)
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -186,7 +193,10 @@ impl S3Server {
             python: python.to_path_buf(),
         };
         assert!(
-            wait_http_ok(&format!("{}/moto-api/", server.endpoint), Duration::from_secs(60)),
+            wait_http_ok(
+                &format!("{}/moto-api/", server.endpoint),
+                Duration::from_secs(60)
+            ),
             "moto server did not answer"
         );
         server.boto3(&format!("s3.create_bucket(Bucket={bucket:?})"));
