@@ -1,5 +1,8 @@
 //! [`RegistryStore`] on SQLite: MLflow's `registered_models`, `model_versions`, their
 //! tag tables and `registered_model_aliases`, in the `default` workspace.
+//!
+//! Every statement names `workspace = 'default'`: MLflow's keys on these tables begin
+//! with the workspace column, so without it SQLite scans the whole table.
 
 use std::collections::HashMap;
 
@@ -87,7 +90,7 @@ fn complete_versions(conn: &Connection, versions: &mut [ModelVersion]) -> Result
     names.dedup();
     let mut tags: HashMap<(String, String), Vec<KeyValue>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT name, version, \"key\", value FROM model_version_tags WHERE name IN ");
+        Sql::new("SELECT name, version, \"key\", value FROM model_version_tags WHERE workspace = 'default' AND name IN ");
     sql.push_list(names.iter().cloned())
         .push(" ORDER BY \"key\"");
     for (name, version, kv) in query_all(conn, &sql, |r| {
@@ -101,7 +104,7 @@ fn complete_versions(conn: &Connection, versions: &mut [ModelVersion]) -> Result
     }
     let mut aliases: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT name, version, alias FROM registered_model_aliases WHERE name IN ");
+        Sql::new("SELECT name, version, alias FROM registered_model_aliases WHERE workspace = 'default' AND name IN ");
     sql.push_list(names.iter().cloned()).push(" ORDER BY alias");
     for (name, version, alias) in query_all(conn, &sql, |r| {
         Ok((
@@ -127,7 +130,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
     }
     let names = || models.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
     let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
-    let mut sql = Sql::new("SELECT name, \"key\", value FROM registered_model_tags WHERE name IN ");
+    let mut sql = Sql::new("SELECT name, \"key\", value FROM registered_model_tags WHERE workspace = 'default' AND name IN ");
     sql.push_list(names()).push(" ORDER BY \"key\"");
     for (name, kv) in query_all(conn, &sql, |r| {
         Ok((
@@ -139,7 +142,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
     }
     let mut aliases: HashMap<String, Vec<RegisteredModelAlias>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT name, alias, version FROM registered_model_aliases WHERE name IN ");
+        Sql::new("SELECT name, alias, version FROM registered_model_aliases WHERE workspace = 'default' AND name IN ");
     sql.push_list(names()).push(" ORDER BY alias");
     for (name, alias) in query_all(conn, &sql, |r| {
         Ok((
@@ -155,13 +158,13 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
     // The newest version in each stage, as MLflow's `latest_versions`.
     let mut sql = Sql::new(format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions mv JOIN (SELECT name, current_stage, \
-         MAX(version) AS version FROM model_versions WHERE current_stage != '{DELETED_STAGE}' \
-         AND name IN "
+         MAX(version) AS version FROM model_versions WHERE workspace = 'default' AND \
+         current_stage != '{DELETED_STAGE}' AND name IN "
     ));
     sql.push_list(names());
     sql.push(
-        " GROUP BY name, current_stage) latest ON latest.name = mv.name AND latest.version = \
-         mv.version ORDER BY mv.version",
+        " GROUP BY name, current_stage) latest ON mv.workspace = 'default' AND latest.name = \
+         mv.name AND latest.version = mv.version ORDER BY mv.version",
     );
     let mut latest = query_all(conn, &sql, model_version)?;
     complete_versions(conn, &mut latest)?;
@@ -179,7 +182,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
 
 fn get_model(conn: &Connection, name: &str) -> Result<Option<RegisteredModel>> {
     let mut sql = Sql::new(format!(
-        "SELECT {MODEL_COLUMNS} FROM registered_models rm WHERE rm.name = "
+        "SELECT {MODEL_COLUMNS} FROM registered_models rm WHERE rm.workspace = 'default' AND rm.name = "
     ));
     sql.push_bind(name.to_string());
     let mut found = query_all(conn, &sql, registered_model)?;
@@ -189,7 +192,9 @@ fn get_model(conn: &Connection, name: &str) -> Result<Option<RegisteredModel>> {
 
 fn require_model(conn: &Connection, name: &str) -> Result<()> {
     let exists = conn
-        .prepare_cached("SELECT 1 FROM registered_models WHERE name = ?1")?
+        .prepare_cached(
+            "SELECT 1 FROM registered_models WHERE workspace = 'default' AND name = ?1",
+        )?
         .query_row([name], |_| Ok(()))
         .optional()?;
     exists.ok_or_else(|| model_not_found(name))
@@ -197,7 +202,7 @@ fn require_model(conn: &Connection, name: &str) -> Result<()> {
 
 fn get_version(conn: &Connection, name: &str, version: i64) -> Result<Option<ModelVersion>> {
     let mut sql = Sql::new(format!(
-        "SELECT {VERSION_COLUMNS} FROM model_versions mv WHERE mv.name = "
+        "SELECT {VERSION_COLUMNS} FROM model_versions mv WHERE mv.workspace = 'default' AND mv.name = "
     ));
     sql.push_bind(name.to_string())
         .push(" AND mv.version = ")
@@ -213,7 +218,7 @@ fn require_version(conn: &Connection, name: &str, version: i64) -> Result<ModelV
 }
 
 fn touch_model(conn: &Connection, name: &str, now_ms: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE registered_models SET last_updated_time = ?2 WHERE name = ?1")?
+    conn.prepare_cached("UPDATE registered_models SET last_updated_time = ?2 WHERE workspace = 'default' AND name = ?1")?
         .execute(params![name, now_ms])?;
     Ok(())
 }
@@ -234,7 +239,7 @@ fn push_registry_clause(
             // it to leave prompts out (`tag.mlflow.prompt.is_prompt != 'true'`).
             let negate = c.op == Op::Ne;
             qb.push(format!(
-                "{}EXISTS (SELECT 1 FROM {tag_table} t WHERE {owner} AND t.\"key\" = ",
+                "{}EXISTS (SELECT 1 FROM {tag_table} t WHERE t.workspace = 'default' AND {owner} AND t.\"key\" = ",
                 if negate { "NOT " } else { "" }
             ));
             qb.push_bind(key.clone()).push(" AND ");
@@ -342,13 +347,13 @@ impl RegistryStore for SqliteStore {
                     "registered_model_aliases",
                 ] {
                     conn.execute(
-                        &format!("UPDATE {table} SET name = ?2 WHERE name = ?1"),
+                        &format!("UPDATE {table} SET name = ?2 WHERE workspace = 'default' AND name = ?1"),
                         params![name, new_name],
                     )?;
                 }
                 touch_model(conn, &new_name, now_ms)?;
                 conn.execute(
-                    "UPDATE model_versions SET last_updated_time = ?2 WHERE name = ?1",
+                    "UPDATE model_versions SET last_updated_time = ?2 WHERE workspace = 'default' AND name = ?1",
                     params![new_name, now_ms],
                 )?;
                 get_model(conn, &new_name)?.ok_or_else(|| model_not_found(&new_name))
@@ -368,7 +373,7 @@ impl RegistryStore for SqliteStore {
                 let n = conn
                     .prepare_cached(
                         "UPDATE registered_models SET description = ?2, last_updated_time = ?3 \
-                         WHERE name = ?1",
+                         WHERE workspace = 'default' AND name = ?1",
                     )?
                     .execute(params![name, description, now_ms])?;
                 if n == 0 {
@@ -391,7 +396,10 @@ impl RegistryStore for SqliteStore {
                     "registered_model_tags",
                     "registered_models",
                 ] {
-                    conn.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [&name])?;
+                    conn.execute(
+                        &format!("DELETE FROM {table} WHERE workspace = 'default' AND name = ?1"),
+                        [&name],
+                    )?;
                 }
                 Ok(())
             })
@@ -400,7 +408,7 @@ impl RegistryStore for SqliteStore {
 
     async fn search_registered_models(&self, s: &RegistrySearch) -> Result<Page<RegisteredModel>> {
         let mut sql = Sql::new(format!(
-            "SELECT {MODEL_COLUMNS} FROM registered_models rm WHERE 1 = 1"
+            "SELECT {MODEL_COLUMNS} FROM registered_models rm WHERE rm.workspace = 'default'"
         ));
         for c in &s.filter {
             sql.push(" AND ");
@@ -451,7 +459,7 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_model(conn, &name)?;
                 conn.prepare_cached(
-                    "DELETE FROM registered_model_tags WHERE name = ?1 AND \"key\" = ?2",
+                    "DELETE FROM registered_model_tags WHERE workspace = 'default' AND name = ?1 AND \"key\" = ?2",
                 )?
                 .execute(params![name, key])?;
                 Ok(())
@@ -464,7 +472,7 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_model(conn, &new.name)?;
                 let version: i64 = conn
-                    .prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?1")?
+                    .prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE workspace = 'default' AND name = ?1")?
                     .query_row([&new.name], |r| r.get(0))?;
                 conn.prepare_cached(
                     "INSERT INTO model_versions (name, version, creation_time, last_updated_time, \
@@ -514,7 +522,7 @@ impl RegistryStore for SqliteStore {
                 require_version(conn, &name, version)?;
                 conn.prepare_cached(
                     "UPDATE model_versions SET description = ?3, last_updated_time = ?4 \
-                     WHERE name = ?1 AND version = ?2",
+                     WHERE workspace = 'default' AND name = ?1 AND version = ?2",
                 )?
                 .execute(params![name, version, description, now_ms])?;
                 require_version(conn, &name, version)
@@ -537,8 +545,8 @@ impl RegistryStore for SqliteStore {
                 if archive_existing && matches!(stage, Stage::Staging | Stage::Production) {
                     conn.prepare_cached(
                         "UPDATE model_versions SET current_stage = 'Archived', \
-                         last_updated_time = ?4 WHERE name = ?1 AND version != ?2 AND \
-                         current_stage = ?3",
+                         last_updated_time = ?4 WHERE workspace = 'default' AND name = ?1 AND version != ?2 \
+                         AND current_stage = ?3",
                     )?
                     .execute(params![
                         name,
@@ -549,7 +557,7 @@ impl RegistryStore for SqliteStore {
                 }
                 conn.prepare_cached(
                     "UPDATE model_versions SET current_stage = ?3, last_updated_time = ?4 \
-                     WHERE name = ?1 AND version = ?2",
+                     WHERE workspace = 'default' AND name = ?1 AND version = ?2",
                 )?
                 .execute(params![name, version, stage.as_str(), now_ms])?;
                 touch_model(conn, &name, now_ms)?;
@@ -564,11 +572,11 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_version(conn, &name, version)?;
                 conn.prepare_cached(
-                    "DELETE FROM registered_model_aliases WHERE name = ?1 AND version = ?2",
+                    "DELETE FROM registered_model_aliases WHERE workspace = 'default' AND name = ?1 AND version = ?2",
                 )?
                 .execute(params![name, version])?;
                 conn.prepare_cached(
-                    "DELETE FROM model_version_tags WHERE name = ?1 AND version = ?2",
+                    "DELETE FROM model_version_tags WHERE workspace = 'default' AND name = ?1 AND version = ?2",
                 )?
                 .execute(params![name, version])?;
                 // As MLflow's SQL store: the row stays so the number is never reused.
@@ -576,7 +584,7 @@ impl RegistryStore for SqliteStore {
                     "UPDATE model_versions SET current_stage = ?3, last_updated_time = ?4, \
                      description = NULL, user_id = NULL, source = 'REDACTED-SOURCE-PATH', \
                      run_id = NULL, run_link = NULL, status_message = NULL, \
-                     storage_location = NULL WHERE name = ?1 AND version = ?2",
+                     storage_location = NULL WHERE workspace = 'default' AND name = ?1 AND version = ?2",
                 )?
                 .execute(params![name, version, DELETED_STAGE, now_ms])?;
                 touch_model(conn, &name, now_ms)
@@ -586,7 +594,7 @@ impl RegistryStore for SqliteStore {
 
     async fn search_model_versions(&self, s: &RegistrySearch) -> Result<Page<ModelVersion>> {
         let mut sql = Sql::new(format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions mv WHERE mv.current_stage != '{DELETED_STAGE}'"
+            "SELECT {VERSION_COLUMNS} FROM model_versions mv WHERE mv.workspace = 'default' AND mv.current_stage != '{DELETED_STAGE}'"
         ));
         for c in &s.filter {
             sql.push(" AND ");
@@ -652,7 +660,7 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_version(conn, &name, version)?;
                 conn.prepare_cached(
-                    "DELETE FROM model_version_tags WHERE name = ?1 AND version = ?2 AND \"key\" = ?3",
+                    "DELETE FROM model_version_tags WHERE workspace = 'default' AND name = ?1 AND version = ?2 AND \"key\" = ?3",
                 )?
                 .execute(params![name, version, key])?;
                 Ok(())
@@ -666,7 +674,7 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 conn.prepare_cached(&format!(
                     "SELECT COALESCE(storage_location, source) FROM model_versions WHERE \
-                     name = ?1 AND version = ?2 AND current_stage != '{DELETED_STAGE}'"
+                     workspace = 'default' AND name = ?1 AND version = ?2 AND current_stage != '{DELETED_STAGE}'"
                 ))?
                 .query_row(params![name, version], |r| r.get::<_, Option<String>>(0))
                 .optional()?
@@ -702,7 +710,7 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_model(conn, &name)?;
                 conn.prepare_cached(
-                    "DELETE FROM registered_model_aliases WHERE name = ?1 AND alias = ?2",
+                    "DELETE FROM registered_model_aliases WHERE workspace = 'default' AND name = ?1 AND alias = ?2",
                 )?
                 .execute(params![name, alias])?;
                 Ok(())
@@ -721,7 +729,7 @@ impl RegistryStore for SqliteStore {
                 require_model(conn, &name)?;
                 let version: Option<i64> = conn
                     .prepare_cached(
-                        "SELECT version FROM registered_model_aliases WHERE name = ?1 AND alias = ?2",
+                        "SELECT version FROM registered_model_aliases WHERE workspace = 'default' AND name = ?1 AND alias = ?2",
                     )?
                     .query_row(params![name, alias], |r| r.get(0))
                     .optional()?;
