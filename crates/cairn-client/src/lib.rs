@@ -519,13 +519,7 @@ impl Client {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<RegisteredModel>> {
-        let mut query: Vec<(&str, String)> = order_by
-            .iter()
-            .map(|o| ("order_by", o.to_string()))
-            .collect();
-        query.extend(filter.map(|f| ("filter", f.to_string())));
-        query.extend(max_results.map(|m| ("max_results", m.to_string())));
-        query.extend(page_token.map(|t| ("page_token", t.to_string())));
+        let query = registry_search_query(filter, order_by, max_results, page_token);
         let r: RegisteredModelsPage = self.get("registered-models/search", &query).await?;
         Ok(Page {
             items: r.registered_models,
@@ -541,13 +535,7 @@ impl Client {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<ModelVersion>> {
-        let mut query: Vec<(&str, String)> = order_by
-            .iter()
-            .map(|o| ("order_by", o.to_string()))
-            .collect();
-        query.extend(filter.map(|f| ("filter", f.to_string())));
-        query.extend(max_results.map(|m| ("max_results", m.to_string())));
-        query.extend(page_token.map(|t| ("page_token", t.to_string())));
+        let query = registry_search_query(filter, order_by, max_results, page_token);
         let r: ModelVersionsPage = self.get("model-versions/search", &query).await?;
         Ok(Page {
             items: r.model_versions,
@@ -735,6 +723,23 @@ struct ModelVersionsPage {
     #[serde(default)]
     model_versions: Vec<ModelVersion>,
     next_page_token: Option<String>,
+}
+
+/// The query string of a registry search (a GET with `order_by` repeated).
+fn registry_search_query(
+    filter: Option<&str>,
+    order_by: &[&str],
+    max_results: Option<i64>,
+    page_token: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut query: Vec<(&str, String)> = order_by
+        .iter()
+        .map(|o| ("order_by", o.to_string()))
+        .collect();
+    query.extend(filter.map(|f| ("filter", f.to_string())));
+    query.extend(max_results.map(|m| ("max_results", m.to_string())));
+    query.extend(page_token.map(|t| ("page_token", t.to_string())));
+    query
 }
 
 /// The optional fields every search request shares.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::logged_model::model_id_of_uri;
 use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
-use cairn_core::search;
+use cairn_core::search::{self, Clause, OrderBy, RegistryAttr};
 use cairn_core::validation as v;
 use cairn_core::{page_token, MlflowError};
 use cairn_store::{NewModelVersion, RegistrySearch, RegistryStore};
@@ -40,6 +40,30 @@ pub struct RegistrySearchRequest {
     pub order_by: Vec<String>,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
+}
+
+type FilterParser = fn(&str) -> Result<Vec<Clause<RegistryAttr>>, MlflowError>;
+type OrderParser = fn(&[String]) -> Result<Vec<OrderBy<RegistryAttr>>, MlflowError>;
+
+impl RegistrySearchRequest {
+    /// Parses the filter and order with the searched entity's grammar and checks the
+    /// page size against `(default, limit)`.
+    fn validate(
+        self,
+        filter: FilterParser,
+        order_by: OrderParser,
+        (default_max, limit): (i64, i64),
+    ) -> Result<RegistrySearch, MlflowError> {
+        Ok(RegistrySearch {
+            filter: match self.filter.as_deref() {
+                Some(f) if !f.trim().is_empty() => filter(f)?,
+                _ => Vec::new(),
+            },
+            order_by: order_by(&self.order_by)?,
+            max_results: v::validate_max_results(self.max_results.unwrap_or(default_max), limit)?,
+            offset: page_token::decode(self.page_token.as_deref())?,
+        })
+    }
 }
 
 fn invalid_source(source: &str, id_name: &str) -> MlflowError {
@@ -187,22 +211,12 @@ impl RegistryService {
         &self,
         req: RegistrySearchRequest,
     ) -> ApiResult<Page<RegisteredModel>> {
-        let filter = match req.filter.as_deref() {
-            Some(f) if !f.trim().is_empty() => search::registered_model_filter(f)?,
-            _ => Vec::new(),
-        };
-        let order_by = search::registered_model_order_by(&req.order_by)?;
-        let max_results = v::validate_max_results(req.max_results.unwrap_or(100), 1000)?;
-        let offset = page_token::decode(req.page_token.as_deref())?;
-        Ok(self
-            .store
-            .search_registered_models(&RegistrySearch {
-                filter,
-                order_by,
-                max_results,
-                offset,
-            })
-            .await?)
+        let search = req.validate(
+            search::registered_model_filter,
+            search::registered_model_order_by,
+            (100, 1000),
+        )?;
+        Ok(self.store.search_registered_models(&search).await?)
     }
 
     /// The newest version in each of `stages` (every stage when empty).
@@ -447,22 +461,12 @@ impl RegistryService {
         &self,
         req: RegistrySearchRequest,
     ) -> ApiResult<Page<ModelVersion>> {
-        let filter = match req.filter.as_deref() {
-            Some(f) if !f.trim().is_empty() => search::model_version_filter(f)?,
-            _ => Vec::new(),
-        };
-        let order_by = search::model_version_order_by(&req.order_by)?;
-        let max_results = v::validate_max_results(req.max_results.unwrap_or(10_000), 200_000)?;
-        let offset = page_token::decode(req.page_token.as_deref())?;
-        Ok(self
-            .store
-            .search_model_versions(&RegistrySearch {
-                filter,
-                order_by,
-                max_results,
-                offset,
-            })
-            .await?)
+        let search = req.validate(
+            search::model_version_filter,
+            search::model_version_order_by,
+            (10_000, 200_000),
+        )?;
+        Ok(self.store.search_model_versions(&search).await?)
     }
 
     pub async fn set_model_version_tag(
