@@ -26,8 +26,15 @@ pub enum StoreError {
     },
     #[error("the database has tables but no alembic_version table, so it is not an MLflow database: {0}")]
     NotMlflowDatabase(String),
-    #[error("unsupported backend store URI '{0}': use sqlite:///<path>")]
+    #[error("unsupported backend store URI '{0}': use sqlite:///<path> or postgresql://user@host:port/db")]
     UnsupportedUri(String),
+    #[error(
+        "'{0}': cairn can create and check MLflow's schema on PostgreSQL (`cairn db upgrade`, \
+         `cairn db check`), but does not serve from PostgreSQL yet; use sqlite:///<path>"
+    )]
+    PostgresServingNotYet(String),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] sqlx::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -6,6 +6,7 @@
 //! input and checked rules such as "writes go to active runs only".
 
 mod error;
+mod postgres;
 pub mod schema;
 mod sqlite;
 mod types;
@@ -213,6 +214,50 @@ pub struct Stores {
     pub registry: Arc<dyn RegistryStore>,
 }
 
+/// What a database holds, as `cairn db check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// No tables (or, for SQLite, no file yet): `cairn db upgrade` creates the schema.
+    Empty,
+    /// MLflow's schema at the revision cairn speaks.
+    Current,
+    /// MLflow's schema at another alembic revision.
+    Revision(String),
+    /// Tables, but not MLflow's: the first few of them.
+    NotMlflow(String),
+}
+
+/// Reads the schema state of the database `uri` names, changing nothing.
+pub async fn check_schema(uri: &str) -> Result<SchemaState> {
+    if let Some(path) = uri.strip_prefix("sqlite://") {
+        return sqlite::schema_state(path).await;
+    }
+    if postgres::is_postgres_uri(uri) {
+        let pool = postgres::connect(uri, 1).await?;
+        let state = postgres::schema_state(&pool).await;
+        pool.close().await;
+        return state;
+    }
+    Err(StoreError::UnsupportedUri(uri.to_string()))
+}
+
+/// Creates MLflow's schema (and experiment 0) on an empty database, or checks that an
+/// existing one is at the supported revision; what `cairn server` also does at start.
+pub async fn upgrade_schema(uri: &str, default_artifact_root: &str) -> Result<()> {
+    if uri.starts_with("sqlite://") {
+        let stores = open(uri, default_artifact_root).await?;
+        stores.tracking.close().await;
+        return Ok(());
+    }
+    if postgres::is_postgres_uri(uri) {
+        let pool = postgres::connect(uri, 1).await?;
+        let result = postgres::ensure_schema(&pool, default_artifact_root).await;
+        pool.close().await;
+        return result;
+    }
+    Err(StoreError::UnsupportedUri(uri.to_string()))
+}
+
 /// Opens the store a `--backend-store-uri` names, creating MLflow's schema on a new
 /// database and refusing one at another schema revision.
 pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Stores> {
@@ -222,6 +267,9 @@ pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Stores> {
             tracking: store.clone(),
             registry: store,
         });
+    }
+    if postgres::is_postgres_uri(uri) {
+        return Err(StoreError::PostgresServingNotYet(uri.to_string()));
     }
     Err(StoreError::UnsupportedUri(uri.to_string()))
 }

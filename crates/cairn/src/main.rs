@@ -36,6 +36,29 @@ enum LogFormat {
 enum Command {
     /// Run the tracking server (a drop-in for `mlflow server`).
     Server(ServerArgs),
+    /// Create or check MLflow's schema in a database (like `mlflow db`).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create MLflow 3.17.2's schema on an empty database (SQLite or PostgreSQL), or
+    /// confirm that an existing one is at that revision.
+    Upgrade {
+        /// The database, e.g. `sqlite:///cairn-data/mlflow.db` or
+        /// `postgresql://user@host:5432/db`.
+        url: String,
+        /// Artifact location of the Default experiment (0) when it is created.
+        #[arg(long, default_value = "mlflow-artifacts:/")]
+        default_artifact_root: String,
+    },
+    /// Report the schema revision of a database without changing it; exits 1 unless
+    /// cairn can serve it as it is.
+    Check {
+        /// The database, as for `upgrade`.
+        url: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -137,6 +160,48 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn run_db(command: DbCommand) -> anyhow::Result<()> {
+    use cairn_store::schema::{ALEMBIC_HEAD, MLFLOW_VERSION};
+    use cairn_store::SchemaState;
+    match command {
+        DbCommand::Upgrade {
+            url,
+            default_artifact_root,
+        } => {
+            cairn_store::upgrade_schema(&url, &default_artifact_root)
+                .await
+                .with_context(|| format!("cairn db upgrade {url}"))?;
+            println!("{url}: MLflow schema at revision {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION})");
+            Ok(())
+        }
+        DbCommand::Check { url } => {
+            let state = cairn_store::check_schema(&url)
+                .await
+                .with_context(|| format!("cairn db check {url}"))?;
+            match state {
+                SchemaState::Current => {
+                    println!(
+                        "{url}: MLflow schema at revision {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION}); \
+                         cairn serves it as it is"
+                    );
+                    Ok(())
+                }
+                SchemaState::Empty => anyhow::bail!(
+                    "{url}: no MLflow schema yet; `cairn db upgrade {url}` creates it"
+                ),
+                SchemaState::Revision(found) => anyhow::bail!(
+                    "{url}: MLflow schema at revision '{found}', but cairn speaks \
+                     {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION}); migrate it with `mlflow db \
+                     upgrade` from mlflow {MLFLOW_VERSION}"
+                ),
+                SchemaState::NotMlflow(tables) => anyhow::bail!(
+                    "{url}: not an MLflow database (no alembic_version table; found {tables})"
+                ),
+            }
+        }
+    }
+}
+
 /// The error and its causes on one line, leaving out causes whose text the line
 /// already holds (our error types quote their source in their own message).
 fn one_line(e: &anyhow::Error) -> String {
@@ -162,6 +227,7 @@ fn main() -> std::process::ExitCode {
         .context("cannot start the async runtime")
         .and_then(|runtime| match cli.command {
             Command::Server(args) => runtime.block_on(run_server(args)),
+            Command::Db(command) => runtime.block_on(run_db(command)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -8,6 +8,9 @@ pub const MLFLOW_VERSION: &str = "3.17.2";
 /// MLflow's tables, indexes and trigger for SQLite, statements separated by `;;` lines.
 pub const SQLITE_MLFLOW_DDL: &str = include_str!("sqlite_mlflow.sql");
 
+/// MLflow's schema for PostgreSQL, one script (see the file's header for its origin).
+pub const POSTGRES_MLFLOW_DDL: &str = include_str!("postgres_mlflow.sql");
+
 /// cairn's additions: indexes for its search paths, named `cairn_*` so they never clash
 /// with MLflow's. Created with IF NOT EXISTS on every start, also on databases that
 /// `mlflow db upgrade` made. Deliberately few: every index on the metric tables costs a
@@ -48,5 +51,19 @@ mod tests {
             .filter(|s| s.lines().any(|l| l.starts_with("CREATE TABLE")))
             .count();
         assert_eq!(tables, 65);
+    }
+
+    #[test]
+    fn postgres_ddl_has_mlflows_65_tables_in_the_connections_schema() {
+        let ddl = super::POSTGRES_MLFLOW_DDL;
+        assert_eq!(ddl.matches("CREATE TABLE ").count(), 65);
+        assert!(
+            !ddl.contains("public."),
+            "objects must not be pinned to a schema"
+        );
+        assert!(
+            !ddl.lines().any(|l| l.starts_with('\\')),
+            "no psql meta-commands"
+        );
     }
 }

@@ -26,7 +26,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::schema::{self, ALEMBIC_HEAD, MLFLOW_VERSION};
 use crate::{Result, StoreError};
@@ -96,6 +96,43 @@ impl SqliteStore {
             default_artifact_root: default_artifact_root.to_string(),
         })
     }
+}
+
+/// The schema state of the database file at `path` (as after `sqlite://`), opened
+/// read-only; a missing file is an empty database.
+pub(crate) async fn schema_state(path: &str) -> Result<crate::SchemaState> {
+    use crate::SchemaState;
+    let file = PathBuf::from(path.strip_prefix('/').unwrap_or(path));
+    if !file.exists() {
+        return Ok(SchemaState::Empty);
+    }
+    tokio::task::spawn_blocking(move || -> Result<SchemaState> {
+        let conn = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let tables: Vec<String> = {
+            let mut stmt = conn.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if tables.is_empty() {
+            return Ok(SchemaState::Empty);
+        }
+        if !tables.iter().any(|t| t == "alembic_version") {
+            return Ok(SchemaState::NotMlflow(
+                tables.into_iter().take(5).collect::<Vec<_>>().join(", "),
+            ));
+        }
+        let found: Option<String> = conn
+            .query_row("SELECT version_num FROM alembic_version", [], |r| r.get(0))
+            .optional()?;
+        Ok(match found {
+            Some(v) if v == ALEMBIC_HEAD => SchemaState::Current,
+            other => SchemaState::Revision(other.unwrap_or_default()),
+        })
+    })
+    .await?
 }
 
 fn open_reader(file: &Path) -> rusqlite::Result<Connection> {
