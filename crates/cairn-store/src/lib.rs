@@ -227,6 +227,35 @@ pub enum SchemaState {
     NotMlflow(String),
 }
 
+impl SchemaState {
+    /// The state read from the table names alone, or `None` when the database has
+    /// `alembic_version` and its revision decides (see [`SchemaState::at_revision`]).
+    pub(crate) fn from_tables(tables: &[String]) -> Option<SchemaState> {
+        if tables.is_empty() {
+            return Some(SchemaState::Empty);
+        }
+        if !tables.iter().any(|t| t == "alembic_version") {
+            return Some(SchemaState::NotMlflow(
+                tables
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        None
+    }
+
+    /// The state of an MLflow database whose `alembic_version` holds `found`.
+    pub(crate) fn at_revision(found: Option<String>) -> SchemaState {
+        match found {
+            Some(v) if v == schema::ALEMBIC_HEAD => SchemaState::Current,
+            other => SchemaState::Revision(other.unwrap_or_default()),
+        }
+    }
+}
+
 /// Reads the schema state of the database `uri` names, changing nothing.
 pub async fn check_schema(uri: &str) -> Result<SchemaState> {
     if let Some(path) = uri.strip_prefix("sqlite://") {

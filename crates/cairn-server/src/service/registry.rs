@@ -296,6 +296,10 @@ impl RegistryService {
                 .store
                 .model_version_download_uri(src_name, version)
                 .await?;
+            // The one branch that has not read the request's logged model yet.
+            if let (None, Some(m)) = (&run_id, &model_id) {
+                run_id = self.tracking.get_logged_model(m).await?.info.source_run_id;
+            }
         } else if let Some(model_id) = &model_id {
             let model = self
                 .tracking
@@ -308,11 +312,6 @@ impl RegistryService {
             run_id = run_id.or(model.info.source_run_id.clone());
         } else {
             self.check_run_source(&source, run_id.as_deref()).await?;
-        }
-        if model_id.is_some() && run_id.is_none() {
-            if let Some(m) = &model_id {
-                run_id = self.tracking.get_logged_model(m).await?.info.source_run_id;
-            }
         }
 
         let mv = self

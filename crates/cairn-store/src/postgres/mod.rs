@@ -88,21 +88,13 @@ pub(crate) async fn schema_state(pool: &PgPool) -> Result<SchemaState> {
     .iter()
     .map(|r| r.get::<String, _>(0))
     .collect();
-    if tables.is_empty() {
-        return Ok(SchemaState::Empty);
-    }
-    if !tables.iter().any(|t| t == "alembic_version") {
-        return Ok(SchemaState::NotMlflow(
-            tables.into_iter().take(5).collect::<Vec<_>>().join(", "),
-        ));
+    if let Some(state) = SchemaState::from_tables(&tables) {
+        return Ok(state);
     }
     let found: Option<String> = sqlx::query_scalar("SELECT version_num FROM alembic_version")
         .fetch_optional(pool)
         .await?;
-    Ok(match found {
-        Some(v) if v == ALEMBIC_HEAD => SchemaState::Current,
-        other => SchemaState::Revision(other.unwrap_or_default()),
-    })
+    Ok(SchemaState::at_revision(found))
 }
 
 /// Creates MLflow's schema on an empty database, or checks the revision of an

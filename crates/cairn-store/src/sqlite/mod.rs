@@ -116,21 +116,13 @@ pub(crate) async fn schema_state(path: &str) -> Result<crate::SchemaState> {
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        if tables.is_empty() {
-            return Ok(SchemaState::Empty);
-        }
-        if !tables.iter().any(|t| t == "alembic_version") {
-            return Ok(SchemaState::NotMlflow(
-                tables.into_iter().take(5).collect::<Vec<_>>().join(", "),
-            ));
+        if let Some(state) = SchemaState::from_tables(&tables) {
+            return Ok(state);
         }
         let found: Option<String> = conn
             .query_row("SELECT version_num FROM alembic_version", [], |r| r.get(0))
             .optional()?;
-        Ok(match found {
-            Some(v) if v == ALEMBIC_HEAD => SchemaState::Current,
-            other => SchemaState::Revision(other.unwrap_or_default()),
-        })
+        Ok(SchemaState::at_revision(found))
     })
     .await?
 }
