@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub default_artifact_root: String,
     /// Where the artifact proxy keeps files: a folder or an object-store URL.
     pub artifacts_destination: String,
+    /// Most connections a PostgreSQL backend opens (per replica).
+    pub db_pool_size: u32,
 }
 
 /// The largest request body: MLflow allows dataset profiles of 16 MiB in log-inputs.
@@ -76,8 +78,12 @@ impl Server {
     /// Opens the store (creating MLflow's schema if the database is new) and binds.
     pub async fn start(config: &ServerConfig) -> Result<Self, StartError> {
         let artifacts = ArtifactStore::open(&config.artifacts_destination)?;
-        let stores =
-            cairn_store::open(&config.backend_store_uri, &config.default_artifact_root).await?;
+        let stores = cairn_store::open_with_pool(
+            &config.backend_store_uri,
+            &config.default_artifact_root,
+            config.db_pool_size,
+        )
+        .await?;
         let store = stores.tracking.clone();
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await

@@ -11,7 +11,8 @@ fn config(db: &std::path::Path) -> ServerConfig {
         port: 0,
         backend_store_uri: format!("sqlite:///{}", db.display()),
         default_artifact_root: "mlflow-artifacts:/".into(),
-        artifacts_destination: db.with_file_name("artifacts").display().to_string(),
+        db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
+            artifacts_destination: db.with_file_name("artifacts").display().to_string(),
     }
 }
 

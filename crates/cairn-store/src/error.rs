@@ -28,15 +28,31 @@ pub enum StoreError {
     NotMlflowDatabase(String),
     #[error("unsupported backend store URI '{0}': use sqlite:///<path> or postgresql://user@host:port/db")]
     UnsupportedUri(String),
-    #[error(
-        "'{0}': cairn can create and check MLflow's schema on PostgreSQL (`cairn db upgrade`, \
-         `cairn db check`), but does not serve from PostgreSQL yet; use sqlite:///<path>"
-    )]
-    PostgresServingNotYet(String),
     #[error("PostgreSQL error: {0}")]
-    Postgres(#[from] sqlx::Error),
+    Postgres(sqlx::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Constraint violations are the client's: a name taken between the check and the
+/// insert by another replica, or a value longer than MLflow's column. Everything else
+/// stays a database error.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            let detail = d.message().to_string();
+            match d.code().as_deref() {
+                Some("23505") => return StoreError::Mlflow(MlflowError::already_exists(detail)),
+                Some("22001") => {
+                    return StoreError::Mlflow(MlflowError::invalid_parameter(format!(
+                        "a value is longer than its column allows: {detail}"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        StoreError::Postgres(e)
+    }
 }
 
 impl StoreError {

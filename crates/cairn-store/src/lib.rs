@@ -8,6 +8,8 @@
 mod error;
 mod postgres;
 pub mod schema;
+mod shared;
+mod sql;
 mod sqlite;
 mod types;
 
@@ -22,6 +24,7 @@ use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
 use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
 
 pub use error::StoreError;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
     ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel,
@@ -287,9 +290,22 @@ pub async fn upgrade_schema(uri: &str, default_artifact_root: &str) -> Result<()
     Err(StoreError::UnsupportedUri(uri.to_string()))
 }
 
+/// Connections a PostgreSQL store opens at most, unless told otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+
 /// Opens the store a `--backend-store-uri` names, creating MLflow's schema on a new
 /// database and refusing one at another schema revision.
 pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Stores> {
+    open_with_pool(uri, default_artifact_root, DEFAULT_POOL_SIZE).await
+}
+
+/// As [`open`], with the size of a PostgreSQL connection pool (SQLite ignores it: one
+/// writer and a fixed set of readers serve any load there).
+pub async fn open_with_pool(
+    uri: &str,
+    default_artifact_root: &str,
+    pool_size: u32,
+) -> Result<Stores> {
     if let Some(path) = uri.strip_prefix("sqlite://") {
         let store = Arc::new(SqliteStore::open(path, default_artifact_root).await?);
         return Ok(Stores {
@@ -298,7 +314,11 @@ pub async fn open(uri: &str, default_artifact_root: &str) -> Result<Stores> {
         });
     }
     if postgres::is_postgres_uri(uri) {
-        return Err(StoreError::PostgresServingNotYet(uri.to_string()));
+        let store = Arc::new(PgStore::open(uri, default_artifact_root, pool_size).await?);
+        return Ok(Stores {
+            tracking: store.clone(),
+            registry: store,
+        });
     }
     Err(StoreError::UnsupportedUri(uri.to_string()))
 }

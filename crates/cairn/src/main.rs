@@ -88,6 +88,10 @@ struct ServerArgs {
     /// credentials and endpoint from the usual environment (`AWS_ENDPOINT_URL`, ...).
     #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
     artifacts_destination: Option<String>,
+    /// Most connections to a PostgreSQL backend store this server opens; size it so
+    /// that replicas times pool size stays under the server's `max_connections`.
+    #[arg(long, default_value_t = cairn_store::DEFAULT_POOL_SIZE, env = "CAIRN_DB_POOL_SIZE")]
+    db_pool_size: u32,
 }
 
 fn init_logging(format: LogFormat) {
@@ -144,6 +148,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         backend_store_uri,
         default_artifact_root: args.default_artifact_root,
         artifacts_destination,
+        db_pool_size: args.db_pool_size,
     };
     let server = Server::start(&config)
         .await

@@ -54,8 +54,8 @@ fn mlflow_uses(python: &Path, uri: &str) -> String {
 
 #[tokio::test]
 async fn postgres_schema_made_by_cairn_is_mlflows() {
-    let Some(db) = TestPostgres::create().await else {
-        return skip_or_fail("PostgreSQL at 127.0.0.1:5432");
+    let Some(db) = TestPostgres::create(module_path!()).await else {
+        return;
     };
     let (ok, _, err) = cairn(&["db", "check", &db.url]);
     assert!(!ok && err.contains("no MLflow schema yet"), "{err}");
@@ -78,8 +78,8 @@ async fn postgres_schema_made_by_cairn_is_mlflows() {
 
 #[tokio::test]
 async fn postgres_schema_made_by_mlflow_passes_cairns_check() {
-    let Some(db) = TestPostgres::create().await else {
-        return skip_or_fail("PostgreSQL at 127.0.0.1:5432");
+    let Some(db) = TestPostgres::create(module_path!()).await else {
+        return;
     };
     let Some(python) = python_with_psycopg() else {
         return skip_or_fail("a Python with mlflow and psycopg (MLflow on PostgreSQL)");
@@ -104,8 +104,8 @@ async fn postgres_schema_made_by_mlflow_passes_cairns_check() {
 
 #[tokio::test]
 async fn postgres_databases_cairn_must_not_touch_are_refused() {
-    let Some(db) = TestPostgres::create().await else {
-        return skip_or_fail("PostgreSQL at 127.0.0.1:5432");
+    let Some(db) = TestPostgres::create(module_path!()).await else {
+        return;
     };
     let (ok, _, err) = cairn(&["db", "upgrade", &db.url]);
     assert!(ok, "{err}");
@@ -125,7 +125,7 @@ async fn postgres_databases_cairn_must_not_touch_are_refused() {
     let (ok, _, err) = cairn(&["db", "upgrade", &db.url]);
     assert!(!ok && err.contains("0584bdc529eb"), "{err}");
 
-    let Some(other) = TestPostgres::create().await else {
+    let Some(other) = TestPostgres::create(module_path!()).await else {
         return;
     };
     {

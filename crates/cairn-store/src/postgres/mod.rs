@@ -5,6 +5,15 @@
 //! revision of one `mlflow db upgrade` made. Several cairn replicas may start at once
 //! against one database, so schema creation runs under a transaction-scoped advisory
 //! lock: one replica creates, the others wait and then find it made.
+//!
+//! Unlike SQLite there is no single writer here: any number of replicas write at
+//! once, so each write is a transaction that locks what it depends on (see
+//! `registry.rs`) and is run again when PostgreSQL aborts it for a deadlock.
+
+pub(crate) mod exec;
+mod logged_models;
+mod registry;
+mod tracking;
 
 use std::time::Duration;
 
@@ -20,6 +29,25 @@ const SCHEMA_LOCK_KEY: i64 = 0x63_61_69_72_6e;
 
 /// How long a start waits for the database to answer before giving up.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The tracking and registry store on one connection pool.
+pub struct PgStore {
+    pool: PgPool,
+    default_artifact_root: String,
+}
+
+impl PgStore {
+    /// Connects with a pool of at most `max_connections`, then creates MLflow's schema
+    /// on an empty database or checks the revision of an existing one.
+    pub async fn open(uri: &str, default_artifact_root: &str, max_connections: u32) -> Result<Self> {
+        let pool = connect(uri, max_connections).await?;
+        ensure_schema(&pool, default_artifact_root).await?;
+        Ok(PgStore {
+            pool,
+            default_artifact_root: default_artifact_root.to_string(),
+        })
+    }
+}
 
 /// `postgresql://`, `postgres://` and SQLAlchemy's `postgresql+<driver>://` spellings.
 pub(crate) fn is_postgres_uri(uri: &str) -> bool {
@@ -146,6 +174,9 @@ pub(crate) async fn ensure_schema(pool: &PgPool, default_artifact_root: &str) ->
                 mlflow_version: MLFLOW_VERSION,
             });
         }
+    }
+    for stmt in schema::POSTGRES_CAIRN_DDL {
+        sqlx::query(stmt).execute(&mut *tx).await?;
     }
     // MLflow's own store inserts experiment 0 with an explicit id; the sequence is
     // left alone, as MLflow leaves it (its first id is 1).

@@ -35,6 +35,16 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
     "DROP INDEX IF EXISTS cairn_idx_tags_key_value",
 ];
 
+/// cairn's additions to MLflow's schema on PostgreSQL: indexes only, which MLflow
+/// neither needs nor minds. MLflow's primary keys already serve the probes that need
+/// extra indexes on SQLite (PostgreSQL reads the value from the heap page the key
+/// points at, and a param value of up to 8,000 characters cannot be part of a B-tree
+/// entry there).
+pub const POSTGRES_CAIRN_DDL: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS cairn_idx_runs_search \
+     ON runs (experiment_id, lifecycle_stage, start_time, run_uuid)",
+];
+
 /// Splits the DDL into statements.
 pub fn statements(ddl: &str) -> impl Iterator<Item = &str> {
     ddl.split("\n;;").map(str::trim).filter(|s| {

@@ -6,19 +6,15 @@ use std::collections::HashMap;
 use cairn_core::entities::{KeyValue, LifecycleStage, Metric, Page};
 use cairn_core::logged_model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus};
 use cairn_core::page_token;
-use cairn_core::search::{Clause, LoggedModelAttr, Op, OrderBy, Target};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::search::push_comparison;
-use super::sql::Sql;
-use super::tracking::{opt_text, query_all, sanitize};
+use crate::sql::search::{push_logged_model_clause, push_logged_model_order};
+use crate::sql::Sql;
+use super::tracking::{opt_text, query_all};
+use crate::shared::{logged_model_not_found as not_found, sanitize, LOGGED_MODEL_COLUMNS as COLUMNS};
 use super::SqliteStore;
 use crate::types::{LoggedModelSearch, NewLoggedModel};
-use crate::{Result, StoreError};
-
-const COLUMNS: &str = "m.model_id, m.experiment_id, m.name, m.artifact_location, \
-                       m.creation_timestamp_ms, m.last_updated_timestamp_ms, m.status, \
-                       m.status_message, m.model_type, m.source_run_id";
+use crate::Result;
 
 fn info(row: &Row) -> rusqlite::Result<LoggedModelInfo> {
     Ok(LoggedModelInfo {
@@ -36,10 +32,6 @@ fn info(row: &Row) -> rusqlite::Result<LoggedModelInfo> {
     })
 }
 
-fn not_found(model_id: &str) -> StoreError {
-    StoreError::not_found(format!("Logged model with ID '{model_id}' not found."))
-}
-
 /// Fills in tags, params and metrics of each model, three queries for the page.
 fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>> {
     if infos.is_empty() {
@@ -48,7 +40,7 @@ fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<Logged
     let ids = || infos.iter().map(|i| i.model_id.clone());
     let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ");
+        Sql::sqlite("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ");
     sql.push_list(ids()).push(" ORDER BY tag_key");
     for (id, kv) in query_all(conn, &sql, |r| {
         Ok((
@@ -59,7 +51,7 @@ fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<Logged
         tags.entry(id).or_default().push(kv);
     }
     let mut params: HashMap<String, Vec<KeyValue>> = HashMap::new();
-    let mut sql = Sql::new(
+    let mut sql = Sql::sqlite(
         "SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN ",
     );
     sql.push_list(ids()).push(" ORDER BY param_key");
@@ -72,7 +64,7 @@ fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<Logged
         params.entry(id).or_default().push(kv);
     }
     let mut metrics: HashMap<String, Vec<Metric>> = HashMap::new();
-    let mut sql = Sql::new(
+    let mut sql = Sql::sqlite(
         "SELECT model_id, metric_name, metric_value, metric_timestamp_ms, metric_step, run_id \
          FROM logged_model_metrics WHERE model_id IN ",
     );
@@ -107,7 +99,7 @@ fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<Logged
 }
 
 fn get(conn: &Connection, model_id: &str, allow_deleted: bool) -> Result<Option<LoggedModel>> {
-    let mut sql = Sql::new(format!(
+    let mut sql = Sql::sqlite(format!(
         "SELECT {COLUMNS} FROM logged_models m WHERE m.model_id = "
     ));
     sql.push_bind(model_id.to_string());
@@ -194,85 +186,6 @@ pub(super) fn log_model_metrics(conn: &Connection, run_id: &str, metrics: &[Metr
         }
     }
     Ok(())
-}
-
-fn push_clause(qb: &mut Sql, c: &Clause<LoggedModelAttr>) {
-    match &c.target {
-        Target::Attribute(attr) => {
-            push_comparison(qb, &format!("m.{}", attr.column()), c.op, &c.value)
-        }
-        Target::Tag(key) | Target::Param(key) => {
-            let (table, k, v) = if matches!(c.target, Target::Tag(_)) {
-                ("logged_model_tags", "tag_key", "tag_value")
-            } else {
-                ("logged_model_params", "param_key", "param_value")
-            };
-            // `!=` also matches models without the key, as in the registry searches.
-            let negate = c.op == Op::Ne;
-            qb.push(format!(
-                "{}EXISTS (SELECT 1 FROM {table} kv WHERE kv.model_id = m.model_id AND kv.{k} = ",
-                if negate { "NOT " } else { "" }
-            ));
-            qb.push_bind(key.clone());
-            qb.push(" AND ");
-            let op = if negate { Op::Eq } else { c.op };
-            push_comparison(qb, &format!("kv.{v}"), op, &c.value);
-            qb.push(")");
-        }
-        Target::Metric(key) => {
-            qb.push(
-                "EXISTS (SELECT 1 FROM logged_model_metrics lm WHERE lm.model_id = m.model_id \
-                 AND lm.metric_name = ",
-            );
-            qb.push_bind(key.clone());
-            qb.push(" AND ");
-            push_comparison(qb, "lm.metric_value", c.op, &c.value);
-            qb.push(")");
-        }
-        Target::Dataset(_) => {
-            qb.push("1 = 1");
-        }
-    }
-}
-
-/// The latest value of a model's metric: MLflow orders by timestamp, then step. The
-/// key is bound once as `?N` and used twice (null test and value); later anonymous
-/// `?`s continue from N + 1, as SQLite numbers them.
-fn latest_metric_sql(key_param: usize) -> String {
-    format!(
-        "(SELECT lm.metric_value FROM logged_model_metrics lm WHERE lm.model_id = m.model_id \
-         AND lm.metric_name = ?{key_param} ORDER BY lm.metric_timestamp_ms DESC, \
-         lm.metric_step DESC, lm.run_id ASC LIMIT 1)"
-    )
-}
-
-fn push_order(qb: &mut Sql, order: &[OrderBy<LoggedModelAttr>]) {
-    let mut keys = Vec::new();
-    let (mut has_created, mut has_id) = (false, false);
-    for o in order {
-        let dir = if o.ascending { "ASC" } else { "DESC" };
-        let expr = match &o.target {
-            Target::Attribute(a) => {
-                has_created |= *a == LoggedModelAttr::CreationTimestamp;
-                has_id |= *a == LoggedModelAttr::ModelId;
-                format!("m.{}", a.column())
-            }
-            Target::Metric(key) => {
-                qb.params.push(key.clone().into());
-                latest_metric_sql(qb.params.len())
-            }
-            _ => continue,
-        };
-        keys.push(format!("({expr} IS NULL) ASC"));
-        keys.push(format!("{expr} {dir}"));
-    }
-    if !has_created {
-        keys.push("m.creation_timestamp_ms DESC".into());
-    }
-    if !has_id {
-        keys.push("m.model_id ASC".into());
-    }
-    qb.push(" ORDER BY ").push(keys.join(", "));
 }
 
 impl SqliteStore {
@@ -389,7 +302,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn lm_search(&self, s: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
-        let mut sql = Sql::new(format!(
+        let mut sql = Sql::sqlite(format!(
             "SELECT {COLUMNS} FROM logged_models m WHERE \
              (m.lifecycle_stage IS NULL OR m.lifecycle_stage != 'deleted')"
         ));
@@ -399,9 +312,9 @@ impl SqliteStore {
         }
         for c in &s.filter {
             sql.push(" AND ");
-            push_clause(&mut sql, c);
+            push_logged_model_clause(&mut sql, c);
         }
-        push_order(&mut sql, &s.order_by);
+        push_logged_model_order(&mut sql, &s.order_by);
         sql.push_page(s.max_results, s.offset);
         let (max_results, offset) = (s.max_results, s.offset);
         self.readers

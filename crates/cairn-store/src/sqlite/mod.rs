@@ -18,8 +18,6 @@ mod checkpointer;
 mod logged_models;
 mod readers;
 mod registry;
-mod search;
-mod sql;
 mod tracking;
 mod writer;
 
@@ -31,6 +29,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::schema::{self, ALEMBIC_HEAD, MLFLOW_VERSION};
 use crate::{Result, StoreError};
 
+use crate::sql::Bind;
 use checkpointer::Checkpointer;
 use readers::Readers;
 use writer::Writer;
@@ -232,4 +231,16 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+impl rusqlite::ToSql for Bind {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Bind::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Bind::Real(v) => ToSqlOutput::Borrowed(ValueRef::Real(*v)),
+            Bind::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Bind::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v as i64)),
+        })
+    }
 }

@@ -12,31 +12,18 @@ use cairn_core::page_token;
 use cairn_core::registry::{
     ModelVersion, RegisteredModel, RegisteredModelAlias, Stage, DELETED_STAGE,
 };
-use cairn_core::search::{Clause, Op, OrderBy, RegistryAttr, Target};
-use cairn_core::MlflowError;
+use cairn_core::search::RegistryAttr;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::search::push_comparison;
-use super::sql::Sql;
+use crate::sql::search::{push_registry_clause, push_registry_order};
+use crate::sql::Sql;
 use super::tracking::{opt_text, query_all};
 use super::SqliteStore;
 use crate::types::{NewModelVersion, RegistrySearch};
-use crate::{RegistryStore, Result, StoreError};
-
-const MODEL_COLUMNS: &str = "rm.name, rm.creation_time, rm.last_updated_time, rm.description";
-const VERSION_COLUMNS: &str = "mv.name, mv.version, mv.creation_time, mv.last_updated_time, \
-     mv.description, mv.user_id, mv.current_stage, mv.source, mv.run_id, mv.status, \
-     mv.status_message, mv.run_link";
-
-fn model_not_found(name: &str) -> StoreError {
-    StoreError::not_found(format!("Registered Model with name={name} not found"))
-}
-
-fn version_not_found(name: &str, version: i64) -> StoreError {
-    StoreError::not_found(format!(
-        "Model Version (name={name}, version={version}) not found"
-    ))
-}
+use crate::shared::{
+    model_exists, model_not_found, version_not_found, MODEL_COLUMNS, VERSION_COLUMNS,
+};
+use crate::{RegistryStore, Result};
 
 fn registered_model(row: &Row) -> rusqlite::Result<RegisteredModel> {
     Ok(RegisteredModel {
@@ -90,7 +77,7 @@ fn complete_versions(conn: &Connection, versions: &mut [ModelVersion]) -> Result
     names.dedup();
     let mut tags: HashMap<(String, String), Vec<KeyValue>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT name, version, \"key\", value FROM model_version_tags WHERE workspace = 'default' AND name IN ");
+        Sql::sqlite("SELECT name, version, \"key\", value FROM model_version_tags WHERE workspace = 'default' AND name IN ");
     sql.push_list(names.iter().cloned())
         .push(" ORDER BY \"key\"");
     for (name, version, kv) in query_all(conn, &sql, |r| {
@@ -104,7 +91,7 @@ fn complete_versions(conn: &Connection, versions: &mut [ModelVersion]) -> Result
     }
     let mut aliases: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT name, version, alias FROM registered_model_aliases WHERE workspace = 'default' AND name IN ");
+        Sql::sqlite("SELECT name, version, alias FROM registered_model_aliases WHERE workspace = 'default' AND name IN ");
     sql.push_list(names.iter().cloned()).push(" ORDER BY alias");
     for (name, version, alias) in query_all(conn, &sql, |r| {
         Ok((
@@ -130,7 +117,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
     }
     let names = || models.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
     let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
-    let mut sql = Sql::new("SELECT name, \"key\", value FROM registered_model_tags WHERE workspace = 'default' AND name IN ");
+    let mut sql = Sql::sqlite("SELECT name, \"key\", value FROM registered_model_tags WHERE workspace = 'default' AND name IN ");
     sql.push_list(names()).push(" ORDER BY \"key\"");
     for (name, kv) in query_all(conn, &sql, |r| {
         Ok((
@@ -142,7 +129,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
     }
     let mut aliases: HashMap<String, Vec<RegisteredModelAlias>> = HashMap::new();
     let mut sql =
-        Sql::new("SELECT name, alias, version FROM registered_model_aliases WHERE workspace = 'default' AND name IN ");
+        Sql::sqlite("SELECT name, alias, version FROM registered_model_aliases WHERE workspace = 'default' AND name IN ");
     sql.push_list(names()).push(" ORDER BY alias");
     for (name, alias) in query_all(conn, &sql, |r| {
         Ok((
@@ -156,7 +143,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
         aliases.entry(name).or_default().push(alias);
     }
     // The newest version in each stage, as MLflow's `latest_versions`.
-    let mut sql = Sql::new(format!(
+    let mut sql = Sql::sqlite(format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions mv JOIN (SELECT name, current_stage, \
          MAX(version) AS version FROM model_versions WHERE workspace = 'default' AND \
          current_stage != '{DELETED_STAGE}' AND name IN "
@@ -181,7 +168,7 @@ fn complete_models(conn: &Connection, models: &mut [RegisteredModel]) -> Result<
 }
 
 fn get_model(conn: &Connection, name: &str) -> Result<Option<RegisteredModel>> {
-    let mut sql = Sql::new(format!(
+    let mut sql = Sql::sqlite(format!(
         "SELECT {MODEL_COLUMNS} FROM registered_models rm WHERE rm.workspace = 'default' AND rm.name = "
     ));
     sql.push_bind(name.to_string());
@@ -201,7 +188,7 @@ fn require_model(conn: &Connection, name: &str) -> Result<()> {
 }
 
 fn get_version(conn: &Connection, name: &str, version: i64) -> Result<Option<ModelVersion>> {
-    let mut sql = Sql::new(format!(
+    let mut sql = Sql::sqlite(format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions mv WHERE mv.workspace = 'default' AND mv.name = "
     ));
     sql.push_bind(name.to_string())
@@ -221,59 +208,6 @@ fn touch_model(conn: &Connection, name: &str, now_ms: i64) -> Result<()> {
     conn.prepare_cached("UPDATE registered_models SET last_updated_time = ?2 WHERE workspace = 'default' AND name = ?1")?
         .execute(params![name, now_ms])?;
     Ok(())
-}
-
-fn push_registry_clause(
-    qb: &mut Sql,
-    alias: &str,
-    tag_table: &str,
-    owner: &str,
-    c: &Clause<RegistryAttr>,
-) {
-    match &c.target {
-        Target::Attribute(attr) => {
-            push_comparison(qb, &format!("{alias}.{}", attr.column()), c.op, &c.value)
-        }
-        Target::Tag(key) => {
-            // `tag.x != 'v'` also matches entities without the tag: the client relies on
-            // it to leave prompts out (`tag.mlflow.prompt.is_prompt != 'true'`).
-            let negate = c.op == Op::Ne;
-            qb.push(format!(
-                "{}EXISTS (SELECT 1 FROM {tag_table} t WHERE t.workspace = 'default' AND {owner} AND t.\"key\" = ",
-                if negate { "NOT " } else { "" }
-            ));
-            qb.push_bind(key.clone()).push(" AND ");
-            push_comparison(qb, "t.value", if negate { Op::Eq } else { c.op }, &c.value);
-            qb.push(")");
-        }
-        _ => {}
-    }
-}
-
-fn push_registry_order(
-    qb: &mut Sql,
-    alias: &str,
-    order: &[OrderBy<RegistryAttr>],
-    tail: &[(RegistryAttr, &str)],
-) {
-    let mut keys = Vec::new();
-    let mut seen = Vec::new();
-    for o in order {
-        if let Target::Attribute(a) = o.target {
-            seen.push(a);
-            keys.push(format!(
-                "{alias}.{} {}",
-                a.column(),
-                if o.ascending { "ASC" } else { "DESC" }
-            ));
-        }
-    }
-    for (a, dir) in tail {
-        if !seen.contains(a) {
-            keys.push(format!("{alias}.{} {dir}", a.column()));
-        }
-    }
-    qb.push(" ORDER BY ").push(keys.join(", "));
 }
 
 #[async_trait]
@@ -299,10 +233,7 @@ impl RegistryStore for SqliteStore {
                     )?
                     .execute(params![name, now_ms, description])?;
                 if inserted == 0 {
-                    return Err(MlflowError::already_exists(format!(
-                        "Registered Model (name={name}) already exists."
-                    ))
-                    .into());
+                    return Err(model_exists(&name));
                 }
                 let mut stmt = conn.prepare_cached(
                     "INSERT INTO registered_model_tags (\"key\", value, name) VALUES (?1, ?2, ?3) \
@@ -332,10 +263,7 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_model(conn, &name)?;
                 if name != new_name && get_model(conn, &new_name)?.is_some() {
-                    return Err(MlflowError::already_exists(format!(
-                        "Registered Model (name={new_name}) already exists."
-                    ))
-                    .into());
+                    return Err(model_exists(&new_name));
                 }
                 // MLflow's tables cascade renames through foreign keys that SQLite only
                 // enforces when asked; renaming every table keeps them consistent either way.
@@ -407,7 +335,7 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn search_registered_models(&self, s: &RegistrySearch) -> Result<Page<RegisteredModel>> {
-        let mut sql = Sql::new(format!(
+        let mut sql = Sql::sqlite(format!(
             "SELECT {MODEL_COLUMNS} FROM registered_models rm WHERE rm.workspace = 'default'"
         ));
         for c in &s.filter {
@@ -593,7 +521,7 @@ impl RegistryStore for SqliteStore {
     }
 
     async fn search_model_versions(&self, s: &RegistrySearch) -> Result<Page<ModelVersion>> {
-        let mut sql = Sql::new(format!(
+        let mut sql = Sql::sqlite(format!(
             "SELECT {VERSION_COLUMNS} FROM model_versions mv WHERE mv.workspace = 'default' AND mv.current_stage != '{DELETED_STAGE}'"
         ));
         for c in &s.filter {

@@ -12,32 +12,18 @@ use cairn_core::{page_token, MlflowError};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::sql::Sql;
-use super::{join_uri, now_ms, search, SqliteStore};
+use crate::shared::{
+    attach_dataset_inputs, edges_sql, experiment_exists, latest_per_key, param_changed, sanitize,
+    sort_edges, Edge, EXPERIMENT_COLUMNS, RUN_COLUMNS,
+};
+use crate::sql::{Bind, Sql};
+use super::{join_uri, now_ms, SqliteStore};
+use crate::sql::search;
 use crate::types::{
     ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
     RunSearch,
 };
 use crate::{Result, TrackingStore};
-
-const RUN_COLUMNS: &str = "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, \
-                           r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
-const EXPERIMENT_COLUMNS: &str = "e.experiment_id, e.name, e.artifact_location, \
-                                  e.lifecycle_stage, e.creation_time, e.last_update_time";
-
-/// MLflow's SQL store keeps NaN as 0 with `is_nan` set, and clamps the infinities to
-/// the largest doubles; so does cairn, so both read each other's rows.
-pub(super) fn sanitize(value: f64) -> (f64, bool) {
-    if value.is_nan() {
-        (0.0, true)
-    } else if value == f64::INFINITY {
-        (f64::MAX, false)
-    } else if value == f64::NEG_INFINITY {
-        (f64::MIN, false)
-    } else {
-        (value, false)
-    }
-}
 
 /// Reads a metric from columns `key, value, timestamp, step, is_nan` at `at..`.
 fn metric_at(row: &Row, at: usize, run_id: Option<String>) -> rusqlite::Result<Metric> {
@@ -112,7 +98,7 @@ fn attach_experiment_tags(conn: &Connection, experiments: &mut [Experiment]) -> 
     if experiments.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new(
+    let mut sql = Sql::sqlite(
         "SELECT experiment_id, \"key\", value FROM experiment_tags WHERE experiment_id IN ",
     );
     sql.push_list(
@@ -136,8 +122,8 @@ fn attach_experiment_tags(conn: &Connection, experiments: &mut [Experiment]) -> 
     Ok(())
 }
 
-fn experiment_where(conn: &Connection, clause: &str, value: Value) -> Result<Option<Experiment>> {
-    let mut sql = Sql::new(format!(
+fn experiment_where(conn: &Connection, clause: &str, value: Bind) -> Result<Option<Experiment>> {
+    let mut sql = Sql::sqlite(format!(
         "SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE {clause}"
     ));
     sql.params.push(value);
@@ -157,18 +143,10 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     let mut inputs: HashMap<String, RunInputs> = HashMap::new();
     let mut outputs: HashMap<String, RunOutputs> = HashMap::new();
 
-    struct Edge {
-        input_uuid: String,
-        source_type: String,
-        source_id: String,
-        destination_id: String,
-        step: i64,
-        dataset: Option<Dataset>,
-    }
     let mut edges: Vec<Edge> = Vec::new();
     // SQLite binds at most 32,766 values per statement; a page may hold 50,000 runs.
     for chunk in ids.chunks(400) {
-        let mut sql = Sql::new(
+        let mut sql = Sql::sqlite(
             "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ",
         );
         sql.push_list(chunk.iter().cloned());
@@ -179,7 +157,7 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             data.entry(id).or_default().metrics.push(m);
         }
         for (table, is_param) in [("params", true), ("tags", false)] {
-            let mut sql = Sql::new(format!(
+            let mut sql = Sql::sqlite(format!(
                 "SELECT run_uuid, \"key\", value FROM {table} WHERE run_uuid IN "
             ));
             sql.push_list(chunk.iter().cloned());
@@ -200,16 +178,16 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         }
         // Dataset inputs (with their tags), model inputs and model outputs all live in
         // MLflow's `inputs` edge table.
-        let mut sql = Sql::new(
-            "SELECT i.input_uuid, i.source_type, i.source_id, i.destination_id, i.step, d.name, \
-             d.digest, d.dataset_source_type, d.dataset_source, d.dataset_schema, d.dataset_profile \
-             FROM inputs i LEFT JOIN datasets d ON i.source_type = 'DATASET' \
-             AND d.dataset_uuid = i.source_id WHERE (i.destination_type = 'RUN' AND i.destination_id IN ",
+        // The chunk's ids are bound once and their numbered placeholders used twice.
+        let list = format!(
+            "IN ({})",
+            (1..=chunk.len())
+                .map(|n| format!("?{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        sql.push_list(chunk.iter().cloned());
-        sql.push(") OR (i.source_type IN ('RUN_INPUT', 'RUN_OUTPUT') AND i.source_id IN ");
-        sql.push_list(chunk.iter().cloned());
-        sql.push(") ORDER BY i.rowid");
+        let mut sql = Sql::sqlite(edges_sql(&list, &list, "i.rowid"));
+        sql.params.extend(chunk.iter().map(|id| Bind::Text(id.clone())));
         edges.extend(query_all(conn, &sql, |r| {
             let dataset = match r.get::<_, Option<String>>(5)? {
                 Some(name) => Some(Dataset {
@@ -232,44 +210,10 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
             })
         })?);
     }
-    let mut dataset_inputs: Vec<(String, String, DatasetInput)> = Vec::new();
-    for e in edges {
-        match e.source_type.as_str() {
-            "DATASET" => {
-                if let Some(dataset) = e.dataset {
-                    dataset_inputs.push((
-                        e.destination_id,
-                        e.input_uuid,
-                        DatasetInput {
-                            tags: Vec::new(),
-                            dataset,
-                        },
-                    ));
-                }
-            }
-            "RUN_INPUT" => inputs
-                .entry(e.source_id)
-                .or_default()
-                .model_inputs
-                .push(ModelInput {
-                    model_id: e.destination_id,
-                }),
-            "RUN_OUTPUT" => {
-                outputs
-                    .entry(e.source_id)
-                    .or_default()
-                    .model_outputs
-                    .push(ModelOutput {
-                        model_id: e.destination_id,
-                        step: e.step,
-                    })
-            }
-            _ => {}
-        }
-    }
+    let dataset_inputs = sort_edges(edges, &mut inputs, &mut outputs);
     if !dataset_inputs.is_empty() {
         let mut sql =
-            Sql::new("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
+            Sql::sqlite("SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ");
         sql.push_list(dataset_inputs.iter().map(|d| d.1.clone()));
         let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
         for (id, kv) in query_all(conn, &sql, |r| {
@@ -280,10 +224,7 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
         })? {
             tags.entry(id).or_default().push(kv);
         }
-        for (run_id, input_id, mut di) in dataset_inputs {
-            di.tags = tags.remove(&input_id).unwrap_or_default();
-            inputs.entry(run_id).or_default().dataset_inputs.push(di);
-        }
+        attach_dataset_inputs(dataset_inputs, tags, &mut inputs);
     }
     Ok(infos
         .into_iter()
@@ -317,10 +258,6 @@ fn upsert_experiment_tag(conn: &Connection, id: i64, key: &str, value: &str) -> 
     )?
     .execute(params![key, value, id])?;
     Ok(())
-}
-
-fn already_exists(name: &str) -> crate::StoreError {
-    MlflowError::already_exists(format!("Experiment(name={name}) already exists.")).into()
 }
 
 /// Rows per multi-row metric INSERT (6 values each, far below SQLite's bind limit).
@@ -376,15 +313,7 @@ fn log_batch_sync(
                 .optional()?;
             match old {
                 Some(old) if old == p.value => {}
-                Some(old) => {
-                    return Err(MlflowError::invalid_parameter(format!(
-                        "Changing param values is not allowed. Param with key='{}' was already \
-                         logged with value='{}' for run ID='{}'. Attempted logging new value \
-                         '{}'.",
-                        p.key, old, run_id, p.value
-                    ))
-                    .into())
-                }
+                Some(old) => return Err(param_changed(&p.key, &old, run_id, &p.value)),
                 None => {
                     insert.execute(params![p.key, p.value, run_id])?;
                 }
@@ -392,21 +321,7 @@ fn log_batch_sync(
         }
     }
     if !metrics.is_empty() {
-        // The newest point per key, by MLflow's (step, timestamp, value) order, is the
-        // only candidate for latest_metrics: one upsert per key, not per point.
-        let mut latest: HashMap<&str, (i64, i64, f64, bool)> = HashMap::new();
-        for m in metrics {
-            let (value, is_nan) = sanitize(m.value);
-            let candidate = (m.step, m.timestamp, value, is_nan);
-            latest
-                .entry(m.key.as_str())
-                .and_modify(|cur| {
-                    if (candidate.0, candidate.1, candidate.2) > (cur.0, cur.1, cur.2) {
-                        *cur = candidate;
-                    }
-                })
-                .or_insert(candidate);
-        }
+        let latest = latest_per_key(metrics);
         // Full chunks go through one cached multi-row statement: far fewer VDBE
         // programs per point than one INSERT each.
         let mut chunks = metrics.chunks_exact(METRIC_ROWS_PER_INSERT);
@@ -459,7 +374,7 @@ impl TrackingStore for SqliteStore {
                     )?
                     .query_row([&new.name], |r| r.get(0))?;
                 if exists {
-                    return Err(already_exists(&new.name));
+                    return Err(experiment_exists(&new.name));
                 }
                 let id: i64 = conn
                     .prepare_cached(
@@ -485,7 +400,7 @@ impl TrackingStore for SqliteStore {
     async fn get_experiment(&self, experiment_id: i64) -> Result<Option<Experiment>> {
         self.readers
             .run(move |conn| {
-                experiment_where(conn, "e.experiment_id = ?", Value::Integer(experiment_id))
+                experiment_where(conn, "e.experiment_id = ?", Bind::Int(experiment_id))
             })
             .await
     }
@@ -497,14 +412,14 @@ impl TrackingStore for SqliteStore {
                 experiment_where(
                     conn,
                     "e.name = ? AND e.workspace = 'default'",
-                    Value::Text(name),
+                    Bind::Text(name),
                 )
             })
             .await
     }
 
     async fn search_experiments(&self, s: &ExperimentSearch) -> Result<Page<Experiment>> {
-        let mut sql = Sql::new(format!(
+        let mut sql = Sql::sqlite(format!(
             "SELECT {EXPERIMENT_COLUMNS} FROM experiments e WHERE e.lifecycle_stage IN "
         ));
         sql.push_list(s.view_type.stages().iter().map(|s| s.to_string()));
@@ -541,7 +456,7 @@ impl TrackingStore for SqliteStore {
                     )?
                     .query_row(params![new_name, experiment_id], |r| r.get(0))?;
                 if clash {
-                    return Err(already_exists(&new_name));
+                    return Err(experiment_exists(&new_name));
                 }
                 conn.prepare_cached(
                     "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
@@ -831,7 +746,7 @@ impl TrackingStore for SqliteStore {
         }
         // Phase 1 finds the page's run ids in order, touching only indexes where it can;
         // phase 2 reads those runs' rows and children.
-        let mut sql = Sql::new("SELECT r.run_uuid FROM runs r");
+        let mut sql = Sql::sqlite("SELECT r.run_uuid FROM runs r");
         search::push_run_order_joins(&mut sql, &s.order_by);
         sql.push(" WHERE r.experiment_id IN ");
         sql.push_list(s.experiment_ids.iter().copied());
@@ -851,7 +766,7 @@ impl TrackingStore for SqliteStore {
                 ids.truncate(max_results as usize);
                 let mut infos: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
                 for chunk in ids.chunks(500) {
-                    let mut rows = Sql::new(format!(
+                    let mut rows = Sql::sqlite(format!(
                         "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid IN "
                     ));
                     rows.push_list(chunk.iter().cloned());
@@ -897,7 +812,7 @@ impl TrackingStore for SqliteStore {
     }
 
     async fn metric_history_range(&self, range: &HistoryRange) -> Result<Vec<Metric>> {
-        let mut sql = Sql::new(
+        let mut sql = Sql::sqlite(
             "SELECT run_uuid, \"key\", value, timestamp, step, is_nan FROM metrics \
              INDEXED BY index_metrics_run_uuid_key_step WHERE \"key\" = ",
         );

@@ -254,58 +254,7 @@ impl Drop for S3Server {
     }
 }
 
-/// A PostgreSQL database of its own for one test, created on the server at
-/// `$CAIRN_TEST_POSTGRES` (default `postgresql://postgres@127.0.0.1:5432/test`) and
-/// dropped afterwards, so PostgreSQL tests run in parallel without seeing each other.
-pub struct TestPostgres {
-    admin: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl TestPostgres {
-    /// `None` when no PostgreSQL answers.
-    pub async fn create() -> Option<TestPostgres> {
-        use sqlx::Connection;
-        let admin = std::env::var("CAIRN_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".to_string());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-        let name = format!("cairn_t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("CREATE DATABASE");
-        let _ = conn.close().await;
-        let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-        Some(TestPostgres {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        })
-    }
-}
-
-impl Drop for TestPostgres {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // Drop runs inside or outside a runtime; a thread of its own works for both.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
+pub use cairn_testkit::TestPostgres;
 
 /// Runs `cairn <args>`, returning (success, stdout, stderr).
 pub fn cairn(args: &[&str]) -> (bool, String, String) {

@@ -1,18 +1,18 @@
 //! Turns validated search clauses into SQL over MLflow's tables.
 
-use super::sql::Sql;
+use super::Sql;
 use cairn_core::search::{
-    Clause, DatasetField, ExperimentAttr, Op, OrderBy, RunAttr, Target, Value,
+    Clause, DatasetField, ExperimentAttr, LoggedModelAttr, Op, OrderBy, RegistryAttr, RunAttr,
+    Target, Value,
 };
 
 type Qb = Sql;
 
-/// cairn's covering probe indexes (see `schema::SQLITE_CAIRN_DDL`), named explicitly:
-/// without the hint SQLite prefers MLflow's unique (key, run_uuid) indexes, which hold
-/// no value and cost a second seek into the table for every run probed.
-const METRICS_PROBE_HINT: &str = " INDEXED BY cairn_idx_latest_metrics_probe";
-const PARAMS_PROBE_HINT: &str = " INDEXED BY cairn_idx_params_probe";
-const PARAMS_PROBE: &str = "params kv INDEXED BY cairn_idx_params_probe";
+/// cairn's covering probe indexes (see `schema::SQLITE_CAIRN_DDL`), named explicitly
+/// to SQLite: without the hint it prefers MLflow's unique (key, run_uuid) indexes,
+/// which hold no value and cost a second seek into the table for every run probed.
+const METRICS_PROBE: &str = "cairn_idx_latest_metrics_probe";
+const PARAMS_PROBE: &str = "cairn_idx_params_probe";
 
 fn push_value(qb: &mut Qb, v: &Value) {
     match v {
@@ -58,15 +58,24 @@ pub(crate) fn push_comparison(qb: &mut Qb, column: &str, op: Op, value: &Value) 
 }
 
 /// A key/value table (params, tags) clause: IS NULL means "the run lacks the key".
-fn push_kv_clause(qb: &mut Qb, table: &str, owner: &str, key: &str, c: &Clause<impl Sized>) {
+fn push_kv_clause(
+    qb: &mut Qb,
+    table: &str,
+    hint: Option<&str>,
+    owner: &str,
+    key: &str,
+    c: &Clause<impl Sized>,
+) {
     let exists = if c.op == Op::IsNull {
         "NOT EXISTS"
     } else {
         "EXISTS"
     };
-    qb.push(format!(
-        "{exists} (SELECT 1 FROM {table} WHERE kv.run_uuid = {owner} AND kv.\"key\" = "
-    ));
+    qb.push(format!("{exists} (SELECT 1 FROM {table} kv"));
+    if let Some(index) = hint {
+        qb.hint(index);
+    }
+    qb.push(format!(" WHERE kv.run_uuid = {owner} AND kv.\"key\" = "));
     qb.push_bind(key.to_string());
     if !matches!(c.op, Op::IsNull | Op::IsNotNull) {
         qb.push(" AND ");
@@ -78,17 +87,19 @@ fn push_kv_clause(qb: &mut Qb, table: &str, owner: &str, key: &str, c: &Clause<i
 pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
     match &c.target {
         Target::Metric(key) => {
+            qb.push("EXISTS (SELECT 1 FROM latest_metrics lm").hint(METRICS_PROBE);
             qb.push(
-                "EXISTS (SELECT 1 FROM latest_metrics lm INDEXED BY cairn_idx_latest_metrics_probe \
-                 WHERE lm.run_uuid = r.run_uuid AND lm.is_nan = 0 AND lm.\"key\" = ",
+                " WHERE lm.run_uuid = r.run_uuid AND lm.is_nan = FALSE AND lm.\"key\" = ",
             );
             qb.push_bind(key.clone());
             qb.push(" AND ");
             push_comparison(qb, "lm.value", c.op, &c.value);
             qb.push(")");
         }
-        Target::Param(key) => push_kv_clause(qb, PARAMS_PROBE, "r.run_uuid", key, c),
-        Target::Tag(key) => push_kv_clause(qb, "tags kv", "r.run_uuid", key, c),
+        Target::Param(key) => {
+            push_kv_clause(qb, "params", Some(PARAMS_PROBE), "r.run_uuid", key, c)
+        }
+        Target::Tag(key) => push_kv_clause(qb, "tags", None, "r.run_uuid", key, c),
         Target::Attribute(attr) => {
             push_comparison(qb, &format!("r.{}", attr.column()), c.op, &c.value)
         }
@@ -119,13 +130,17 @@ pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
 pub(crate) fn push_run_order_joins(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
     for (i, o) in order.iter().enumerate() {
         let (table, hint, key) = match &o.target {
-            Target::Metric(k) => ("latest_metrics", METRICS_PROBE_HINT, k),
-            Target::Param(k) => ("params", PARAMS_PROBE_HINT, k),
-            Target::Tag(k) => ("tags", "", k),
+            Target::Metric(k) => ("latest_metrics", Some(METRICS_PROBE), k),
+            Target::Param(k) => ("params", Some(PARAMS_PROBE), k),
+            Target::Tag(k) => ("tags", None, k),
             _ => continue,
         };
+        qb.push(format!(" LEFT JOIN {table} o{i}"));
+        if let Some(index) = hint {
+            qb.hint(index);
+        }
         qb.push(format!(
-            " LEFT JOIN {table} o{i}{hint} ON o{i}.run_uuid = r.run_uuid AND o{i}.\"key\" = "
+            " ON o{i}.run_uuid = r.run_uuid AND o{i}.\"key\" = "
         ));
         qb.push_bind(key.clone());
     }
@@ -141,7 +156,7 @@ pub(crate) fn push_run_order_by(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
         match &o.target {
             Target::Metric(_) => {
                 keys.push(format!(
-                    "CASE WHEN o{i}.is_nan = 1 THEN 1 WHEN o{i}.value IS NULL THEN 2 ELSE 0 END"
+                    "CASE WHEN o{i}.is_nan = TRUE THEN 1 WHEN o{i}.value IS NULL THEN 2 ELSE 0 END"
                 ));
                 keys.push(format!("o{i}.value {dir}"));
             }
@@ -214,4 +229,136 @@ pub(crate) fn push_experiment_order_by(qb: &mut Qb, order: &[OrderBy<ExperimentA
     }
     qb.push(" ORDER BY ");
     qb.push(keys.join(", "));
+}
+
+pub(crate) fn push_registry_clause(
+    qb: &mut Sql,
+    alias: &str,
+    tag_table: &str,
+    owner: &str,
+    c: &Clause<RegistryAttr>,
+) {
+    match &c.target {
+        Target::Attribute(attr) => {
+            push_comparison(qb, &format!("{alias}.{}", attr.column()), c.op, &c.value)
+        }
+        Target::Tag(key) => {
+            // `tag.x != 'v'` also matches entities without the tag: the client relies on
+            // it to leave prompts out (`tag.mlflow.prompt.is_prompt != 'true'`).
+            let negate = c.op == Op::Ne;
+            qb.push(format!(
+                "{}EXISTS (SELECT 1 FROM {tag_table} t WHERE t.workspace = 'default' AND {owner} AND t.\"key\" = ",
+                if negate { "NOT " } else { "" }
+            ));
+            qb.push_bind(key.clone()).push(" AND ");
+            push_comparison(qb, "t.value", if negate { Op::Eq } else { c.op }, &c.value);
+            qb.push(")");
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn push_registry_order(
+    qb: &mut Sql,
+    alias: &str,
+    order: &[OrderBy<RegistryAttr>],
+    tail: &[(RegistryAttr, &str)],
+) {
+    let mut keys = Vec::new();
+    let mut seen = Vec::new();
+    for o in order {
+        if let Target::Attribute(a) = o.target {
+            seen.push(a);
+            keys.push(format!(
+                "{alias}.{} {}",
+                a.column(),
+                if o.ascending { "ASC" } else { "DESC" }
+            ));
+        }
+    }
+    for (a, dir) in tail {
+        if !seen.contains(a) {
+            keys.push(format!("{alias}.{} {dir}", a.column()));
+        }
+    }
+    qb.push(" ORDER BY ").push(keys.join(", "));
+}
+
+pub(crate) fn push_logged_model_clause(qb: &mut Sql, c: &Clause<LoggedModelAttr>) {
+    match &c.target {
+        Target::Attribute(attr) => {
+            push_comparison(qb, &format!("m.{}", attr.column()), c.op, &c.value)
+        }
+        Target::Tag(key) | Target::Param(key) => {
+            let (table, k, v) = if matches!(c.target, Target::Tag(_)) {
+                ("logged_model_tags", "tag_key", "tag_value")
+            } else {
+                ("logged_model_params", "param_key", "param_value")
+            };
+            // `!=` also matches models without the key, as in the registry searches.
+            let negate = c.op == Op::Ne;
+            qb.push(format!(
+                "{}EXISTS (SELECT 1 FROM {table} kv WHERE kv.model_id = m.model_id AND kv.{k} = ",
+                if negate { "NOT " } else { "" }
+            ));
+            qb.push_bind(key.clone());
+            qb.push(" AND ");
+            let op = if negate { Op::Eq } else { c.op };
+            push_comparison(qb, &format!("kv.{v}"), op, &c.value);
+            qb.push(")");
+        }
+        Target::Metric(key) => {
+            qb.push(
+                "EXISTS (SELECT 1 FROM logged_model_metrics lm WHERE lm.model_id = m.model_id \
+                 AND lm.metric_name = ",
+            );
+            qb.push_bind(key.clone());
+            qb.push(" AND ");
+            push_comparison(qb, "lm.metric_value", c.op, &c.value);
+            qb.push(")");
+        }
+        Target::Dataset(_) => {
+            qb.push("1 = 1");
+        }
+    }
+}
+
+/// The latest value of a model's metric: MLflow orders by timestamp, then step. The
+/// key is bound once as placeholder N and used twice (null test and value); later
+/// anonymous `?`s continue from N + 1, as SQLite numbers them.
+fn latest_metric_sql(placeholder: &str) -> String {
+    format!(
+        "(SELECT lm.metric_value FROM logged_model_metrics lm WHERE lm.model_id = m.model_id \
+         AND lm.metric_name = {placeholder} ORDER BY lm.metric_timestamp_ms DESC, \
+         lm.metric_step DESC, lm.run_id ASC LIMIT 1)"
+    )
+}
+
+pub(crate) fn push_logged_model_order(qb: &mut Sql, order: &[OrderBy<LoggedModelAttr>]) {
+    let mut keys = Vec::new();
+    let (mut has_created, mut has_id) = (false, false);
+    for o in order {
+        let dir = if o.ascending { "ASC" } else { "DESC" };
+        let expr = match &o.target {
+            Target::Attribute(a) => {
+                has_created |= *a == LoggedModelAttr::CreationTimestamp;
+                has_id |= *a == LoggedModelAttr::ModelId;
+                format!("m.{}", a.column())
+            }
+            Target::Metric(key) => {
+                qb.params.push(key.clone().into());
+                latest_metric_sql(&qb.placeholder(qb.params.len()))
+            }
+            _ => continue,
+        };
+        keys.push(format!("({expr} IS NULL) ASC"));
+        keys.push(format!("{expr} {dir}"));
+    }
+    if !has_created {
+        keys.push("m.creation_timestamp_ms DESC".into());
+    }
+    if !has_id {
+        keys.push("m.model_id ASC".into());
+    }
+    qb.push(" ORDER BY ").push(keys.join(", "));
 }

@@ -1,0 +1,78 @@
+//! What cairn's test suites share.
+//!
+//! Tests that need PostgreSQL get a database of their own (`cairn_t_<uuid>`), made on
+//! the server `CAIRN_TEST_POSTGRES` names (default: the trust-auth server at
+//! 127.0.0.1:5432, database `test`) and dropped when the test ends, so tests stay
+//! parallel. Where no PostgreSQL answers, a test skips with a message saying so;
+//! under CI (`CI` set) it fails instead, because there it must run.
+
+use sqlx::Connection;
+
+/// The server test databases are made on, as an admin URL.
+pub fn postgres_admin_url() -> String {
+    std::env::var("CAIRN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A database for one test, dropped (connections and all) when this is dropped.
+pub struct TestPostgres {
+    admin: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl TestPostgres {
+    /// A new empty database, or `None` (after saying why) when no PostgreSQL answers
+    /// outside CI. Under CI a missing server is a failure.
+    pub async fn create(test: &str) -> Option<TestPostgres> {
+        let admin = postgres_admin_url();
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                if std::env::var_os("CI").is_some() {
+                    panic!("{test}: PostgreSQL at {admin} is required under CI: {e}");
+                }
+                eprintln!(
+                    "skipped {test}: no PostgreSQL at {admin} ({e}); set CAIRN_TEST_POSTGRES \
+                     to a server where this user may create databases"
+                );
+                return None;
+            }
+        };
+        let name = format!("cairn_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {admin}: {e}"));
+        let _ = conn.close().await;
+        let (base, _) = admin
+            .rsplit_once('/')
+            .expect("CAIRN_TEST_POSTGRES names a database");
+        Some(TestPostgres {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop runs inside or outside a runtime; a thread of its own works for both.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
