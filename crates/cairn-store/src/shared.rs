@@ -134,14 +134,16 @@ pub(crate) fn sort_edges(
                 .push(ModelInput {
                     model_id: e.destination_id,
                 }),
-            "RUN_OUTPUT" => outputs
-                .entry(e.source_id)
-                .or_default()
-                .model_outputs
-                .push(ModelOutput {
-                    model_id: e.destination_id,
-                    step: e.step,
-                }),
+            "RUN_OUTPUT" => {
+                outputs
+                    .entry(e.source_id)
+                    .or_default()
+                    .model_outputs
+                    .push(ModelOutput {
+                        model_id: e.destination_id,
+                        step: e.step,
+                    })
+            }
             _ => {}
         }
     }

@@ -1,14 +1,14 @@
 //! `../shared/compat/client_flow.py`, the real `mlflow` client's everyday flow
 //! (tracking, artifacts, registry, logged models), against the real `cairn` binary on
-//! a free port: once with artifacts in a local folder, once in S3 (moto's server).
-//! Every check must pass.
+//! a free port: on SQLite with artifacts in a local folder, on SQLite with S3 (moto's
+//! server), and on PostgreSQL. Every check must pass.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{python_with_mlflow, shared_dir, skip_or_fail, CairnProcess, S3Server};
+use common::{python_with_mlflow, shared_dir, skip_or_fail, CairnProcess, S3Server, TestPostgres};
 
 /// Runs client_flow.py against `server` and fails on any failed check.
 fn run_client_flow(python: &Path, shared: &Path, server: &CairnProcess, label: &str) {
@@ -44,8 +44,8 @@ fn run_client_flow(python: &Path, shared: &Path, server: &CairnProcess, label: &
     assert!(failed.is_empty(), "{label}: checks failed: {failed:#?}");
 }
 
-#[test]
-fn mlflow_client_flow_passes_with_local_artifacts() {
+/// Runs the flow on a server with local artifacts and `args` (a backend store).
+fn client_flow_with_local_artifacts(args: &[&str], label: &str) {
     let Some(shared) = shared_dir() else {
         return skip_or_fail("../shared/compat/client_flow.py");
     };
@@ -53,8 +53,8 @@ fn mlflow_client_flow_passes_with_local_artifacts() {
         return skip_or_fail("a Python with the mlflow package");
     };
     let data = tempfile::tempdir().unwrap();
-    let server = CairnProcess::start(&data.path().join("data"));
-    run_client_flow(&python, &shared, &server, "local folder");
+    let server = CairnProcess::start_with(&data.path().join("data"), args, &[]);
+    run_client_flow(&python, &shared, &server, label);
     server.stop();
     // The files went where the default says: <data-dir>/artifacts.
     assert!(
@@ -64,6 +64,23 @@ fn mlflow_client_flow_passes_with_local_artifacts() {
             .unwrap()
             .count()
             > 0
+    );
+}
+
+#[test]
+fn mlflow_client_flow_passes_with_local_artifacts() {
+    client_flow_with_local_artifacts(&[], "SQLite, local folder");
+}
+
+#[test]
+fn mlflow_client_flow_passes_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestPostgres::create(module_path!())) else {
+        return;
+    };
+    client_flow_with_local_artifacts(
+        &["--backend-store-uri", &db.url],
+        "PostgreSQL, local folder",
     );
 }
 

@@ -1,5 +1,5 @@
-//! Many writers at once, and `kill -9` in the middle of them: every point the server
-//! acknowledged must be readable afterwards.
+//! Many writers at once: zero errors, and every point the server acknowledged is
+//! readable afterwards. (`kill -9` in the middle of writers is `crash_safety.rs`.)
 //!
 //! The soak lasts `CAIRN_SOAK_SECS` seconds: 60 in CI (as the tracking issue asks),
 //! 5 on a developer's machine unless set.
@@ -7,13 +7,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_client::Client;
 use cairn_core::entities::Metric;
 use common::CairnProcess;
-use tokio::sync::Mutex;
 
 const CLIENTS: usize = 16;
 
@@ -113,37 +111,4 @@ async fn sixteen_clients_log_concurrently_with_zero_errors() {
     println!("{CLIENTS} clients, {duration:?}: {total} acknowledged log-metric calls ({:.0}/s), zero errors", total as f64 / duration.as_secs_f64());
     assert_all_acked_present(&server.url, &acked).await;
     server.stop();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kill_9_under_load_loses_no_acknowledged_point() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = CairnProcess::start(&data);
-    let url = server.url.clone();
-    let run_for = soak_duration()
-        .min(Duration::from_secs(20))
-        .max(Duration::from_secs(3));
-    let clients = start_clients(&url, Instant::now() + run_for * 4).await;
-    tokio::time::sleep(run_for).await;
-    let server = Arc::new(Mutex::new(Some(server)));
-    if let Some(s) = server.lock().await.take() {
-        s.kill9();
-    }
-    let mut acked = Vec::new();
-    let mut total = 0;
-    for (run, task) in clients {
-        let (steps, err) = task.await.unwrap();
-        assert!(err.is_some(), "the client should have seen the server die");
-        total += steps.len();
-        acked.push((run, steps));
-    }
-    // The server starts again on the same folder, with no repair step.
-    let restarted = CairnProcess::start(&data);
-    println!(
-        "killed after {run_for:?} with {total} acknowledged points; checking them after restart"
-    );
-    assert!(total > 0);
-    assert_all_acked_present(&restarted.url, &acked).await;
-    restarted.stop();
 }

@@ -40,11 +40,12 @@ pub(super) trait Cols {
 
 impl Cols for PgRow {
     fn int(&self, i: usize) -> Result<i64> {
-        self.opt_int(i)?
-            .ok_or_else(|| StoreError::Postgres(sqlx::Error::ColumnDecode {
+        self.opt_int(i)?.ok_or_else(|| {
+            StoreError::Postgres(sqlx::Error::ColumnDecode {
                 index: i.to_string(),
                 source: "unexpected NULL".into(),
-            }))
+            })
+        })
     }
 
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {

@@ -35,7 +35,10 @@ fn info(row: &PgRow) -> Result<LoggedModelInfo> {
 }
 
 /// Fills in tags, params and metrics of each model, three queries for the page.
-async fn complete(conn: &mut PgConnection, infos: Vec<LoggedModelInfo>) -> Result<Vec<LoggedModel>> {
+async fn complete(
+    conn: &mut PgConnection,
+    infos: Vec<LoggedModelInfo>,
+) -> Result<Vec<LoggedModel>> {
     if infos.is_empty() {
         return Ok(Vec::new());
     }
@@ -286,12 +289,13 @@ impl PgStore {
     pub(super) async fn lm_delete_tag(&self, model_id: &str, key: &str) -> Result<bool> {
         write_tx!(self.pool, |c| {
             experiment_of(c, model_id).await?;
-            let n = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND tag_key = $2")
-                .bind(model_id)
-                .bind(key)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
+            let n =
+                sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND tag_key = $2")
+                    .bind(model_id)
+                    .bind(key)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
             Ok::<_, crate::StoreError>(n > 0)
         })
     }

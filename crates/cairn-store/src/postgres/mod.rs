@@ -39,7 +39,11 @@ pub struct PgStore {
 impl PgStore {
     /// Connects with a pool of at most `max_connections`, then creates MLflow's schema
     /// on an empty database or checks the revision of an existing one.
-    pub async fn open(uri: &str, default_artifact_root: &str, max_connections: u32) -> Result<Self> {
+    pub async fn open(
+        uri: &str,
+        default_artifact_root: &str,
+        max_connections: u32,
+    ) -> Result<Self> {
         let pool = connect(uri, max_connections).await?;
         ensure_schema(&pool, default_artifact_root).await?;
         Ok(PgStore {

@@ -192,12 +192,14 @@ async fn require_model(conn: &mut PgConnection, name: &str) -> Result<Registered
 /// Takes the model's row lock for the rest of the transaction; RESOURCE_DOES_NOT_EXIST
 /// when there is no such model.
 async fn lock_model(conn: &mut PgConnection, name: &str) -> Result<()> {
-    sqlx::query("SELECT 1 FROM registered_models WHERE workspace = 'default' AND name = $1 FOR UPDATE")
-        .bind(name)
-        .fetch_optional(conn)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| model_not_found(name))
+    sqlx::query(
+        "SELECT 1 FROM registered_models WHERE workspace = 'default' AND name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(conn)
+    .await?
+    .map(|_| ())
+    .ok_or_else(|| model_not_found(name))
 }
 
 async fn get_version(
@@ -216,7 +218,11 @@ async fn get_version(
     Ok(found.pop())
 }
 
-async fn require_version(conn: &mut PgConnection, name: &str, version: i64) -> Result<ModelVersion> {
+async fn require_version(
+    conn: &mut PgConnection,
+    name: &str,
+    version: i64,
+) -> Result<ModelVersion> {
     get_version(conn, name, version)
         .await?
         .ok_or_else(|| version_not_found(name, version))
@@ -234,7 +240,12 @@ async fn touch_model(conn: &mut PgConnection, name: &str, now_ms: i64) -> Result
     Ok(())
 }
 
-async fn upsert_model_tag(conn: &mut PgConnection, name: &str, key: &str, value: &str) -> Result<()> {
+async fn upsert_model_tag(
+    conn: &mut PgConnection,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO registered_model_tags (\"key\", value, name) VALUES ($1, $2, $3) \
          ON CONFLICT (workspace, \"key\", name) DO UPDATE SET value = excluded.value",
@@ -411,7 +422,12 @@ async fn transition_stage(
     require_version(conn, name, version).await
 }
 
-async fn delete_version(conn: &mut PgConnection, name: &str, version: i64, now_ms: i64) -> Result<()> {
+async fn delete_version(
+    conn: &mut PgConnection,
+    name: &str,
+    version: i64,
+    now_ms: i64,
+) -> Result<()> {
     lock_model(conn, name).await?;
     require_version(conn, name, version).await?;
     for table in ["registered_model_aliases", "model_version_tags"] {
@@ -448,7 +464,14 @@ impl RegistryStore for PgStore {
         tags: &[KeyValue],
         now_ms: i64,
     ) -> Result<RegisteredModel> {
-        write_tx!(self.pool, |c| create_model(c, name, description, tags, now_ms).await)
+        write_tx!(self.pool, |c| create_model(
+            c,
+            name,
+            description,
+            tags,
+            now_ms
+        )
+        .await)
     }
 
     async fn get_registered_model(&self, name: &str) -> Result<Option<RegisteredModel>> {
@@ -499,7 +522,13 @@ impl RegistryStore for PgStore {
         ));
         for c in &s.filter {
             sql.push(" AND ");
-            push_registry_clause(&mut sql, "rm", "registered_model_tags", "t.name = rm.name", c);
+            push_registry_clause(
+                &mut sql,
+                "rm",
+                "registered_model_tags",
+                "t.name = rm.name",
+                c,
+            );
         }
         push_registry_order(&mut sql, "rm", &s.order_by, &[(RegistryAttr::Name, "ASC")]);
         sql.push_page(s.max_results, s.offset);
@@ -589,7 +618,8 @@ impl RegistryStore for PgStore {
     }
 
     async fn delete_model_version(&self, name: &str, version: i64, now_ms: i64) -> Result<()> {
-        write_tx!(self.pool, |c| delete_version(c, name, version, now_ms).await)
+        write_tx!(self.pool, |c| delete_version(c, name, version, now_ms)
+            .await)
     }
 
     async fn search_model_versions(&self, s: &RegistrySearch) -> Result<Page<ModelVersion>> {

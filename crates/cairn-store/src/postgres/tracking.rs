@@ -238,7 +238,12 @@ async fn complete_runs(conn: &mut PgConnection, infos: Vec<RunInfo>) -> Result<V
         .collect())
 }
 
-async fn upsert_run_tag(conn: &mut PgConnection, run_id: &str, key: &str, value: &str) -> Result<()> {
+async fn upsert_run_tag(
+    conn: &mut PgConnection,
+    run_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO tags (\"key\", value, run_uuid) VALUES ($1, $2, $3) \
          ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value",
@@ -277,7 +282,11 @@ async fn upsert_experiment_tag(
     Ok(())
 }
 
-async fn create_experiment(conn: &mut PgConnection, new: &NewExperiment, root: &str) -> Result<String> {
+async fn create_experiment(
+    conn: &mut PgConnection,
+    new: &NewExperiment,
+    root: &str,
+) -> Result<String> {
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM experiments WHERE name = $1 AND workspace = 'default')",
     )
@@ -670,7 +679,8 @@ impl TrackingStore for PgStore {
     }
 
     async fn rename_experiment(&self, experiment_id: i64, new_name: &str) -> Result<()> {
-        write_tx!(self.pool, |c| rename_experiment(c, experiment_id, new_name).await)
+        write_tx!(self.pool, |c| rename_experiment(c, experiment_id, new_name)
+            .await)
     }
 
     async fn set_experiment_lifecycle(
@@ -695,12 +705,13 @@ impl TrackingStore for PgStore {
     }
 
     async fn delete_experiment_tag(&self, experiment_id: i64, key: &str) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = $1 AND \"key\" = $2")
-            .bind(experiment_id)
-            .bind(key)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = $1 AND \"key\" = $2")
+                .bind(experiment_id)
+                .bind(key)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok(n > 0)
     }
 
@@ -728,7 +739,10 @@ impl TrackingStore for PgStore {
         end_time: Option<i64>,
         run_name: Option<&str>,
     ) -> Result<RunInfo> {
-        write_tx!(self.pool, |c| update_run(c, run_id, status, end_time, run_name).await)
+        write_tx!(self.pool, |c| update_run(
+            c, run_id, status, end_time, run_name
+        )
+        .await)
     }
 
     async fn set_run_lifecycle(
@@ -753,7 +767,8 @@ impl TrackingStore for PgStore {
         params: &[KeyValue],
         tags: &[KeyValue],
     ) -> Result<()> {
-        write_tx!(self.pool, |c| log_batch(c, run_id, metrics, params, tags).await)
+        write_tx!(self.pool, |c| log_batch(c, run_id, metrics, params, tags)
+            .await)
     }
 
     async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<bool> {

@@ -40,10 +40,8 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
 /// extra indexes on SQLite (PostgreSQL reads the value from the heap page the key
 /// points at, and a param value of up to 8,000 characters cannot be part of a B-tree
 /// entry there).
-pub const POSTGRES_CAIRN_DDL: &[&str] = &[
-    "CREATE INDEX IF NOT EXISTS cairn_idx_runs_search \
-     ON runs (experiment_id, lifecycle_stage, start_time, run_uuid)",
-];
+pub const POSTGRES_CAIRN_DDL: &[&str] = &["CREATE INDEX IF NOT EXISTS cairn_idx_runs_search \
+     ON runs (experiment_id, lifecycle_stage, start_time, run_uuid)"];
 
 /// Splits the DDL into statements.
 pub fn statements(ddl: &str) -> impl Iterator<Item = &str> {

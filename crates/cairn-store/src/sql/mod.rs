@@ -46,7 +46,6 @@ impl From<&str> for Bind {
     }
 }
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,

@@ -87,10 +87,9 @@ fn push_kv_clause(
 pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
     match &c.target {
         Target::Metric(key) => {
-            qb.push("EXISTS (SELECT 1 FROM latest_metrics lm").hint(METRICS_PROBE);
-            qb.push(
-                " WHERE lm.run_uuid = r.run_uuid AND lm.is_nan = FALSE AND lm.\"key\" = ",
-            );
+            qb.push("EXISTS (SELECT 1 FROM latest_metrics lm")
+                .hint(METRICS_PROBE);
+            qb.push(" WHERE lm.run_uuid = r.run_uuid AND lm.is_nan = FALSE AND lm.\"key\" = ");
             qb.push_bind(key.clone());
             qb.push(" AND ");
             push_comparison(qb, "lm.value", c.op, &c.value);

@@ -8,11 +8,13 @@ use cairn_core::logged_model::{LoggedModel, LoggedModelData, LoggedModelInfo, Lo
 use cairn_core::page_token;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::tracking::{opt_text, query_all};
+use super::SqliteStore;
+use crate::shared::{
+    logged_model_not_found as not_found, sanitize, LOGGED_MODEL_COLUMNS as COLUMNS,
+};
 use crate::sql::search::{push_logged_model_clause, push_logged_model_order};
 use crate::sql::Sql;
-use super::tracking::{opt_text, query_all};
-use crate::shared::{logged_model_not_found as not_found, sanitize, LOGGED_MODEL_COLUMNS as COLUMNS};
-use super::SqliteStore;
 use crate::types::{LoggedModelSearch, NewLoggedModel};
 use crate::Result;
 
@@ -39,8 +41,9 @@ fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<Logged
     }
     let ids = || infos.iter().map(|i| i.model_id.clone());
     let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
-    let mut sql =
-        Sql::sqlite("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ");
+    let mut sql = Sql::sqlite(
+        "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ",
+    );
     sql.push_list(ids()).push(" ORDER BY tag_key");
     for (id, kv) in query_all(conn, &sql, |r| {
         Ok((

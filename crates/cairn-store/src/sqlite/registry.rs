@@ -15,14 +15,14 @@ use cairn_core::registry::{
 use cairn_core::search::RegistryAttr;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::sql::search::{push_registry_clause, push_registry_order};
-use crate::sql::Sql;
 use super::tracking::{opt_text, query_all};
 use super::SqliteStore;
-use crate::types::{NewModelVersion, RegistrySearch};
 use crate::shared::{
     model_exists, model_not_found, version_not_found, MODEL_COLUMNS, VERSION_COLUMNS,
 };
+use crate::sql::search::{push_registry_clause, push_registry_order};
+use crate::sql::Sql;
+use crate::types::{NewModelVersion, RegistrySearch};
 use crate::{RegistryStore, Result};
 
 fn registered_model(row: &Row) -> rusqlite::Result<RegisteredModel> {

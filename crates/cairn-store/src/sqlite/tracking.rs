@@ -12,13 +12,13 @@ use cairn_core::{page_token, MlflowError};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
+use super::{join_uri, now_ms, SqliteStore};
 use crate::shared::{
     attach_dataset_inputs, edges_sql, experiment_exists, latest_per_key, param_changed, sanitize,
     sort_edges, Edge, EXPERIMENT_COLUMNS, RUN_COLUMNS,
 };
-use crate::sql::{Bind, Sql};
-use super::{join_uri, now_ms, SqliteStore};
 use crate::sql::search;
+use crate::sql::{Bind, Sql};
 use crate::types::{
     ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
     RunSearch,
@@ -187,7 +187,8 @@ fn complete_runs(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
                 .join(", ")
         );
         let mut sql = Sql::sqlite(edges_sql(&list, &list, "i.rowid"));
-        sql.params.extend(chunk.iter().map(|id| Bind::Text(id.clone())));
+        sql.params
+            .extend(chunk.iter().map(|id| Bind::Text(id.clone())));
         edges.extend(query_all(conn, &sql, |r| {
             let dataset = match r.get::<_, Option<String>>(5)? {
                 Some(name) => Some(Dataset {

@@ -254,6 +254,7 @@ impl Drop for S3Server {
     }
 }
 
+#[allow(unused_imports)]
 pub use cairn_testkit::TestPostgres;
 
 /// Runs `cairn <args>`, returning (success, stdout, stderr).
