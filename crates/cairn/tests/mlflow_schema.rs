@@ -1,5 +1,6 @@
 //! One database, two servers: cairn on a database MLflow made, and `mlflow server`
-//! 3.17.2 on a database cairn made, each reading what the other wrote.
+//! 3.17.2 on a database cairn made, each reading what the other wrote; on SQLite and
+//! on PostgreSQL.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use cairn_client::{Client, SearchRuns};
 use cairn_core::entities::{KeyValue, Metric, RunStatus};
-use common::{free_port, python_with_mlflow, skip_or_fail, wait_http_ok, CairnProcess};
+use common::{free_port, python_with_mlflow, skip_or_fail, wait_http_ok, TestDb};
 
 fn metric(key: &str, value: f64, step: i64) -> Metric {
     Metric {
@@ -21,20 +22,16 @@ fn metric(key: &str, value: f64, step: i64) -> Metric {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn cairn_serves_a_database_that_mlflow_created() {
+async fn cairn_serves_a_database_that_mlflow_created(data: &std::path::Path, db: TestDb) {
     let Some(python) = python_with_mlflow() else {
         return skip_or_fail("a Python with the mlflow package");
     };
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let db = data.join("mlflow.db");
+    std::fs::create_dir_all(data).unwrap();
     // MLflow's own SQL store creates the schema (all alembic migrations) and logs a run.
     let script = r#"
 import sys
 from mlflow.tracking import MlflowClient
-c = MlflowClient(tracking_uri="sqlite:///" + sys.argv[1])
+c = MlflowClient(tracking_uri=sys.argv[1])
 eid = c.create_experiment("made-by-mlflow")
 r = c.create_run(eid, run_name="py-run")
 c.log_param(r.info.run_id, "alpha", "0.5")
@@ -46,7 +43,7 @@ print(r.info.run_id)
 "#;
     let out = Command::new(&python)
         .args(["-c", script])
-        .arg(&db)
+        .arg(db.mlflow_uri())
         .stderr(Stdio::inherit())
         .output()
         .expect("python runs");
@@ -58,7 +55,7 @@ print(r.info.run_id)
         .unwrap()
         .to_string();
 
-    let server = CairnProcess::start(&data);
+    let server = db.start_cairn(data);
     let c = Client::new(&server.url);
     let run = c.get_run(&py_run).await.unwrap();
     assert_eq!(run.info.run_name, "py-run");
@@ -96,16 +93,14 @@ print(r.info.run_id)
     server.stop();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn mlflow_server_serves_a_database_that_cairn_created() {
+async fn mlflow_server_serves_a_database_that_cairn_created(dir: &std::path::Path, db: TestDb) {
     let Some(python) = python_with_mlflow() else {
         return skip_or_fail("a Python with the mlflow package");
     };
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let data = dir.join("data");
 
     // 1. cairn creates the database and logs a run.
-    let cairn = CairnProcess::start(&data);
+    let cairn = db.start_cairn(&data);
     let c = Client::new(&cairn.url);
     let exp = c
         .create_experiment("made-by-cairn", &[KeyValue::new("team", "rust")])
@@ -140,15 +135,15 @@ async fn mlflow_server_serves_a_database_that_cairn_created() {
     .unwrap();
     cairn.stop();
 
-    // 2. The real `mlflow server` opens the same file: no migration, same answers.
+    // 2. The real `mlflow server` opens the same database: no migration, same answers.
     let port = free_port();
-    let db_uri = format!("sqlite:///{}", data.join("mlflow.db").display());
+    let db_uri = db.mlflow_uri();
     let mut mlflow = Command::new(&python)
         .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port"])
         .arg(port.to_string())
         .args(["--backend-store-uri", &db_uri, "--workers", "1"])
         .arg("--artifacts-destination")
-        .arg(dir.path().join("mlflow-artifacts"))
+        .arg(dir.join("mlflow-artifacts"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -189,7 +184,7 @@ async fn mlflow_server_serves_a_database_that_cairn_created() {
     assert!(m_exp.is_err(), "the mlflow server is stopped");
 
     // 3. cairn reads back what MLflow wrote.
-    let cairn = CairnProcess::start(&data);
+    let cairn = db.start_cairn(&data);
     let c = Client::new(&cairn.url);
     assert_eq!(c.get_run(&py_run).await.unwrap().info.run_name, "py-run");
     assert_eq!(
@@ -197,4 +192,37 @@ async fn mlflow_server_serves_a_database_that_cairn_created() {
         vec![KeyValue::new("team", "rust")]
     );
     cairn.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_cairn_serves_a_database_that_mlflow_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = TestDb::sqlite(&data);
+    cairn_serves_a_database_that_mlflow_created(&data, db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_cairn_serves_a_database_that_mlflow_created() {
+    let Some(db) = TestDb::postgres(module_path!()).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    cairn_serves_a_database_that_mlflow_created(&dir.path().join("data"), db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_mlflow_server_serves_a_database_that_cairn_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite(&dir.path().join("data"));
+    mlflow_server_serves_a_database_that_cairn_created(dir.path(), db).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_mlflow_server_serves_a_database_that_cairn_created() {
+    let Some(db) = TestDb::postgres(module_path!()).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    mlflow_server_serves_a_database_that_cairn_created(dir.path(), db).await;
 }

@@ -1,6 +1,6 @@
 //! One database and one artifact folder, two servers: a model logged and registered
 //! through cairn loads through `mlflow server` 3.17.2, and a version registered
-//! through `mlflow server` loads through cairn.
+//! through `mlflow server` loads through cairn; on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, python_with_mlflow, skip_or_fail, wait_http_ok, CairnProcess};
+use common::{free_port, python_with_mlflow, skip_or_fail, wait_http_ok, TestDb};
 
 /// The stock client's side of the story; `mode` picks the step.
 const SCRIPT: &str = r#"
@@ -80,13 +80,13 @@ impl Drop for MlflowServer {
     }
 }
 
-fn start_mlflow(python: &Path, data: &Path) -> (MlflowServer, String) {
+fn start_mlflow(python: &Path, data: &Path, db: &TestDb) -> (MlflowServer, String) {
     let port = free_port();
     let child = Command::new(python)
         .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port"])
         .arg(port.to_string())
         .arg("--backend-store-uri")
-        .arg(format!("sqlite:///{}", data.join("mlflow.db").display()))
+        .arg(db.mlflow_uri())
         .arg("--artifacts-destination")
         .arg(data.join("artifacts"))
         .args(["--workers", "1"])
@@ -104,30 +104,45 @@ fn start_mlflow(python: &Path, data: &Path) -> (MlflowServer, String) {
     (server, url)
 }
 
-#[test]
-fn model_versions_cross_between_cairn_and_mlflow_server() {
+fn model_versions_cross_between_cairn_and_mlflow_server(data: &Path, db: TestDb) {
     let Some(python) = python_with_mlflow() else {
         return skip_or_fail("a Python with the mlflow package");
     };
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
     let name = "Interop";
 
     // cairn: log a pyfunc model, register it, alias champion.
-    let cairn = CairnProcess::start(&data);
+    let cairn = db.start_cairn(data);
     let out = run_step(&python, &cairn.url, "log-and-register", name);
     assert!(out.contains("registered 1"), "{out}");
     cairn.stop();
 
     // mlflow server on the same database and folder: loads champion, adds version 2.
-    let (mlflow, url) = start_mlflow(&python, &data);
+    let (mlflow, url) = start_mlflow(&python, data, &db);
     let out = run_step(&python, &url, "load-champion-and-add-version", name);
     assert!(out.contains("added 2"), "{out}");
     drop(mlflow);
 
     // cairn again: loads the version MLflow registered.
-    let cairn = CairnProcess::start(&data);
+    let cairn = db.start_cairn(data);
     let out = run_step(&python, &cairn.url, "load-challenger", name);
     assert!(out.contains("ok"), "{out}");
     cairn.stop();
+}
+
+#[test]
+fn sqlite_model_versions_cross_between_cairn_and_mlflow_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = TestDb::sqlite(&data);
+    model_versions_cross_between_cairn_and_mlflow_server(&data, db);
+}
+
+#[test]
+fn postgres_model_versions_cross_between_cairn_and_mlflow_server() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestDb::postgres(module_path!())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    model_versions_cross_between_cairn_and_mlflow_server(&dir.path().join("data"), db);
 }

@@ -270,3 +270,44 @@ pub fn cairn(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The database behind a test's servers: a SQLite file in the data folder, or a
+/// PostgreSQL database of the test's own. cairn and `mlflow server` name it each in
+/// their own spelling.
+pub enum TestDb {
+    Sqlite(PathBuf),
+    Postgres(TestPostgres),
+}
+
+impl TestDb {
+    /// A SQLite file in `data` (where `cairn server --data-dir data` keeps it).
+    pub fn sqlite(data: &Path) -> TestDb {
+        TestDb::Sqlite(data.join("mlflow.db"))
+    }
+
+    /// A fresh PostgreSQL database, or `None` where none answers outside CI.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        TestPostgres::create(test).await.map(TestDb::Postgres)
+    }
+
+    /// `--backend-store-uri` for cairn.
+    pub fn cairn_uri(&self) -> String {
+        match self {
+            TestDb::Sqlite(path) => format!("sqlite:///{}", path.display()),
+            TestDb::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    /// The same database as SQLAlchemy (so `mlflow`) spells it.
+    pub fn mlflow_uri(&self) -> String {
+        match self {
+            TestDb::Sqlite(path) => format!("sqlite:///{}", path.display()),
+            TestDb::Postgres(db) => db.url.replacen("postgresql://", "postgresql+psycopg://", 1),
+        }
+    }
+
+    /// Starts cairn on this database with its files under `data`.
+    pub fn start_cairn(&self, data: &Path) -> CairnProcess {
+        CairnProcess::start_with(data, &["--backend-store-uri", &self.cairn_uri()], &[])
+    }
+}
