@@ -286,6 +286,95 @@ on_both_backends! {
         assert_eq!(sampled[49].step, 999);
     }
 
+    async fn metric_ordered_pages_run_through_numbers_nan_and_missing(s) {
+        // 11 runs: values with ties, two NaN, two without the metric; every page size
+        // must give the same order as one big page, which is MLflow's order.
+        let c = &s.client;
+        let exp = c.create_experiment("metric-pages", &[]).await.unwrap();
+        let values = [
+            Some(0.5),
+            Some(0.2),
+            Some(f64::NAN),
+            Some(0.5),
+            None,
+            Some(0.9),
+            Some(0.2),
+            None,
+            Some(f64::NAN),
+            Some(0.7),
+            Some(0.5),
+        ];
+        let mut runs = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let id = c
+                .create_run(&exp, None, Some(5000 - (i as i64 % 3)), &[])
+                .await
+                .unwrap()
+                .info
+                .run_id;
+            if let Some(v) = v {
+                c.log_metric(&id, &metric("score", *v, 1, 0)).await.unwrap();
+            }
+            c.log_param(&id, "even", if i % 2 == 0 { "yes" } else { "no" })
+                .await
+                .unwrap();
+            runs.push((id, *v, 5000 - (i as i64 % 3)));
+        }
+        for (ascending, filter) in [(false, ""), (true, ""), (false, "params.even = 'yes'")] {
+            // The expected order, built the way MLflow defines it: numbers by value,
+            // then NaN, then missing; ties by start_time DESC, then run id.
+            let mut want: Vec<&(String, Option<f64>, i64)> = runs
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| filter.is_empty() || i % 2 == 0)
+                .map(|(_, r)| r)
+                .collect();
+            let group = |v: &Option<f64>| match v {
+                Some(x) if !x.is_nan() => 0,
+                Some(_) => 1,
+                None => 2,
+            };
+            want.sort_by(|a, b| {
+                group(&a.1)
+                    .cmp(&group(&b.1))
+                    .then_with(|| match (a.1, b.1) {
+                        (Some(x), Some(y)) if !x.is_nan() && !y.is_nan() => {
+                            let o = x.partial_cmp(&y).unwrap();
+                            if ascending { o } else { o.reverse() }
+                        }
+                        _ => std::cmp::Ordering::Equal,
+                    })
+                    .then_with(|| b.2.cmp(&a.2))
+                    .then_with(|| a.0.cmp(&b.0))
+            });
+            let want: Vec<String> = want.into_iter().map(|r| r.0.clone()).collect();
+            let order = if ascending { "metrics.score ASC" } else { "metrics.score DESC" };
+            for page_size in [1, 2, 3, 4, 100] {
+                let mut got = Vec::new();
+                let mut token = None;
+                loop {
+                    let p = c
+                        .search_runs(&SearchRuns {
+                            experiment_ids: vec![exp.clone()],
+                            filter: Some(filter.into()),
+                            order_by: vec![order.into()],
+                            max_results: Some(page_size),
+                            page_token: token.take(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                    got.extend(p.items.into_iter().map(|r| r.info.run_id));
+                    match p.next_page_token {
+                        Some(t) => token = Some(t),
+                        None => break,
+                    }
+                }
+                assert_eq!(got, want, "{order} {filter:?} in pages of {page_size}");
+            }
+        }
+    }
+
     async fn search_runs_filters_orders_and_pages(s) {
         let c = &s.client;
         let exp = c.create_experiment("search", &[]).await.unwrap();

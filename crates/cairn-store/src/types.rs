@@ -29,6 +29,7 @@ pub struct ExperimentSearch {
     pub offset: u64,
 }
 
+#[derive(Clone)]
 pub struct RunSearch {
     pub experiment_ids: Vec<i64>,
     pub filter: Vec<Clause<RunAttr>>,

@@ -22,7 +22,8 @@ use crate::shared::{
     attach_dataset_inputs, edges_sql, experiment_exists, latest_per_key, param_changed, sanitize,
     sort_edges, Edge, EXPERIMENT_COLUMNS, RUN_COLUMNS,
 };
-use crate::sql::{search, Sql};
+use crate::sql::search::{self, RunSet};
+use crate::sql::Sql;
 use crate::sqlite::{join_uri, now_ms};
 use crate::types::{
     ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
@@ -811,20 +812,47 @@ impl TrackingStore for PgStore {
         }
         // Phase 1 finds the page's run ids in order; phase 2 reads those runs' rows
         // and children.
-        let mut sql = Sql::postgres("SELECT r.run_uuid FROM runs r");
-        search::push_run_order_joins(&mut sql, &s.order_by);
-        sql.push(" WHERE r.experiment_id IN ");
-        sql.push_list(s.experiment_ids.iter().copied());
-        sql.push(" AND r.lifecycle_stage IN ");
-        sql.push_list(s.view_type.stages().iter().map(|s| s.to_string()));
-        for c in &s.filter {
-            sql.push(" AND ");
-            search::push_run_clause(&mut sql, c);
-        }
-        search::push_run_order_by(&mut sql, &s.order_by);
-        sql.push_page(s.max_results, s.offset);
         let mut conn = self.pool.acquire().await?;
-        let mut ids: Vec<String> = fetch(&mut *conn, &sql, |r| r.text(0)).await?;
+        let (max_results, offset) = (s.max_results, s.offset);
+        let mut ids: Vec<String> = if search::lead_metric(&s.order_by).is_some() {
+            let limit = max_results + 1;
+            let sql = search::run_ids_sql(Sql::postgres(""), s, RunSet::Led, false, limit, offset);
+            let mut ids = fetch(&mut *conn, &sql, |r| r.text(0)).await?;
+            if (ids.len() as u64) < limit {
+                // The page runs past the runs with a number: continue into the rest,
+                // from where this page starts in it.
+                let rest_offset = if ids.is_empty() && offset > 0 {
+                    let sql = search::run_ids_sql(Sql::postgres(""), s, RunSet::Led, true, 0, 0);
+                    let led = fetch(&mut *conn, &sql, |r| r.int(0))
+                        .await?
+                        .pop()
+                        .unwrap_or(0);
+                    offset.saturating_sub(led as u64)
+                } else {
+                    0
+                };
+                let sql = search::run_ids_sql(
+                    Sql::postgres(""),
+                    s,
+                    RunSet::Rest,
+                    false,
+                    limit - ids.len() as u64,
+                    rest_offset,
+                );
+                ids.extend(fetch(&mut *conn, &sql, |r| r.text(0)).await?);
+            }
+            ids
+        } else {
+            let sql = search::run_ids_sql(
+                Sql::postgres(""),
+                s,
+                RunSet::All,
+                false,
+                max_results + 1,
+                offset,
+            );
+            fetch(&mut *conn, &sql, |r| r.text(0)).await?
+        };
         let has_more = ids.len() as u64 > s.max_results;
         ids.truncate(s.max_results as usize);
         let rows = sqlx::query(&format!(

@@ -28,6 +28,10 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS cairn_idx_params_probe ON params (\"key\", run_uuid, value)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_probe \
      ON latest_metrics (\"key\", run_uuid, is_nan, value)",
+    // A search ordered by a metric walks that metric's runs in value order and stops
+    // when its page is full (see `sql::search::RunSet::Led`).
+    "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_order \
+     ON latest_metrics (\"key\", is_nan, value)",
     // Indexes of earlier cairn builds, superseded or costlier on writes than useful.
     "DROP INDEX IF EXISTS cairn_idx_runs_experiment_start",
     "DROP INDEX IF EXISTS cairn_idx_latest_metrics_key_value",

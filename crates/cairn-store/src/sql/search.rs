@@ -1,6 +1,7 @@
 //! Turns validated search clauses into SQL over MLflow's tables.
 
 use super::Sql;
+use crate::types::RunSearch;
 use cairn_core::search::{
     Clause, DatasetField, ExperimentAttr, LoggedModelAttr, Op, OrderBy, RegistryAttr, RunAttr,
     Target, Value,
@@ -12,6 +13,8 @@ type Qb = Sql;
 /// to SQLite: without the hint it prefers MLflow's unique (key, run_uuid) indexes,
 /// which hold no value and cost a second seek into the table for every run probed.
 const METRICS_PROBE: &str = "cairn_idx_latest_metrics_probe";
+/// Latest metrics by key and value: walks one metric's runs in value order.
+const METRICS_ORDER: &str = "cairn_idx_latest_metrics_order";
 const PARAMS_PROBE: &str = "cairn_idx_params_probe";
 
 fn push_value(qb: &mut Qb, v: &Value) {
@@ -125,9 +128,10 @@ pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
     }
 }
 
-/// LEFT JOINs that bring each order key's value next to its run (alias `o<i>`).
-pub(crate) fn push_run_order_joins(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
-    for (i, o) in order.iter().enumerate() {
+/// LEFT JOINs that bring each order key's value next to its run (alias `o<i>`), from
+/// key `from` on (the keys before it are joined already).
+pub(crate) fn push_run_order_joins(qb: &mut Qb, order: &[OrderBy<RunAttr>], from: usize) {
+    for (i, o) in order.iter().enumerate().skip(from) {
         let (table, hint, key) = match &o.target {
             Target::Metric(k) => ("latest_metrics", Some(METRICS_PROBE), k),
             Target::Param(k) => ("params", Some(PARAMS_PROBE), k),
@@ -146,13 +150,15 @@ pub(crate) fn push_run_order_joins(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
 }
 
 /// ORDER BY: missing values last (and, for metrics, NaN after numbers but before
-/// missing), then MLflow's tie-breaks: start_time DESC, run_id ASC.
-pub(crate) fn push_run_order_by(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
+/// missing), then MLflow's tie-breaks: start_time DESC, run_id ASC. With `led`, the
+/// first key is a metric every row has a number for (see [`RunSet::Led`]).
+pub(crate) fn push_run_order_by(qb: &mut Qb, order: &[OrderBy<RunAttr>], led: bool) {
     let mut keys = Vec::new();
     let mut has_start_time = false;
     for (i, o) in order.iter().enumerate() {
         let dir = if o.ascending { "ASC" } else { "DESC" };
         match &o.target {
+            Target::Metric(_) if led && i == 0 => keys.push(format!("o0.value {dir}")),
             Target::Metric(_) => {
                 keys.push(format!(
                     "CASE WHEN o{i}.is_nan = TRUE THEN 1 WHEN o{i}.value IS NULL THEN 2 ELSE 0 END"
@@ -177,6 +183,80 @@ pub(crate) fn push_run_order_by(qb: &mut Qb, order: &[OrderBy<RunAttr>]) {
     keys.push("r.run_uuid ASC".to_string());
     qb.push(" ORDER BY ");
     qb.push(keys.join(", "));
+}
+
+/// Which runs of a search a run-id query returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunSet {
+    /// Every match, in the search's order.
+    All,
+    /// The matches with a number for the first order key, a metric: the query walks
+    /// that metric's values in order (`cairn_idx_latest_metrics_order`) and stops once
+    /// the page is full, instead of sorting every match of the experiment.
+    Led,
+    /// The matches without one (NaN or no such metric), which sort after all of those.
+    Rest,
+}
+
+/// The metric the first order key names, when a search can be led by it.
+pub(crate) fn lead_metric(order: &[OrderBy<RunAttr>]) -> Option<&str> {
+    match order.first().map(|o| &o.target) {
+        Some(Target::Metric(key)) => Some(key),
+        _ => None,
+    }
+}
+
+/// The query for the ids of one page of `set`'s runs (`max_results` + 1 rows from
+/// `offset`, so the caller sees whether more follow), or with `count` for how many
+/// runs `set` holds.
+pub(crate) fn run_ids_sql(
+    mut qb: Sql,
+    s: &RunSearch,
+    set: RunSet,
+    count: bool,
+    limit: u64,
+    offset: u64,
+) -> Sql {
+    let select = if count {
+        "SELECT COUNT(*)"
+    } else {
+        "SELECT r.run_uuid"
+    };
+    let lead = lead_metric(&s.order_by).filter(|_| set != RunSet::All);
+    if let (RunSet::Led, Some(key)) = (set, lead) {
+        // CROSS JOIN fixes SQLite's join order: the metric index is the outer loop.
+        qb.push(format!("{select} FROM latest_metrics o0"))
+            .hint(METRICS_ORDER);
+        qb.push(" CROSS JOIN runs r");
+        push_run_order_joins(&mut qb, &s.order_by, 1);
+        qb.push(" WHERE o0.\"key\" = ").push_bind(key);
+        qb.push(" AND o0.is_nan = FALSE AND r.run_uuid = o0.run_uuid AND");
+    } else {
+        qb.push(format!("{select} FROM runs r"));
+        if !count {
+            push_run_order_joins(&mut qb, &s.order_by, 0);
+        }
+        qb.push(" WHERE");
+    }
+    qb.push(" r.experiment_id IN ");
+    qb.push_list(s.experiment_ids.iter().copied());
+    qb.push(" AND r.lifecycle_stage IN ");
+    qb.push_list(s.view_type.stages().iter().map(|s| s.to_string()));
+    for c in &s.filter {
+        qb.push(" AND ");
+        push_run_clause(&mut qb, c);
+    }
+    if let (RunSet::Rest, Some(key)) = (set, lead) {
+        qb.push(" AND NOT EXISTS (SELECT 1 FROM latest_metrics x")
+            .hint(METRICS_PROBE);
+        qb.push(" WHERE x.run_uuid = r.run_uuid AND x.is_nan = FALSE AND x.\"key\" = ");
+        qb.push_bind(key).push(")");
+    }
+    if !count {
+        push_run_order_by(&mut qb, &s.order_by, set == RunSet::Led);
+        qb.push_page(limit.saturating_sub(1), offset);
+    }
+    qb
 }
 
 pub(crate) fn push_experiment_clause(qb: &mut Qb, c: &Clause<ExperimentAttr>) {

@@ -17,7 +17,7 @@ use crate::shared::{
     attach_dataset_inputs, edges_sql, experiment_exists, latest_per_key, param_changed, sanitize,
     sort_edges, Edge, EXPERIMENT_COLUMNS, RUN_COLUMNS,
 };
-use crate::sql::search;
+use crate::sql::search::{self, RunSet};
 use crate::sql::{Bind, Sql};
 use crate::types::{
     ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
@@ -747,22 +747,34 @@ impl TrackingStore for SqliteStore {
         }
         // Phase 1 finds the page's run ids in order, touching only indexes where it can;
         // phase 2 reads those runs' rows and children.
-        let mut sql = Sql::sqlite("SELECT r.run_uuid FROM runs r");
-        search::push_run_order_joins(&mut sql, &s.order_by);
-        sql.push(" WHERE r.experiment_id IN ");
-        sql.push_list(s.experiment_ids.iter().copied());
-        sql.push(" AND r.lifecycle_stage IN ");
-        sql.push_list(s.view_type.stages().iter().map(|s| s.to_string()));
-        for c in &s.filter {
-            sql.push(" AND ");
-            search::push_run_clause(&mut sql, c);
-        }
-        search::push_run_order_by(&mut sql, &s.order_by);
-        sql.push_page(s.max_results, s.offset);
+        let s = s.clone();
         let (max_results, offset) = (s.max_results, s.offset);
         self.readers
             .run(move |conn| {
-                let mut ids: Vec<String> = query_all(conn, &sql, |r| r.get(0))?;
+                let ids_of = |set, limit, offset| {
+                    let sql = search::run_ids_sql(Sql::sqlite(""), &s, set, false, limit, offset);
+                    query_all(conn, &sql, |r| r.get::<_, String>(0))
+                };
+                let mut ids = if search::lead_metric(&s.order_by).is_some() {
+                    let limit = max_results + 1;
+                    let mut ids = ids_of(RunSet::Led, limit, offset)?;
+                    if (ids.len() as u64) < limit {
+                        // The page runs past the runs with a number: continue into the
+                        // rest, from where this page starts in it.
+                        let rest_offset = if ids.is_empty() && offset > 0 {
+                            let sql =
+                                search::run_ids_sql(Sql::sqlite(""), &s, RunSet::Led, true, 0, 0);
+                            let led: i64 = query_all(conn, &sql, |r| r.get(0))?.pop().unwrap_or(0);
+                            offset.saturating_sub(led as u64)
+                        } else {
+                            0
+                        };
+                        ids.extend(ids_of(RunSet::Rest, limit - ids.len() as u64, rest_offset)?);
+                    }
+                    ids
+                } else {
+                    ids_of(RunSet::All, max_results + 1, offset)?
+                };
                 let has_more = ids.len() as u64 > max_results;
                 ids.truncate(max_results as usize);
                 let mut infos: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
