@@ -56,6 +56,26 @@ impl TestPostgres {
     }
 }
 
+impl TestPostgres {
+    /// Ends every other session on this database, as a server restart or a failover
+    /// would; returns how many there were.
+    pub async fn terminate_connections(&self) -> usize {
+        let mut conn = sqlx::PgConnection::connect(&self.admin)
+            .await
+            .expect("admin connection");
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .fetch_all(&mut conn)
+        .await
+        .expect("pg_terminate_backend");
+        let _ = conn.close().await;
+        ended.len()
+    }
+}
+
 impl Drop for TestPostgres {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
