@@ -8,19 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cairn_client::{Client, SearchRuns};
-use cairn_core::entities::{KeyValue, Metric, RunStatus};
-use common::{free_port, python_with_mlflow, skip_or_fail, wait_http_ok, TestDb};
-
-fn metric(key: &str, value: f64, step: i64) -> Metric {
-    Metric {
-        key: key.into(),
-        value,
-        timestamp: 1_700_000_000_000 + step,
-        step,
-        run_id: None,
-        model_id: None,
-    }
-}
+use cairn_core::entities::{KeyValue, RunStatus};
+use common::{free_port, metric, python_with_mlflow, skip_or_fail, wait_http_ok, TestDb};
 
 async fn cairn_serves_a_database_that_mlflow_created(data: &std::path::Path, db: TestDb) {
     let Some(python) = python_with_mlflow() else {

@@ -7,19 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use cairn_client::{Client, SearchRuns};
-use cairn_core::entities::{KeyValue, Metric, RunStatus};
-use common::{CairnProcess, TestPostgres};
-
-fn metric(key: &str, value: f64, step: i64) -> Metric {
-    Metric {
-        key: key.into(),
-        value,
-        timestamp: 1_700_000_000_000 + step,
-        step,
-        run_id: None,
-        model_id: None,
-    }
-}
+use cairn_core::entities::{KeyValue, RunStatus};
+use common::{metric, CairnProcess, TestPostgres};
 
 fn start_replica(db: &TestPostgres, data: &std::path::Path) -> CairnProcess {
     // Both replicas share the artifact folder, as they would share a bucket.

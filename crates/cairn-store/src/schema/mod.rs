@@ -44,8 +44,14 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
 /// extra indexes on SQLite (PostgreSQL reads the value from the heap page the key
 /// points at, and a param value of up to 8,000 characters cannot be part of a B-tree
 /// entry there).
-pub const POSTGRES_CAIRN_DDL: &[&str] = &["CREATE INDEX IF NOT EXISTS cairn_idx_runs_search \
-     ON runs (experiment_id, lifecycle_stage, start_time, run_uuid)"];
+pub const POSTGRES_CAIRN_DDL: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS cairn_idx_runs_search \
+     ON runs (experiment_id, lifecycle_stage, start_time, run_uuid)",
+    // A search ordered by a metric walks that metric's runs in value order and stops
+    // when its page is full (see `sql::search::RunSet::Led`).
+    "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_order \
+     ON latest_metrics (\"key\", is_nan, value)",
+];
 
 /// Splits the DDL into statements.
 pub fn statements(ddl: &str) -> impl Iterator<Item = &str> {

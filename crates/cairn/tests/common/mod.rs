@@ -311,3 +311,15 @@ impl TestDb {
         CairnProcess::start_with(data, &["--backend-store-uri", &self.cairn_uri()], &[])
     }
 }
+
+/// A point of `key` at `step`, with a timestamp that grows with the step.
+pub fn metric(key: &str, value: f64, step: i64) -> cairn_core::entities::Metric {
+    cairn_core::entities::Metric {
+        key: key.into(),
+        value,
+        timestamp: 1_700_000_000_000 + step,
+        step,
+        run_id: None,
+        model_id: None,
+    }
+}
