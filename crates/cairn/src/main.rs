@@ -39,6 +39,40 @@ enum Command {
     /// Create or check MLflow's schema in a database (like `mlflow db`).
     #[command(subcommand)]
     Db(DbCommand),
+    /// Copy everything from an MLflow tracking server, or from its database, into
+    /// cairn: experiments, runs with full metric histories, logged models, registered
+    /// models, versions, aliases and artifacts. Safe to run again: what is already
+    /// there is not copied twice, and an interrupted import continues where it stopped.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The source: a tracking server (`http://mlflow:5000`), or the database one
+    /// serves (`sqlite:///mlflow.db`, `postgresql://user@host/db`).
+    #[arg(long)]
+    from: String,
+    /// For a database source: where its server keeps artifacts (its
+    /// `--artifacts-destination`: a folder or an object-store URL); without it only
+    /// metadata is copied.
+    #[arg(long)]
+    from_artifacts: Option<String>,
+    /// cairn's folder, as for `cairn server`; the import journal is kept there.
+    #[arg(long, default_value = "./cairn-data", env = "CAIRN_DATA_DIR")]
+    data_dir: PathBuf,
+    /// cairn's database; default `sqlite:///<data-dir>/mlflow.db`.
+    #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
+    backend_store_uri: Option<String>,
+    /// cairn's artifact storage; default `<data-dir>/artifacts`.
+    #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
+    artifacts_destination: Option<String>,
+    /// Artifact root of cairn's Default experiment when the database is new.
+    #[arg(
+        long,
+        default_value = "mlflow-artifacts:/",
+        env = "CAIRN_DEFAULT_ARTIFACT_ROOT"
+    )]
+    default_artifact_root: String,
 }
 
 #[derive(Subcommand)]
@@ -130,18 +164,9 @@ async fn shutdown_signal() {
 async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
-    let backend_store_uri = args.backend_store_uri.unwrap_or_else(|| {
-        let db = args.data_dir.join("mlflow.db");
-        let db = db.to_string_lossy();
-        // sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them.
-        format!("sqlite:///{db}")
-    });
-    let artifacts_destination = args.artifacts_destination.unwrap_or_else(|| {
-        args.data_dir
-            .join("artifacts")
-            .to_string_lossy()
-            .into_owned()
-    });
+    let (default_db, default_artifacts) = default_locations(&args.data_dir);
+    let backend_store_uri = args.backend_store_uri.unwrap_or(default_db);
+    let artifacts_destination = args.artifacts_destination.unwrap_or(default_artifacts);
     let config = ServerConfig {
         host: args.host,
         port: args.port,
@@ -162,6 +187,81 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     println!("cairn serving MLflow's API at http://{addr}");
     server.serve(shutdown_signal()).await?;
     tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The default database and artifact folder under a data folder, as `cairn server`
+/// uses them.
+fn default_locations(data_dir: &std::path::Path) -> (String, String) {
+    let db = data_dir.join("mlflow.db");
+    // sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them.
+    let uri = format!("sqlite:///{}", db.to_string_lossy());
+    let artifacts = data_dir.join("artifacts").to_string_lossy().into_owned();
+    (uri, artifacts)
+}
+
+async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
+    let (default_db, default_artifacts) = default_locations(&args.data_dir);
+    let dest_uri = args.backend_store_uri.unwrap_or(default_db);
+    let dest_artifacts = args.artifacts_destination.unwrap_or(default_artifacts);
+    // A database source is served by cairn itself, in this process, on a free port:
+    // the import then reads it over MLflow's API like any server.
+    let mut embedded = None;
+    let source_url = if args.from.starts_with("http://") || args.from.starts_with("https://") {
+        args.from.clone()
+    } else {
+        let scratch = args.data_dir.join("import-source-artifacts");
+        let server = Server::start(&ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            backend_store_uri: args.from.clone(),
+            default_artifact_root: "mlflow-artifacts:/".into(),
+            artifacts_destination: args
+                .from_artifacts
+                .clone()
+                .unwrap_or_else(|| scratch.to_string_lossy().into_owned()),
+            db_pool_size: 4,
+        })
+        .await
+        .with_context(|| format!("opening the source database {}", args.from))?;
+        let addr = server.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(async move {
+            let _ = stopped.await;
+        }));
+        embedded = Some((stop, task));
+        format!("http://{addr}")
+    };
+    let stores = cairn_store::open(&dest_uri, &args.default_artifact_root)
+        .await
+        .with_context(|| format!("opening cairn's database {dest_uri}"))?;
+    let artifacts = cairn_artifacts::ArtifactStore::open(&dest_artifacts)
+        .with_context(|| format!("opening cairn's artifact storage {dest_artifacts}"))?;
+    let journal = args.data_dir.join(format!(
+        "import-journal-{}.txt",
+        args.from
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    ));
+    let source = cairn_client::Client::new(&source_url);
+    let import = cairn_import::Import {
+        source: &source,
+        dest: &stores,
+        artifacts: &artifacts,
+        journal,
+        show_progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let result = import.run().await;
+    stores.tracking.close().await;
+    if let Some((stop, task)) = embedded {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    let summary = result.with_context(|| format!("cairn import --from {}", args.from))?;
+    println!("{summary}");
     Ok(())
 }
 
@@ -233,6 +333,7 @@ fn main() -> std::process::ExitCode {
         .and_then(|runtime| match cli.command {
             Command::Server(args) => runtime.block_on(run_server(args)),
             Command::Db(command) => runtime.block_on(run_db(command)),
+            Command::Import(args) => runtime.block_on(run_import(args)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use common::{free_port, python_with_mlflow, skip_or_fail, wait_http_ok, TestDb};
+use common::{python_with_mlflow, skip_or_fail, start_mlflow, TestDb};
 
 /// The stock client's side of the story; `mode` picks the step.
 const SCRIPT: &str = r#"
@@ -68,42 +67,6 @@ fn run_step(python: &Path, tracking_uri: &str, mode: &str, name: &str) -> String
     stdout
 }
 
-struct MlflowServer(Child);
-
-impl Drop for MlflowServer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_mlflow(python: &Path, data: &Path, db: &TestDb) -> (MlflowServer, String) {
-    let port = free_port();
-    let child = Command::new(python)
-        .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port"])
-        .arg(port.to_string())
-        .arg("--backend-store-uri")
-        .arg(db.mlflow_uri())
-        .arg("--artifacts-destination")
-        .arg(data.join("artifacts"))
-        .args(["--workers", "1"])
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mlflow server starts");
-    let server = MlflowServer(child);
-    let url = format!("http://127.0.0.1:{port}");
-    assert!(
-        wait_http_ok(&format!("{url}/health"), Duration::from_secs(120)),
-        "mlflow server did not come up on cairn's database"
-    );
-    (server, url)
-}
-
 fn model_versions_cross_between_cairn_and_mlflow_server(data: &Path, db: TestDb) {
     let Some(python) = python_with_mlflow() else {
         return skip_or_fail("a Python with the mlflow package");
@@ -117,7 +80,7 @@ fn model_versions_cross_between_cairn_and_mlflow_server(data: &Path, db: TestDb)
     cairn.stop();
 
     // mlflow server on the same database and folder: loads champion, adds version 2.
-    let (mlflow, url) = start_mlflow(&python, data, &db);
+    let (mlflow, url) = start_mlflow(&python, &db.mlflow_uri(), &data.join("artifacts"));
     let out = run_step(&python, &url, "load-champion-and-add-version", name);
     assert!(out.contains("added 2"), "{out}");
     drop(mlflow);

@@ -323,3 +323,41 @@ pub fn metric(key: &str, value: f64, step: i64) -> cairn_core::entities::Metric 
         model_id: None,
     }
 }
+
+/// An `mlflow server` process, stopped with SIGTERM when dropped.
+pub struct MlflowServer(pub Child);
+
+impl Drop for MlflowServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `mlflow server` 3.17.2 on `db_uri` (SQLAlchemy's spelling) with its artifact
+/// proxy on `artifacts`, and waits until it answers; returns it with its URL.
+pub fn start_mlflow(python: &Path, db_uri: &str, artifacts: &Path) -> (MlflowServer, String) {
+    let port = free_port();
+    let child = Command::new(python)
+        .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .args(["--backend-store-uri", db_uri])
+        .arg("--artifacts-destination")
+        .arg(artifacts)
+        .args(["--workers", "1"])
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mlflow server starts");
+    let server = MlflowServer(child);
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(
+        wait_http_ok(&format!("{url}/health"), Duration::from_secs(120)),
+        "mlflow server did not come up on {db_uri}"
+    );
+    (server, url)
+}

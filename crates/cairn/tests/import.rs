@@ -1,0 +1,283 @@
+//! `cairn import --from <mlflow server>`: what MLflow's client wrote into a real
+//! `mlflow server` 3.17.2 is, after the import, what cairn answers to the same
+//! questions; a second import copies nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use cairn_client::{Client, SearchExperiments, SearchRuns};
+use cairn_core::entities::{Run, ViewType};
+use common::{cairn, python_with_mlflow, skip_or_fail, start_mlflow, CairnProcess};
+
+/// The source's history, written by the stock client.
+const POPULATE: &str = r#"
+import mlflow
+from mlflow import MlflowClient
+
+class Doubler(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [2.0 * v for v in model_input["x"]]
+
+c = MlflowClient()
+for e in range(2):
+    mlflow.set_experiment("import-%d" % e)
+    for r in range(6):
+        with mlflow.start_run(run_name="run-%d-%d" % (e, r)) as run:
+            mlflow.log_params({"lr": str(0.1 * (r + 1)), "layers": str(r % 3)})
+            mlflow.set_tag("team", "a" if r % 2 else "b")
+            for step in range(30):
+                mlflow.log_metric("loss", 1.0 / (step + 1 + r), step=step)
+            mlflow.log_metric("acc", r / 10.0)
+            mlflow.log_text("notes for run %d" % r, "notes/readme.txt")
+        if r == 5:
+            c.delete_run(run.info.run_id)
+mlflow.set_experiment("import-models")
+with mlflow.start_run(run_name="trainer"):
+    import pandas as pd
+    info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), pip_requirements=["mlflow"],
+                                   input_example=pd.DataFrame({"x": [1.0]}))
+for _ in range(3):
+    mv = mlflow.register_model(info.model_uri, "Doubler")
+c.delete_model_version("Doubler", "2")
+c.set_registered_model_alias("Doubler", "champion", "3")
+c.transition_model_version_stage("Doubler", "1", "Production")
+c.set_registered_model_tag("Doubler", "owner", "ml-team")
+gone = c.create_experiment("import-deleted")
+c.delete_experiment(gone)
+print("populated")
+"#;
+
+/// What a server answers about every run, in a form two servers can be compared on.
+async fn runs_by_id(c: &Client) -> BTreeMap<String, (Run, Vec<(i64, i64, String)>)> {
+    let exps = c
+        .search_experiments(&SearchExperiments {
+            view_type: ViewType::All,
+            max_results: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut all = BTreeMap::new();
+    for e in exps.items {
+        let runs = c
+            .search_runs(&SearchRuns {
+                experiment_ids: vec![e.experiment_id.clone()],
+                view_type: ViewType::All,
+                max_results: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for mut r in runs.items {
+            let mut histories = Vec::new();
+            for m in &r.data.metrics {
+                for p in c
+                    .get_metric_history(&r.info.run_id, &m.key, None, None)
+                    .await
+                    .unwrap()
+                    .items
+                {
+                    histories.push((p.step, p.timestamp, format!("{}={}", p.key, p.value)));
+                }
+            }
+            histories.sort();
+            r.data.tags.sort_by(|a, b| a.key.cmp(&b.key));
+            r.data.params.sort_by(|a, b| a.key.cmp(&b.key));
+            all.insert(r.info.run_id.clone(), (r, histories));
+        }
+    }
+    all
+}
+
+/// The same searches on both servers give the same answers.
+async fn assert_same_answers(mlflow: &Client, cairn: &Client) {
+    let exps = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let mut e: Vec<(String, String, String)> = c
+                .search_experiments(&SearchExperiments {
+                    view_type: ViewType::All,
+                    max_results: Some(1000),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| (e.experiment_id, e.name, format!("{:?}", e.lifecycle_stage)))
+                .collect();
+            e.sort();
+            e
+        }
+    };
+    assert_eq!(exps(mlflow).await, exps(cairn).await, "experiments");
+
+    let (want, got) = (runs_by_id(mlflow).await, runs_by_id(cairn).await);
+    assert_eq!(want.len(), 13, "12 runs and the trainer in the source");
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "run ids"
+    );
+    for (id, (w, wh)) in &want {
+        let (g, gh) = &got[id];
+        assert_eq!(w.info, g.info, "run {id}: info");
+        assert_eq!(w.data.params, g.data.params, "run {id}: params");
+        assert_eq!(w.data.tags, g.data.tags, "run {id}: tags");
+        assert_eq!(wh, gh, "run {id}: metric histories");
+        assert_eq!(w.outputs, g.outputs, "run {id}: outputs");
+    }
+
+    // A search with a filter and an order, on the first experiment.
+    let exp = mlflow
+        .get_experiment_by_name("import-0")
+        .await
+        .unwrap()
+        .experiment_id;
+    let search = SearchRuns {
+        experiment_ids: vec![exp],
+        filter: Some("metrics.acc >= 0.1 and params.layers != '2' and tags.team = 'a'".into()),
+        order_by: vec!["metrics.loss ASC".into()],
+        view_type: ViewType::ActiveOnly,
+        ..Default::default()
+    };
+    let ids = |p: cairn_core::entities::Page<Run>| {
+        p.items
+            .into_iter()
+            .map(|r| r.info.run_id)
+            .collect::<Vec<_>>()
+    };
+    let want = ids(mlflow.search_runs(&search).await.unwrap());
+    assert_eq!(want.len(), 2);
+    assert_eq!(
+        want,
+        ids(cairn.search_runs(&search).await.unwrap()),
+        "filtered search"
+    );
+
+    // The registry: versions by number (2 deleted in both), stages, alias, tags.
+    let versions = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let mut v: Vec<(String, String, Option<String>, Option<String>)> = c
+                .search_model_versions(Some("name = 'Doubler'"), &[], None, None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|v| (v.version, v.current_stage, v.source, v.run_id))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let want = versions(mlflow).await;
+    assert_eq!(
+        want.iter().map(|v| v.0.as_str()).collect::<Vec<_>>(),
+        ["1", "3"]
+    );
+    assert_eq!(want, versions(cairn).await, "model versions");
+    let model = cairn.get_registered_model("Doubler").await.unwrap();
+    assert_eq!(model.aliases.len(), 1);
+    assert_eq!(model.aliases[0].version, "3");
+    assert!(model
+        .tags
+        .iter()
+        .any(|t| t.key == "owner" && t.value == "ml-team"));
+    assert_eq!(
+        mlflow
+            .get_model_version_by_alias("Doubler", "champion")
+            .await
+            .unwrap()
+            .source,
+        cairn
+            .get_model_version_by_alias("Doubler", "champion")
+            .await
+            .unwrap()
+            .source
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_from_a_running_mlflow_server_twice() {
+    let Some(python) = python_with_mlflow() else {
+        return skip_or_fail("a Python with the mlflow package");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("mlflow");
+    std::fs::create_dir_all(&source).unwrap();
+    let db_uri = format!("sqlite:///{}", source.join("mlflow.db").display());
+    let (mlflow, mlflow_url) = start_mlflow(&python, &db_uri, &source.join("artifacts"));
+    let out = Command::new(&python)
+        .args(["-c", POPULATE])
+        .env("MLFLOW_TRACKING_URI", &mlflow_url)
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "populating mlflow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let data = dir.path().join("cairn");
+    let data_arg = data.display().to_string();
+    let (ok, summary, err) = cairn(&["import", "--from", &mlflow_url, "--data-dir", &data_arg]);
+    assert!(ok, "import failed: {err}");
+    println!("{summary}");
+    assert!(summary.contains("import summary"), "{summary}");
+
+    let server = CairnProcess::start(&data);
+    let (m, c) = (Client::new(&mlflow_url), Client::new(&server.url));
+    assert_same_answers(&m, &c).await;
+    // The artifacts came along: a run's file and the model's, byte for byte.
+    let run = c
+        .search_runs(&SearchRuns {
+            experiment_ids: vec![
+                c.get_experiment_by_name("import-1")
+                    .await
+                    .unwrap()
+                    .experiment_id,
+            ],
+            filter: Some("attributes.run_name = 'run-1-2'".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let path = format!(
+        "{}/notes/readme.txt",
+        run.info
+            .artifact_uri
+            .trim_start_matches("mlflow-artifacts:/")
+    );
+    assert_eq!(
+        c.download_artifact(&path).await.unwrap(),
+        b"notes for run 2"
+    );
+    assert_eq!(
+        c.download_artifact(&path).await.unwrap(),
+        m.download_artifact(&path).await.unwrap()
+    );
+    server.stop();
+
+    // Again: nothing is copied twice, and the answers are still the same.
+    let (ok, again, err) = cairn(&["import", "--from", &mlflow_url, "--data-dir", &data_arg]);
+    assert!(ok, "second import failed: {err}");
+    println!("{again}");
+    for line in ["experiments", "runs", "model versions", "artifact files"] {
+        let row = again
+            .lines()
+            .find(|l| l.trim_start().starts_with(line))
+            .unwrap_or_else(|| panic!("no {line} row in {again}"));
+        let copied: u64 = row.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
+        assert_eq!(copied, 0, "the second import copied {line} again: {row}");
+    }
+    let server = CairnProcess::start(&data);
+    assert_same_answers(&m, &Client::new(&server.url)).await;
+    server.stop();
+    drop(mlflow);
+}
