@@ -1,6 +1,7 @@
-//! `cairn import --from <mlflow server>`: what MLflow's client wrote into a real
-//! `mlflow server` 3.17.2 is, after the import, what cairn answers to the same
-//! questions; a second import copies nothing.
+//! `cairn import --from <mlflow server or its database>`: what MLflow's client wrote
+//! into a real `mlflow server` 3.17.2 is, after the import, what cairn answers to the
+//! same questions; a second import copies nothing; importing from the database file
+//! and artifact folder into PostgreSQL gives the same answers again.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::process::Command;
 
 use cairn_client::{Client, SearchExperiments, SearchRuns};
 use cairn_core::entities::{Run, ViewType};
-use common::{cairn, python_with_mlflow, skip_or_fail, start_mlflow, CairnProcess};
+use common::{cairn, python_with_mlflow, skip_or_fail, start_mlflow, CairnProcess, TestPostgres};
 
 /// The source's history, written by the stock client.
 const POPULATE: &str = r#"
@@ -278,6 +279,36 @@ async fn import_from_a_running_mlflow_server_twice() {
     }
     let server = CairnProcess::start(&data);
     assert_same_answers(&m, &Client::new(&server.url)).await;
+    server.stop();
+
+    // From the database and artifact folder `mlflow server` uses, into PostgreSQL.
+    let Some(pg) = TestPostgres::create(module_path!()).await else {
+        return;
+    };
+    let data = dir.path().join("cairn-pg");
+    let data_arg = data.display().to_string();
+    let from_artifacts = source.join("artifacts").display().to_string();
+    let (ok, summary, err) = cairn(&[
+        "import",
+        "--from",
+        &db_uri,
+        "--from-artifacts",
+        &from_artifacts,
+        "--data-dir",
+        &data_arg,
+        "--backend-store-uri",
+        &pg.url,
+    ]);
+    assert!(ok, "import from the database failed: {err}");
+    println!("{summary}");
+    let server = CairnProcess::start_with(&data, &["--backend-store-uri", &pg.url], &[]);
+    let c = Client::new(&server.url);
+    assert_same_answers(&m, &c).await;
+    assert_eq!(
+        c.download_artifact(&path).await.unwrap(),
+        b"notes for run 2",
+        "artifacts came from the source's folder"
+    );
     server.stop();
     drop(mlflow);
 }
