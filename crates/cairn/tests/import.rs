@@ -278,13 +278,12 @@ async fn import_from_a_running_mlflow_server_twice() {
     let (ok, again, err) = cairn(&["import", "--from", &mlflow_url, "--data-dir", &data_arg]);
     assert!(ok, "second import failed: {err}");
     println!("{again}");
-    for line in ["experiments", "runs", "model versions", "artifact files"] {
-        let row = again
-            .lines()
-            .find(|l| l.trim_start().starts_with(line))
-            .unwrap_or_else(|| panic!("no {line} row in {again}"));
-        let copied: u64 = row.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
-        assert_eq!(copied, 0, "the second import copied {line} again: {row}");
+    for row in ["experiments", "runs", "model versions", "artifact files"] {
+        assert_eq!(
+            copied(&again, row),
+            0,
+            "the second import copied {row} again"
+        );
     }
     let server = CairnProcess::start(&data);
     assert_same_answers(&m, &Client::new(&server.url)).await;
@@ -305,10 +304,7 @@ async fn import_from_a_running_mlflow_server_twice() {
     }
     let (ok, third, err) = cairn(&["import", "--from", &mlflow_url, "--data-dir", &data_arg]);
     assert!(ok, "import without the journal failed: {err}");
-    assert!(
-        third.contains("runs                      13 copied"),
-        "{third}"
-    );
+    assert_eq!(copied(&third, "runs"), 13, "{third}");
     let server = CairnProcess::start(&data);
     assert_same_answers(&m, &Client::new(&server.url)).await;
     server.stop();
