@@ -669,6 +669,22 @@ impl Client {
     }
 
     pub async fn download_artifact(&self, path: &str) -> Result<Vec<u8>> {
+        use futures::TryStreamExt;
+        let chunks: Vec<bytes::Bytes> = self
+            .download_artifact_stream(path)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(chunks.concat())
+    }
+
+    /// Opens a file for streaming: its body arrives chunk by chunk, never whole in
+    /// memory.
+    pub async fn download_artifact_stream(
+        &self,
+        path: &str,
+    ) -> Result<impl futures::Stream<Item = std::result::Result<bytes::Bytes, reqwest::Error>>>
+    {
         let resp = self.http.get(self.artifact_url(path)).send().await?;
         if resp.status().as_u16() != 200 {
             return Err(Self::decode::<Value>(resp)
@@ -680,7 +696,7 @@ impl Client {
                     message: "unexpected success".into(),
                 }));
         }
-        Ok(resp.bytes().await?.to_vec())
+        Ok(resp.bytes_stream())
     }
 
     /// The `{path, is_dir, file_size}` entries directly under `path`.
