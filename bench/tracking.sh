@@ -7,6 +7,7 @@
 #   bash bench/tracking.sh                       # cairn only
 #   MLFLOW=1 bash bench/tracking.sh              # cairn, then mlflow server
 #   N=1000 DURATION=3 bash bench/tracking.sh     # quick smoke run
+#   CAIRN_ARGS="--backend-store-uri postgresql://postgres@127.0.0.1:5432/bench" bash bench/tracking.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED:-$ROOT/../shared}"
@@ -43,7 +44,8 @@ BIN="$ROOT/target/release/cairn"
 # --- cairn -------------------------------------------------------------------------
 rm -rf "$DIR/cairn"; mkdir -p "$DIR/cairn"
 PORT=$(free_port)
-"$BIN" server --port "$PORT" --data-dir "$DIR/cairn" > "$DIR/cairn.log" 2>&1 &
+# shellcheck disable=SC2086 # CAIRN_ARGS holds several words on purpose
+"$BIN" server --port "$PORT" --data-dir "$DIR/cairn" ${CAIRN_ARGS:-} > "$DIR/cairn.log" 2>&1 &
 CPID=$!; PIDS+=("$CPID")
 STARTUP=$(wait_200 "http://127.0.0.1:$PORT/health" 30)
 sleep 2
