@@ -213,8 +213,9 @@ impl Import<'_> {
         );
         for (src, dest_id) in &experiments {
             bar.set_message(src.name.chars().take(28).collect::<String>());
-            self.logged_models(src, *dest_id, &summary).await?;
+            let model_metrics = self.logged_models(src, *dest_id, &summary).await?;
             self.runs(src, *dest_id, &journal, &bar, &summary).await?;
+            self.logged_model_metrics(model_metrics).await?;
             if src.lifecycle_stage == LifecycleStage::Deleted {
                 // Last: deleting an experiment deletes its runs with it.
                 self.dest
@@ -411,8 +412,15 @@ impl Import<'_> {
         }
     }
 
-    /// The experiment's logged models (MLflow 3), by id.
-    async fn logged_models(&self, exp: &Experiment, dest_id: i64, summary: &Summary) -> Result<()> {
+    /// The experiment's logged models (MLflow 3), by id. Returns the metrics of the
+    /// models it created, to be written once their runs are in.
+    async fn logged_models(
+        &self,
+        exp: &Experiment,
+        dest_id: i64,
+        summary: &Summary,
+    ) -> Result<Vec<Metric>> {
+        let mut metrics = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let mut body = json!({ "experiment_ids": [exp.experiment_id], "max_results": 100 });
@@ -421,20 +429,65 @@ impl Import<'_> {
             }
             let page: Value = self.source.post("logged-models/search", &body).await?;
             for m in page["models"].as_array().into_iter().flatten() {
-                self.logged_model(m, dest_id, summary).await?;
+                if let Some(model_id) = self.logged_model(m, dest_id, summary).await? {
+                    metrics.extend(
+                        m["data"]["metrics"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|v| serde_json::from_value::<Metric>(v.clone()).ok())
+                            .map(|mut metric| {
+                                metric.model_id = Some(model_id.clone());
+                                metric
+                            }),
+                    );
+                }
             }
             match page["next_page_token"].as_str() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(()),
+                _ => return Ok(metrics),
             }
         }
     }
 
-    async fn logged_model(&self, m: &Value, dest_id: i64, summary: &Summary) -> Result<()> {
+    /// Logged models' metrics go in through their runs' log-batch, as MLflow's client
+    /// logs them: the run keeps the point, the model is linked to it.
+    async fn logged_model_metrics(&self, metrics: Vec<Metric>) -> Result<()> {
+        let mut by_run: HashMap<String, Vec<Metric>> = HashMap::new();
+        for m in metrics {
+            if let Some(run) = m.run_id.clone() {
+                by_run
+                    .entry(run)
+                    .or_default()
+                    .push(Metric { run_id: None, ..m });
+            }
+        }
+        for (run, points) in by_run {
+            if self.dest.tracking.get_run_info(&run).await?.is_none() {
+                tracing::warn!(
+                    run,
+                    "a logged model's metric names a run the source does not list"
+                );
+                continue;
+            }
+            for chunk in points.chunks(METRICS_PER_BATCH) {
+                self.dest.tracking.log_batch(&run, chunk, &[], &[]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies one logged model unless cairn has it; returns its id when copied.
+    async fn logged_model(
+        &self,
+        m: &Value,
+        dest_id: i64,
+        summary: &Summary,
+    ) -> Result<Option<String>> {
         let info = &m["info"];
         let text = |v: &Value| v.as_str().map(str::to_string);
         let Some(model_id) = text(&info["model_id"]) else {
-            return Ok(());
+            return Ok(None);
         };
         if self
             .dest
@@ -444,7 +497,7 @@ impl Import<'_> {
             .is_some()
         {
             summary.logged_models.skipped();
-            return Ok(());
+            return Ok(None);
         }
         let pairs = |v: &Value| -> Vec<KeyValue> {
             v.as_array()
@@ -484,7 +537,7 @@ impl Import<'_> {
                 .await?;
         }
         summary.logged_models.copied();
-        Ok(())
+        Ok(Some(model_id))
     }
 
     /// Registered models by name, their versions by number (deleted numbers stay

@@ -39,6 +39,8 @@ with mlflow.start_run(run_name="trainer"):
     import pandas as pd
     info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), pip_requirements=["mlflow"],
                                    input_example=pd.DataFrame({"x": [1.0]}))
+    for step in range(3):
+        mlflow.log_metric("val_acc", 0.8 + step / 100, step=step, model_id=info.model_id)
 for _ in range(3):
     mv = mlflow.register_model(info.model_uri, "Doubler")
 c.delete_model_version("Doubler", "2")
@@ -130,6 +132,57 @@ async fn assert_same_answers(mlflow: &Client, cairn: &Client) {
         assert_eq!(wh, gh, "run {id}: metric histories");
         assert_eq!(w.outputs, g.outputs, "run {id}: outputs");
     }
+
+    // Logged models, with their params, tags and metrics.
+    let models = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let exp = c
+                .get_experiment_by_name("import-models")
+                .await
+                .unwrap()
+                .experiment_id;
+            let page: serde_json::Value = c
+                .post(
+                    "logged-models/search",
+                    &serde_json::json!({ "experiment_ids": [exp] }),
+                )
+                .await
+                .unwrap();
+            let mut models = page["models"].as_array().cloned().unwrap_or_default();
+            for m in &mut models {
+                // Ordering of lists is not part of the contract; compare them sorted.
+                for list in ["metrics", "params"] {
+                    if let Some(items) = m["data"][list].as_array_mut() {
+                        items.sort_by_key(|v| v.to_string());
+                    }
+                }
+                if let Some(items) = m["info"]["tags"].as_array_mut() {
+                    items.sort_by_key(|v| v.to_string());
+                }
+            }
+            models
+        }
+    };
+    let (want, got) = (models(mlflow).await, models(cairn).await);
+    assert_eq!(want.len(), 1);
+    assert_eq!(want[0]["data"]["metrics"].as_array().map(Vec::len), Some(3));
+    for field in [
+        "model_id",
+        "name",
+        "artifact_uri",
+        "status",
+        "source_run_id",
+    ] {
+        assert_eq!(
+            want[0]["info"][field], got[0]["info"][field],
+            "logged model {field}"
+        );
+    }
+    assert_eq!(
+        want[0]["data"], got[0]["data"],
+        "logged model params and metrics"
+    );
 
     // A search with a filter and an order, on the first experiment.
     let exp = mlflow

@@ -80,13 +80,15 @@ async fn complete(
     .fetch_all(&mut *conn)
     .await?
     {
-        metrics.entry(r.text(0)?).or_default().push(Metric {
+        let model_id = r.text(0)?;
+        // MLflow names the model on each of its metrics.
+        metrics.entry(model_id.clone()).or_default().push(Metric {
             key: r.text(1)?,
             value: r.opt_real(2)?.unwrap_or(f64::NAN),
             timestamp: r.int(3)?,
             step: r.int(4)?,
             run_id: r.opt_text(5)?,
-            model_id: None,
+            model_id: Some(model_id),
         });
     }
     Ok(infos

@@ -86,6 +86,11 @@ fn complete(conn: &Connection, infos: Vec<LoggedModelInfo>) -> Result<Vec<Logged
             },
         ))
     })? {
+        // MLflow names the model on each of its metrics.
+        let m = Metric {
+            model_id: Some(id.clone()),
+            ..m
+        };
         metrics.entry(id).or_default().push(m);
     }
     Ok(infos
