@@ -57,22 +57,10 @@ struct ImportArgs {
     /// metadata is copied.
     #[arg(long)]
     from_artifacts: Option<String>,
-    /// cairn's folder, as for `cairn server`; the import journal is kept there.
-    #[arg(long, default_value = "./cairn-data", env = "CAIRN_DATA_DIR")]
-    data_dir: PathBuf,
-    /// cairn's database; default `sqlite:///<data-dir>/mlflow.db`.
-    #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
-    backend_store_uri: Option<String>,
-    /// cairn's artifact storage; default `<data-dir>/artifacts`.
-    #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
-    artifacts_destination: Option<String>,
-    /// Artifact root of cairn's Default experiment when the database is new.
-    #[arg(
-        long,
-        default_value = "mlflow-artifacts:/",
-        env = "CAIRN_DEFAULT_ARTIFACT_ROOT"
-    )]
-    default_artifact_root: String,
+    /// cairn's storage, as `cairn server` uses it; the import journal is kept in the
+    /// data folder.
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Subcommand)]
@@ -103,6 +91,17 @@ struct ServerArgs {
     /// Port to listen on (0 picks a free one; the URL printed at start names it).
     #[arg(long, default_value_t = 5000, env = "CAIRN_PORT")]
     port: u16,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Most connections to a PostgreSQL backend store this server opens; size it so
+    /// that replicas times pool size stays under the server's `max_connections`.
+    #[arg(long, default_value_t = cairn_store::DEFAULT_POOL_SIZE, env = "CAIRN_DB_POOL_SIZE")]
+    db_pool_size: u32,
+}
+
+/// Where cairn keeps its data: what `cairn server` serves and `cairn import` fills.
+#[derive(clap::Args)]
+struct StorageArgs {
     /// Folder for the embedded database and local artifacts.
     #[arg(long, default_value = "./cairn-data", env = "CAIRN_DATA_DIR")]
     data_dir: PathBuf,
@@ -122,10 +121,29 @@ struct ServerArgs {
     /// credentials and endpoint from the usual environment (`AWS_ENDPOINT_URL`, ...).
     #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
     artifacts_destination: Option<String>,
-    /// Most connections to a PostgreSQL backend store this server opens; size it so
-    /// that replicas times pool size stays under the server's `max_connections`.
-    #[arg(long, default_value_t = cairn_store::DEFAULT_POOL_SIZE, env = "CAIRN_DB_POOL_SIZE")]
-    db_pool_size: u32,
+}
+
+impl StorageArgs {
+    /// Creates the data folder; returns the database URI and artifact destination,
+    /// defaults filled in.
+    fn resolve(&self) -> anyhow::Result<(String, String)> {
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!("cannot create the data folder {}", self.data_dir.display())
+        })?;
+        let db = self.data_dir.join("mlflow.db");
+        // sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them.
+        let uri = self
+            .backend_store_uri
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:///{}", db.to_string_lossy()));
+        let artifacts = self.artifacts_destination.clone().unwrap_or_else(|| {
+            self.data_dir
+                .join("artifacts")
+                .to_string_lossy()
+                .into_owned()
+        });
+        Ok((uri, artifacts))
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -162,16 +180,12 @@ async fn shutdown_signal() {
 }
 
 async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
-    let (default_db, default_artifacts) = default_locations(&args.data_dir);
-    let backend_store_uri = args.backend_store_uri.unwrap_or(default_db);
-    let artifacts_destination = args.artifacts_destination.unwrap_or(default_artifacts);
+    let (backend_store_uri, artifacts_destination) = args.storage.resolve()?;
     let config = ServerConfig {
         host: args.host,
         port: args.port,
         backend_store_uri,
-        default_artifact_root: args.default_artifact_root,
+        default_artifact_root: args.storage.default_artifact_root,
         artifacts_destination,
         db_pool_size: args.db_pool_size,
     };
@@ -190,29 +204,16 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The default database and artifact folder under a data folder, as `cairn server`
-/// uses them.
-fn default_locations(data_dir: &std::path::Path) -> (String, String) {
-    let db = data_dir.join("mlflow.db");
-    // sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spells them.
-    let uri = format!("sqlite:///{}", db.to_string_lossy());
-    let artifacts = data_dir.join("artifacts").to_string_lossy().into_owned();
-    (uri, artifacts)
-}
-
 async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", args.data_dir.display()))?;
-    let (default_db, default_artifacts) = default_locations(&args.data_dir);
-    let dest_uri = args.backend_store_uri.unwrap_or(default_db);
-    let dest_artifacts = args.artifacts_destination.unwrap_or(default_artifacts);
+    let (dest_uri, dest_artifacts) = args.storage.resolve()?;
+    let data_dir = &args.storage.data_dir;
     // A database source is served by cairn itself, in this process, on a free port:
     // the import then reads it over MLflow's API like any server.
     let mut embedded = None;
     let source_url = if args.from.starts_with("http://") || args.from.starts_with("https://") {
         args.from.clone()
     } else {
-        let scratch = args.data_dir.join("import-source-artifacts");
+        let scratch = data_dir.join("import-source-artifacts");
         let server = Server::start(&ServerConfig {
             host: "127.0.0.1".into(),
             port: 0,
@@ -234,12 +235,12 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         embedded = Some((stop, task));
         format!("http://{addr}")
     };
-    let stores = cairn_store::open(&dest_uri, &args.default_artifact_root)
+    let stores = cairn_store::open(&dest_uri, &args.storage.default_artifact_root)
         .await
         .with_context(|| format!("opening cairn's database {dest_uri}"))?;
     let artifacts = cairn_artifacts::ArtifactStore::open(&dest_artifacts)
         .with_context(|| format!("opening cairn's artifact storage {dest_artifacts}"))?;
-    let journal = args.data_dir.join(format!(
+    let journal = data_dir.join(format!(
         "import-journal-{}.txt",
         args.from
             .chars()
