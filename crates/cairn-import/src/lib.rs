@@ -264,7 +264,14 @@ impl Import<'_> {
             let id = match self.dest.tracking.get_experiment_by_name(&e.name).await? {
                 Some(found) => {
                     summary.experiments.skipped();
-                    found.experiment_id.parse().unwrap_or(0)
+                    let id = found.experiment_id.parse().unwrap_or(0);
+                    for t in &e.tags {
+                        self.dest
+                            .tracking
+                            .set_experiment_tag(id, &t.key, &t.value)
+                            .await?;
+                    }
+                    id
                 }
                 None => {
                     summary.experiments.copied();
@@ -281,12 +288,6 @@ impl Import<'_> {
                         .unwrap_or(0)
                 }
             };
-            for t in &e.tags {
-                self.dest
-                    .tracking
-                    .set_experiment_tag(id, &t.key, &t.value)
-                    .await?;
-            }
             matched.push((e, id));
         }
         Ok(matched)
@@ -342,7 +343,8 @@ impl Import<'_> {
     async fn copy_run(&self, run: Run, dest_experiment: i64, summary: &Summary) -> Result<()> {
         let t = &self.dest.tracking;
         let id = run.info.run_id.clone();
-        if t.get_run_info(&id).await?.is_none() {
+        let created = t.get_run_info(&id).await?.is_none();
+        if created {
             t.create_run(NewRun {
                 run_id: id.clone(),
                 experiment_id: dest_experiment,
@@ -355,8 +357,9 @@ impl Import<'_> {
             .await?;
         }
         summary.runs.copied();
-        t.log_batch(&id, &[], &run.data.params, &run.data.tags)
-            .await?;
+        // A new run got its tags with its row; one copied before may lack some.
+        let tags: &[KeyValue] = if created { &[] } else { &run.data.tags };
+        t.log_batch(&id, &[], &run.data.params, tags).await?;
         summary
             .params
             .fetch_add(run.data.params.len() as u64, Ordering::Relaxed);
