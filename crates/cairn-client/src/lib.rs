@@ -24,6 +24,8 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
     #[error("cannot decode the response: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("cannot write a downloaded file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl ClientError {
@@ -650,6 +652,50 @@ impl Client {
     }
 }
 
+/// cairn's own API (`/api/2.0/cairn`): the prediction log.
+impl Client {
+    /// Appends prediction records (all or none).
+    pub async fn log_predictions(
+        &self,
+        records: &[cairn_core::predictions::PredictionRecord],
+    ) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/api/2.0/cairn/predictions/log-batch", self.base))
+            .json(&json!({ "predictions": records }))
+            .send()
+            .await?;
+        Self::decode::<Value>(resp).await.map(drop)
+    }
+
+    /// One page of a model's prediction log, oldest first; `query` takes
+    /// `model_version`, `entity_id`, `request_id`, `max_results`, `page_token`.
+    pub async fn search_predictions(
+        &self,
+        model_name: &str,
+        query: &[(&str, String)],
+    ) -> Result<Page<cairn_core::predictions::PredictionRecord>> {
+        #[derive(Deserialize)]
+        struct Resp {
+            #[serde(default)]
+            predictions: Vec<cairn_core::predictions::PredictionRecord>,
+            next_page_token: Option<String>,
+        }
+        let resp = self
+            .http
+            .get(format!("{}/api/2.0/cairn/predictions/search", self.base))
+            .query(&[("model_name", model_name)])
+            .query(query)
+            .send()
+            .await?;
+        let r: Resp = Self::decode(resp).await?;
+        Ok(Page {
+            items: r.predictions,
+            next_page_token: r.next_page_token,
+        })
+    }
+}
+
 /// Artifact proxy calls (`/api/2.0/mlflow-artifacts`).
 impl Client {
     fn artifact_url(&self, path: &str) -> String {
@@ -709,6 +755,60 @@ impl Client {
         }
         let r: Value = Self::decode(req.send().await?).await?;
         Ok(r["files"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Downloads every file under the proxy path `root` into the folder `dest`,
+    /// keeping the tree; returns the files' paths relative to `root`. Files are
+    /// streamed to disk, never held whole in memory.
+    pub async fn download_artifact_tree(
+        &self,
+        root: &str,
+        dest: &std::path::Path,
+    ) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        use tokio::io::AsyncWriteExt;
+        let root = root.trim_end_matches('/');
+        let mut files = Vec::new();
+        let mut dirs = vec![String::new()];
+        while let Some(rel) = dirs.pop() {
+            let listed = if rel.is_empty() {
+                root.to_string()
+            } else {
+                format!("{root}/{rel}")
+            };
+            for entry in self.list_artifacts(Some(&listed)).await? {
+                let Some(path) = entry["path"].as_str() else {
+                    continue;
+                };
+                let name = path.rsplit('/').next().unwrap_or(path);
+                if name.is_empty() || name == "." || name == ".." {
+                    continue;
+                }
+                let child = if rel.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                if entry["is_dir"].as_bool().unwrap_or(false) {
+                    dirs.push(child);
+                    continue;
+                }
+                let target = dest.join(&child);
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                let mut file = tokio::fs::File::create(&target).await?;
+                let mut body = self
+                    .download_artifact_stream(&format!("{root}/{child}"))
+                    .await?;
+                while let Some(chunk) = body.try_next().await? {
+                    file.write_all(&chunk).await?;
+                }
+                file.flush().await?;
+                files.push(child);
+            }
+        }
+        Ok(files)
     }
 
     pub async fn delete_artifact(&self, path: &str) -> Result<()> {

@@ -9,9 +9,14 @@ pub mod error;
 pub mod logged_model;
 pub mod names;
 pub mod page_token;
+pub mod predictions;
 pub mod registry;
 pub mod search;
 pub mod validation;
 pub mod wire;
 
 pub use error::{ErrorCode, MlflowError, Result};
+
+/// The MLflow release whose API cairn speaks; `/version` answers with it, and the
+/// client reads it only to pick protocols.
+pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
-pub use service::{ArtifactService, RegistryService, TrackingService};
+pub use service::{ArtifactService, PredictionService, RegistryService, TrackingService};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -30,6 +30,7 @@ pub struct AppState {
     pub tracking: Arc<TrackingService>,
     pub registry: Arc<RegistryService>,
     pub artifacts: Arc<ArtifactService>,
+    pub predictions: Arc<PredictionService>,
 }
 
 impl AppState {
@@ -40,6 +41,7 @@ impl AppState {
             registry: Arc::new(RegistryService::new(stores.registry, tracking.clone())),
             tracking,
             artifacts: Arc::new(ArtifactService::new(artifacts)),
+            predictions: Arc::new(PredictionService::new(stores.predictions)),
         }
     }
 }
@@ -62,7 +64,14 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The application with its middleware: request logs and the body limit.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The application with more routes beside MLflow's (the serving endpoints of
+/// `cairn server --serve`), under the same middleware.
+pub fn app_with(state: AppState, extra: Router) -> Router {
     api::router(state)
+        .merge(extra)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
 }
@@ -109,6 +118,15 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with(Router::new(), shutdown).await
+    }
+
+    /// As [`Server::serve`], with `extra` routes beside MLflow's.
+    pub async fn serve_with(
+        self,
+        extra: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         // Small JSON answers must not wait for Nagle's algorithm and the client's
         // delayed ACK (40 ms per request on Linux).
         let listener = self.listener.tap_io(|tcp| {
@@ -116,7 +134,7 @@ impl Server {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let result = axum::serve(listener, app(self.state))
+        let result = axum::serve(listener, app_with(self.state, extra))
             .with_graceful_shutdown(shutdown)
             .await;
         self.store.close().await;

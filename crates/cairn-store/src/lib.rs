@@ -21,6 +21,7 @@ use cairn_core::entities::{
     RunInfo, RunStatus,
 };
 use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
+use cairn_core::predictions::{PredictionRecord, PredictionSearch};
 use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
 
 pub use error::StoreError;
@@ -210,11 +211,25 @@ pub trait RegistryStore: Send + Sync + 'static {
     ) -> Result<Option<ModelVersion>>;
 }
 
-/// The stores one backend provides; both are the same object underneath.
+/// The prediction log of the serving endpoints, in cairn's own table
+/// (`cairn_predictions`), beside MLflow's.
+#[async_trait]
+pub trait PredictionStore: Send + Sync + 'static {
+    /// Appends the records in one transaction: all of them or none.
+    async fn log_predictions(&self, records: &[PredictionRecord]) -> Result<()>;
+    /// Matching records oldest first, each with its id (the page cursor).
+    async fn search_predictions(
+        &self,
+        search: &PredictionSearch,
+    ) -> Result<Vec<(i64, PredictionRecord)>>;
+}
+
+/// The stores one backend provides; all are the same object underneath.
 #[derive(Clone)]
 pub struct Stores {
     pub tracking: Arc<dyn TrackingStore>,
     pub registry: Arc<dyn RegistryStore>,
+    pub predictions: Arc<dyn PredictionStore>,
 }
 
 /// What a database holds, as `cairn db check` reports it.
@@ -310,14 +325,16 @@ pub async fn open_with_pool(
         let store = Arc::new(SqliteStore::open(path, default_artifact_root).await?);
         return Ok(Stores {
             tracking: store.clone(),
-            registry: store,
+            registry: store.clone(),
+            predictions: store,
         });
     }
     if postgres::is_postgres_uri(uri) {
         let store = Arc::new(PgStore::open(uri, default_artifact_root, pool_size).await?);
         return Ok(Stores {
             tracking: store.clone(),
-            registry: store,
+            registry: store.clone(),
+            predictions: store,
         });
     }
     Err(StoreError::UnsupportedUri(uri.to_string()))

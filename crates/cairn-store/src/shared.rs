@@ -19,6 +19,9 @@ pub(crate) const MODEL_COLUMNS: &str =
 pub(crate) const VERSION_COLUMNS: &str = "mv.name, mv.version, mv.creation_time, \
      mv.last_updated_time, mv.description, mv.user_id, mv.current_stage, mv.source, \
      mv.run_id, mv.status, mv.status_message, mv.run_link";
+/// The prediction log's columns after its id, in `PredictionRecord`'s field order.
+pub(crate) const PREDICTION_COLUMNS: &str = "request_id, row_index, model_name, model_version, \
+     alias, entity_id, timestamp_ms, inputs, outputs";
 pub(crate) const LOGGED_MODEL_COLUMNS: &str = "m.model_id, m.experiment_id, m.name, \
      m.artifact_location, m.creation_timestamp_ms, m.last_updated_timestamp_ms, m.status, \
      m.status_message, m.model_type, m.source_run_id";

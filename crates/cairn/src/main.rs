@@ -36,6 +36,10 @@ enum LogFormat {
 enum Command {
     /// Run the tracking server (a drop-in for `mlflow server`).
     Server(ServerArgs),
+    /// Serve registered models by alias (`models:/<name>@<alias>`) with MLflow's
+    /// scoring protocol; when an alias moves, the new version is loaded, checked and
+    /// swapped in with no restart and no failed request.
+    Serve(ServeArgs),
     /// Create or check MLflow's schema in a database (like `mlflow db`).
     #[command(subcommand)]
     Db(DbCommand),
@@ -97,6 +101,75 @@ struct ServerArgs {
     /// that replicas times pool size stays under the server's `max_connections`.
     #[arg(long, default_value_t = cairn_store::DEFAULT_POOL_SIZE, env = "CAIRN_DB_POOL_SIZE")]
     db_pool_size: u32,
+    /// Also serve a model by alias in this process (`name@alias` or
+    /// `models:/name@alias`); repeat for several, each at `/models/<name>/invocations`
+    /// (and `/invocations` when there is one).
+    #[arg(long = "serve", value_name = "MODEL")]
+    serve: Vec<cairn_serving::ModelRef>,
+    #[command(flatten)]
+    serving: ServingArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The models to serve, `models:/<name>@<alias>` (or `name@alias`); several are
+    /// served at `/models/<name>/invocations`, a single one also at `/invocations`.
+    #[arg(required = true, value_name = "MODEL")]
+    models: Vec<cairn_serving::ModelRef>,
+    /// The tracking server holding the registry and the model files.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:5000",
+        env = "MLFLOW_TRACKING_URI"
+    )]
+    tracking_uri: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "CAIRN_SERVE_HOST")]
+    host: String,
+    /// Port to listen on (0 picks a free one; the URL printed at start names it).
+    #[arg(long, default_value_t = 5001, env = "CAIRN_SERVE_PORT")]
+    port: u16,
+    /// Scratch folder for downloading model versions.
+    #[arg(long, env = "CAIRN_SERVE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    serving: ServingArgs,
+}
+
+/// How serving endpoints watch aliases and log predictions.
+#[derive(clap::Args)]
+struct ServingArgs {
+    /// How often each alias is checked, in milliseconds.
+    #[arg(long, default_value_t = 500, env = "CAIRN_SERVE_POLL_MS")]
+    poll_interval_ms: u64,
+    /// A request column (or named input) identifying the predicted entity: logged
+    /// with each prediction to join ground truth later, never given to the model.
+    #[arg(long, env = "CAIRN_SERVE_ENTITY_COLUMN")]
+    entity_column: Option<String>,
+    /// Do not write the prediction log.
+    #[arg(long)]
+    no_prediction_log: bool,
+    /// Requests the prediction-log queue holds; beyond it log rows are shed (and
+    /// counted), predictions never wait.
+    #[arg(long, default_value_t = 10_000, env = "CAIRN_PREDICTION_LOG_QUEUE")]
+    prediction_log_queue: usize,
+}
+
+impl ServingArgs {
+    fn config(
+        &self,
+        tracking_uri: String,
+        models: Vec<cairn_serving::ModelRef>,
+        cache_dir: PathBuf,
+    ) -> cairn_serving::ServeConfig {
+        let mut config = cairn_serving::ServeConfig::new(tracking_uri, models);
+        config.poll_interval = std::time::Duration::from_millis(self.poll_interval_ms.max(10));
+        config.cache_dir = cache_dir;
+        config.entity_column = self.entity_column.clone();
+        config.log_predictions = !self.no_prediction_log;
+        config.log_queue = self.prediction_log_queue;
+        config
+    }
 }
 
 /// Where cairn keeps its data: what `cairn server` serves and `cairn import` fills.
@@ -199,7 +272,68 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         "cairn server started"
     );
     println!("cairn serving MLflow's API at http://{addr}");
-    server.serve(shutdown_signal()).await?;
+    if args.serve.is_empty() {
+        server.serve(shutdown_signal()).await?;
+    } else {
+        // The endpoints read the registry and write the prediction log through this
+        // same server, over loopback: one code path for embedded and standalone.
+        let loopback = if addr.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}", addr.port())
+        } else {
+            format!("http://{addr}")
+        };
+        let config = args.serving.config(
+            loopback,
+            args.serve.clone(),
+            args.storage.data_dir.join("serving-cache"),
+        );
+        let serving = cairn_serving::Serving::start(config)?;
+        for m in &args.serve {
+            println!("serving {m} at http://{addr}/models/{}/invocations", m.name);
+        }
+        server
+            .serve_with(serving.router(false), shutdown_signal())
+            .await?;
+        serving.stop().await;
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("cairn-serving"));
+    let config = args
+        .serving
+        .config(args.tracking_uri.clone(), args.models.clone(), cache_dir);
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    let serving = cairn_serving::Serving::start(config)?;
+    tracing::info!(tracking_uri = %args.tracking_uri, "cairn serve started");
+    for m in &args.models {
+        println!("serving {m} at http://{addr}/models/{}/invocations", m.name);
+    }
+    if let [only] = &args.models[..] {
+        println!("serving {only} at http://{addr}/invocations");
+    }
+    let app = serving
+        .router(true)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    // Small JSON answers must not wait for Nagle's algorithm and delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    serving.stop().await;
     tracing::info!("stopped cleanly");
     Ok(())
 }
@@ -333,6 +467,7 @@ fn main() -> std::process::ExitCode {
         .context("cannot start the async runtime")
         .and_then(|runtime| match cli.command {
             Command::Server(args) => runtime.block_on(run_server(args)),
+            Command::Serve(args) => runtime.block_on(run_serve(args)),
             Command::Db(command) => runtime.block_on(run_db(command)),
             Command::Import(args) => runtime.block_on(run_import(args)),
         });

@@ -9,9 +9,7 @@ use axum::{Json, Router};
 
 use crate::AppState;
 
-/// The MLflow version cairn answers with: the client only reads it to decide which
-/// trace-export protocol to use.
-pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
+use cairn_core::MLFLOW_COMPAT_VERSION;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -5,6 +5,7 @@ mod artifacts;
 mod fields;
 mod logged_models;
 mod meta;
+mod predictions;
 mod registry;
 mod tracking;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow_v2)
         .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
+        .nest("/api/2.0/cairn", predictions::routes())
         .merge(meta::routes())
         .fallback(not_found)
         .with_state(state)

@@ -3,10 +3,12 @@
 
 pub mod artifacts;
 pub mod logged_models;
+pub mod predictions;
 pub mod registry;
 pub mod tracking;
 
 pub use artifacts::ArtifactService;
+pub use predictions::PredictionService;
 pub use registry::RegistryService;
 pub use tracking::TrackingService;
 

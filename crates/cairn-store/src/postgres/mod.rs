@@ -12,6 +12,7 @@
 
 pub(crate) mod exec;
 mod logged_models;
+mod predictions;
 mod registry;
 mod tracking;
 

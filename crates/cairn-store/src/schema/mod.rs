@@ -32,6 +32,23 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
     // when its page is full (see `sql::search::RunSet::Led`).
     "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_order \
      ON latest_metrics (\"key\", is_nan, value)",
+    // The serving endpoints' prediction log, read per model version over time and
+    // joined with ground truth on the entity id.
+    "CREATE TABLE IF NOT EXISTS cairn_predictions (\
+     id INTEGER PRIMARY KEY AUTOINCREMENT, \
+     request_id VARCHAR(64) NOT NULL, \
+     row_index INTEGER NOT NULL, \
+     model_name VARCHAR(256) NOT NULL, \
+     model_version INTEGER NOT NULL, \
+     alias VARCHAR(256), \
+     entity_id VARCHAR(256), \
+     timestamp_ms BIGINT NOT NULL, \
+     inputs TEXT NOT NULL, \
+     outputs TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_model \
+     ON cairn_predictions (model_name, model_version, id)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_entity \
+     ON cairn_predictions (model_name, entity_id)",
     // Indexes of earlier cairn builds, superseded or costlier on writes than useful.
     "DROP INDEX IF EXISTS cairn_idx_runs_experiment_start",
     "DROP INDEX IF EXISTS cairn_idx_latest_metrics_key_value",
@@ -51,6 +68,22 @@ pub const POSTGRES_CAIRN_DDL: &[&str] = &[
     // when its page is full (see `sql::search::RunSet::Led`).
     "CREATE INDEX IF NOT EXISTS cairn_idx_latest_metrics_order \
      ON latest_metrics (\"key\", is_nan, value)",
+    // The serving endpoints' prediction log (see the SQLite DDL).
+    "CREATE TABLE IF NOT EXISTS cairn_predictions (\
+     id BIGSERIAL PRIMARY KEY, \
+     request_id VARCHAR(64) NOT NULL, \
+     row_index INTEGER NOT NULL, \
+     model_name VARCHAR(256) NOT NULL, \
+     model_version INTEGER NOT NULL, \
+     alias VARCHAR(256), \
+     entity_id VARCHAR(256), \
+     timestamp_ms BIGINT NOT NULL, \
+     inputs TEXT NOT NULL, \
+     outputs TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_model \
+     ON cairn_predictions (model_name, model_version, id)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_entity \
+     ON cairn_predictions (model_name, entity_id)",
 ];
 
 /// Splits the DDL into statements.

@@ -16,6 +16,7 @@
 
 mod checkpointer;
 mod logged_models;
+mod predictions;
 mod readers;
 mod registry;
 mod tracking;
