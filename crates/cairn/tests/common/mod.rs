@@ -65,9 +65,24 @@ impl CairnProcess {
 
     /// Starts the binary with extra arguments and environment.
     pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> CairnProcess {
+        let mut full = vec!["server", "--port", "0", "--data-dir"];
+        let data = data_dir.to_str().expect("a UTF-8 data folder");
+        full.push(data);
+        full.extend_from_slice(args);
+        Self::spawn(&full, envs)
+    }
+
+    /// Starts `cairn serve <args> --port 0`; `url` is its base URL.
+    pub fn start_serve(args: &[&str]) -> CairnProcess {
+        let mut full = vec!["serve", "--port", "0"];
+        full.extend_from_slice(args);
+        Self::spawn(&full, &[])
+    }
+
+    /// Runs `cairn <args>` and waits for the first line, which ends with a URL on
+    /// the bound port; `url` is that URL's scheme and authority.
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> CairnProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["server", "--port", "0", "--data-dir"])
-            .arg(data_dir)
             .args(args)
             .envs(envs.iter().copied())
             .env("CAIRN_LOG", "warn")
@@ -76,17 +91,23 @@ impl CairnProcess {
             .spawn()
             .expect("cairn starts");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
+        reader.read_line(&mut line).expect("first line");
         let url = line
             .trim()
             .rsplit(' ')
             .next()
-            .filter(|u| u.starts_with("http://"))
-            .unwrap_or_else(|| panic!("cairn printed no URL: {line:?}"))
-            .to_string();
+            .and_then(|u| u.strip_prefix("http://"))
+            .map(|rest| format!("http://{}", rest.split('/').next().unwrap_or(rest)))
+            .unwrap_or_else(|| panic!("cairn printed no URL: {line:?}"));
+        // Keep draining stdout so later lines never block the process on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
         CairnProcess { child, url }
     }
 
