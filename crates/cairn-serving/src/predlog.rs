@@ -81,6 +81,11 @@ pub struct LogWriter {
     task: JoinHandle<()>,
 }
 
+/// Requests gathered into one write at most, and how long the writer waits for
+/// them after the first arrives.
+const BATCH_ENTRIES: usize = 2048;
+const GATHER: Duration = Duration::from_millis(100);
+
 /// Attempts per batch before its rows are counted as failed: a restarting tracking
 /// server is waited for, a dead one does not stall the queue forever.
 const WRITE_ATTEMPTS: u32 = 5;
@@ -123,11 +128,22 @@ impl LogWriter {
 async fn write_loop(mut rx: mpsc::Receiver<LogEntry>, sink: Arc<dyn PredictionSink>) {
     let written = metrics::counter!(m::LOG_WRITTEN);
     let failed = metrics::counter!(m::LOG_FAILED);
-    let mut entries = Vec::with_capacity(256);
+    let mut entries = Vec::with_capacity(BATCH_ENTRIES);
     let mut records = Vec::new();
     loop {
-        if rx.recv_many(&mut entries, 256).await == 0 {
+        if rx.recv_many(&mut entries, BATCH_ENTRIES).await == 0 {
             return;
+        }
+        // Gather for a moment: under load that makes a few large writes a second
+        // instead of one per request, which would cost the machine more CPU than
+        // the predictions themselves.
+        let deadline = tokio::time::Instant::now() + GATHER;
+        while entries.len() < BATCH_ENTRIES {
+            let room = BATCH_ENTRIES - entries.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut entries, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
         }
         for entry in entries.drain(..) {
             entry.into_records(&mut records);
