@@ -171,7 +171,7 @@ async fn model_invocations(
     body: Bytes,
 ) -> Response {
     match s.endpoint(&name) {
-        Ok(endpoint) => score(&s, &endpoint.clone(), &headers, body).await,
+        Ok(endpoint) => score(&s, endpoint, &headers, body).await,
         Err(e) => e.into_response(),
     }
 }

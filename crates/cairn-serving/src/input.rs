@@ -398,10 +398,10 @@ impl ModelInput {
                 ts.first()
                     .map_or(0, |(_, v)| { v.as_array().map_or(1, Vec::len) })
             ];
-            for (name, v) in ts.iter() {
+            for (name, v) in std::mem::take(ts) {
                 let items = match v {
-                    Value::Array(items) => items.clone(),
-                    other => vec![other.clone()],
+                    Value::Array(items) => items,
+                    other => vec![other],
                 };
                 if items.len() != records.len() {
                     return Err(bad(format!(

@@ -22,6 +22,13 @@ pub(crate) const VERSION_COLUMNS: &str = "mv.name, mv.version, mv.creation_time,
 /// The prediction log's columns after its id, in `PredictionRecord`'s field order.
 pub(crate) const PREDICTION_COLUMNS: &str = "request_id, row_index, model_name, model_version, \
      alias, entity_id, timestamp_ms, inputs, outputs";
+/// A prediction-log JSON column read back. cairn writes it from JSON values, so it
+/// parses; a row edited by hand into something else reads as a string rather than
+/// failing the whole page.
+pub(crate) fn json_column(text: String) -> serde_json::Value {
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+}
+
 pub(crate) const LOGGED_MODEL_COLUMNS: &str = "m.model_id, m.experiment_id, m.name, \
      m.artifact_location, m.creation_timestamp_ms, m.last_updated_timestamp_ms, m.status, \
      m.status_message, m.model_type, m.source_run_id";

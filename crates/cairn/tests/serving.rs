@@ -94,6 +94,17 @@ fn assert_close(got: &Value, want: &Value, what: &str) {
     }
 }
 
+/// `key` of every element of the list `list`, as a list.
+fn field(list: &Value, key: impl serde_json::value::Index + Copy) -> Value {
+    Value::Array(
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .map(|item| item[key].clone())
+            .collect(),
+    )
+}
+
 async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -233,51 +244,17 @@ async fn onnx_models_from_the_stock_client_predict_as_onnxruntime_does() {
         .collect();
     let (status, _, got) = post_json(linear, json!({"dataframe_records": records})).await;
     assert_eq!(status, 200, "{got}");
-    let ys: Vec<Value> = got["predictions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["y"].clone())
-        .collect();
-    let want: Vec<Value> = lin["y"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[0].clone())
-        .collect();
-    assert_close(&Value::Array(ys), &Value::Array(want), "linear y");
-    let a: Vec<Value> = lin["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["a"].clone())
-        .collect();
-    let b: Vec<Value> = lin["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["b"].clone())
-        .collect();
+    let ys = field(&got["predictions"], "y");
+    let want = field(&lin["y"], 0);
+    assert_close(&ys, &want, "linear y");
+    let a = field(&lin["rows"], "a");
+    let b = field(&lin["rows"], "b");
     let (status, _, got) = post_json(linear, json!({"inputs": {"a": a, "b": b}})).await;
     assert_eq!(status, 200, "{got}");
     // A column signature makes named inputs columns, so the answer is records.
-    let ys: Vec<Value> = got["predictions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["y"].clone())
-        .collect();
-    let want: Vec<Value> = lin["y"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[0].clone())
-        .collect();
-    assert_close(
-        &Value::Array(ys),
-        &Value::Array(want),
-        "linear y by named columns",
-    );
+    let ys = field(&got["predictions"], "y");
+    let want = field(&lin["y"], 0);
+    assert_close(&ys, &want, "linear y by named columns");
 
     // Bad payloads: 400 (or 415) naming what is wrong; the server runs on.
     let bad: Vec<(&str, &str, String, u16, &str)> = vec![

@@ -230,13 +230,23 @@ fn frame_matrix(frame: &Frame) -> Result<(Vec<usize>, Vec<&Value>), ServingError
 
 /// A nested JSON list as a shape and its leaves, refusing ragged lists.
 fn dense<'a>(value: &'a Value, field: &str) -> Result<(Vec<usize>, Vec<&'a Value>), ServingError> {
+    /// Where an error is: the field and the index path, written out only on error so
+    /// a well-formed request formats nothing.
+    fn at(field: &str, index: &[usize]) -> String {
+        let mut path = field.to_string();
+        for i in index {
+            path.push_str(&format!("[{i}]"));
+        }
+        path
+    }
     fn walk<'a>(
         v: &'a Value,
-        depth: usize,
+        field: &str,
         shape: &mut Vec<usize>,
         leaves: &mut Vec<&'a Value>,
-        path: &mut String,
+        index: &mut Vec<usize>,
     ) -> Result<(), String> {
+        let depth = index.len();
         match v {
             Value::Array(items) => {
                 match shape.get(depth) {
@@ -244,23 +254,26 @@ fn dense<'a>(value: &'a Value, field: &str) -> Result<(Vec<usize>, Vec<&'a Value
                     Some(&n) if n == items.len() => {}
                     _ => {
                         return Err(format!(
-                            "{path} has {} values where its siblings have {}",
+                            "{} has {} values where its siblings have {}",
+                            at(field, index),
                             items.len(),
                             shape.get(depth).map_or("none".into(), |n| n.to_string())
                         ))
                     }
                 }
                 for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    walk(item, depth + 1, shape, leaves, path)?;
-                    path.truncate(len);
+                    index.push(i);
+                    walk(item, field, shape, leaves, index)?;
+                    index.pop();
                 }
                 Ok(())
             }
             leaf => {
                 if depth != shape.len() {
-                    return Err(format!("{path} is a value where a list was expected"));
+                    return Err(format!(
+                        "{} is a value where a list was expected",
+                        at(field, index)
+                    ));
                 }
                 leaves.push(leaf);
                 Ok(())
@@ -269,8 +282,8 @@ fn dense<'a>(value: &'a Value, field: &str) -> Result<(Vec<usize>, Vec<&'a Value
     }
     let mut shape = Vec::new();
     let mut leaves = Vec::new();
-    let mut path = field.to_string();
-    walk(value, 0, &mut shape, &mut leaves, &mut path).map_err(ServingError::BadRequest)?;
+    walk(value, field, &mut shape, &mut leaves, &mut Vec::new())
+        .map_err(ServingError::BadRequest)?;
     Ok((shape, leaves))
 }
 

@@ -3,7 +3,7 @@
 use super::exec::Cols;
 use super::PgStore;
 use crate::error::StoreError;
-use crate::shared::PREDICTION_COLUMNS;
+use crate::shared::{json_column, PREDICTION_COLUMNS};
 use crate::{PredictionStore, Result};
 use async_trait::async_trait;
 use cairn_core::predictions::{PredictionRecord, PredictionSearch};
@@ -83,10 +83,7 @@ impl PredictionStore for PgStore {
             .await?;
         rows.iter()
             .map(|row| {
-                let json = |i: usize| -> Result<serde_json::Value> {
-                    let text = row.text(i)?;
-                    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
-                };
+                let json = |i: usize| row.text(i).map(json_column);
                 Ok((
                     row.int(0)?,
                     PredictionRecord {

@@ -5,7 +5,7 @@ use cairn_core::predictions::{PredictionRecord, PredictionSearch};
 use rusqlite::{params, Row};
 
 use super::SqliteStore;
-use crate::shared::PREDICTION_COLUMNS;
+use crate::shared::{json_column, PREDICTION_COLUMNS};
 use crate::{PredictionStore, Result};
 
 #[async_trait]
@@ -72,12 +72,7 @@ impl PredictionStore for SqliteStore {
 }
 
 fn record(row: &Row<'_>) -> rusqlite::Result<(i64, PredictionRecord)> {
-    let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
-        let text: String = row.get(i)?;
-        // Written by cairn from JSON values, so it parses; a row edited by hand to
-        // something else reads as a string rather than failing the whole page.
-        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
-    };
+    let json = |i: usize| row.get::<_, String>(i).map(json_column);
     Ok((
         row.get(0)?,
         PredictionRecord {
