@@ -1,0 +1,340 @@
+//! Classification metrics, defined as scikit-learn defines them (the tests compare
+//! with scikit-learn's own values): precision/recall/F1 with `zero_division=0`,
+//! one-vs-rest ROC AUC and average precision, and expected calibration error.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassStats {
+    pub label: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: u64,
+}
+
+/// Everything the evaluation logs about one labelled set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub accuracy: f64,
+    pub macro_precision: f64,
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    pub weighted_precision: f64,
+    pub weighted_recall: f64,
+    pub weighted_f1: f64,
+    pub per_class: Vec<ClassStats>,
+    /// `confusion[true][predicted]`, rows and columns in `labels` order.
+    pub labels: Vec<String>,
+    pub confusion: Vec<Vec<u64>>,
+    /// Mean over classes of one-vs-rest ROC AUC; classes with no positive or no
+    /// negative example are left out (their AUC is undefined).
+    pub roc_auc_ovr: Option<f64>,
+    /// Mean over classes of one-vs-rest average precision (area under PR).
+    pub pr_auc_ovr: Option<f64>,
+    /// Expected calibration error of the top-label confidence, 15 equal bins.
+    pub ece: Option<f64>,
+}
+
+/// `y_true` and `y_pred` index `labels`; `proba[i][k]` is the score of class `k`
+/// (the first `proba[i].len()` labels) for row `i`.
+pub fn evaluate(
+    labels: &[String],
+    y_true: &[usize],
+    y_pred: &[usize],
+    proba: Option<&[Vec<f32>]>,
+) -> Report {
+    let n_labels = labels.len();
+    let mut confusion = vec![vec![0u64; n_labels]; n_labels];
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        confusion[t][p] += 1;
+    }
+    let n = y_true.len() as f64;
+    let correct: u64 = (0..n_labels).map(|k| confusion[k][k]).sum();
+    let mut per_class = Vec::with_capacity(n_labels);
+    for (k, label) in labels.iter().enumerate() {
+        let tp = confusion[k][k] as f64;
+        let support: u64 = confusion[k].iter().sum();
+        let predicted: u64 = confusion.iter().map(|row| row[k]).sum();
+        let precision = ratio(tp, predicted as f64);
+        let recall = ratio(tp, support as f64);
+        let f1 = ratio(2.0 * tp, predicted as f64 + support as f64);
+        per_class.push(ClassStats {
+            label: label.clone(),
+            precision,
+            recall,
+            f1,
+            support,
+        });
+    }
+    let mean = |f: fn(&ClassStats) -> f64| per_class.iter().map(f).sum::<f64>() / n_labels as f64;
+    let total_support: f64 = per_class.iter().map(|c| c.support as f64).sum();
+    let weighted = |f: fn(&ClassStats) -> f64| {
+        ratio(
+            per_class
+                .iter()
+                .map(|c| f(c) * c.support as f64)
+                .sum::<f64>(),
+            total_support,
+        )
+    };
+    let (roc_auc_ovr, pr_auc_ovr, ece) = match proba {
+        Some(p) => {
+            let (roc, pr) = one_vs_rest(y_true, p);
+            (roc, pr, Some(expected_calibration_error(y_true, p, 15)))
+        }
+        None => (None, None, None),
+    };
+    Report {
+        accuracy: ratio(correct as f64, n),
+        macro_precision: mean(|c| c.precision),
+        macro_recall: mean(|c| c.recall),
+        macro_f1: mean(|c| c.f1),
+        weighted_precision: weighted(|c| c.precision),
+        weighted_recall: weighted(|c| c.recall),
+        weighted_f1: weighted(|c| c.f1),
+        per_class,
+        labels: labels.to_vec(),
+        confusion,
+        roc_auc_ovr,
+        pr_auc_ovr,
+        ece,
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        a / b
+    }
+}
+
+fn one_vs_rest(y_true: &[usize], proba: &[Vec<f32>]) -> (Option<f64>, Option<f64>) {
+    let n_classes = proba.first().map_or(0, Vec::len);
+    let (mut roc, mut pr, mut counted) = (0.0, 0.0, 0);
+    for k in 0..n_classes {
+        let scores: Vec<f64> = proba.iter().map(|p| p[k] as f64).collect();
+        let positive: Vec<bool> = y_true.iter().map(|&t| t == k).collect();
+        if let (Some(r), Some(a)) = (
+            roc_auc(&scores, &positive),
+            average_precision(&scores, &positive),
+        ) {
+            roc += r;
+            pr += a;
+            counted += 1;
+        }
+    }
+    if counted == 0 {
+        return (None, None);
+    }
+    (Some(roc / counted as f64), Some(pr / counted as f64))
+}
+
+/// `(true positives, false positives)` after each distinct score, highest first.
+fn cumulative_counts(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut out = Vec::new();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (i, &o) in order.iter().enumerate() {
+        if positive[o] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        let last_of_tie = order
+            .get(i + 1)
+            .is_none_or(|&next| scores[next] != scores[o]);
+        if last_of_tie {
+            out.push((tp, fp));
+        }
+    }
+    out
+}
+
+/// Area under the ROC curve (trapezoids through every distinct threshold, as
+/// `sklearn.metrics.roc_auc_score`); `None` when one class is absent.
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    let counts = cumulative_counts(scores, positive);
+    let &(p, n) = counts.last()?;
+    if p == 0.0 || n == 0.0 {
+        return None;
+    }
+    let (mut area, mut prev_tpr, mut prev_fpr) = (0.0, 0.0, 0.0);
+    for (tp, fp) in counts {
+        let (tpr, fpr) = (tp / p, fp / n);
+        area += (fpr - prev_fpr) * (tpr + prev_tpr) / 2.0;
+        prev_tpr = tpr;
+        prev_fpr = fpr;
+    }
+    Some(area)
+}
+
+/// Average precision, `sum_n (R_n - R_{n-1}) P_n` over distinct thresholds, as
+/// `sklearn.metrics.average_precision_score`; `None` without positives.
+pub fn average_precision(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    let counts = cumulative_counts(scores, positive);
+    let &(p, n) = counts.last()?;
+    if p == 0.0 || n == 0.0 {
+        return None;
+    }
+    let (mut ap, mut prev_recall) = (0.0, 0.0);
+    for (tp, fp) in counts {
+        let recall = tp / p;
+        ap += (recall - prev_recall) * (tp / (tp + fp));
+        prev_recall = recall;
+    }
+    Some(ap)
+}
+
+/// Bins of equal width over the top-label confidence; bin `b` holds confidences in
+/// `(b/bins, (b+1)/bins]` (a confidence of 0 goes to the first).
+pub fn expected_calibration_error(y_true: &[usize], proba: &[Vec<f32>], bins: usize) -> f64 {
+    let mut count = vec![0.0f64; bins];
+    let mut conf_sum = vec![0.0f64; bins];
+    let mut right = vec![0.0f64; bins];
+    for (p, &t) in proba.iter().zip(y_true) {
+        let k = crate::linear::argmax(p);
+        let conf = p[k] as f64;
+        let b = ((conf * bins as f64).ceil() as usize).clamp(1, bins) - 1;
+        count[b] += 1.0;
+        conf_sum[b] += conf;
+        if k == t {
+            right[b] += 1.0;
+        }
+    }
+    let n = proba.len() as f64;
+    (0..bins)
+        .filter(|&b| count[b] > 0.0)
+        .map(|b| count[b] / n * (right[b] / count[b] - conf_sum[b] / count[b]).abs())
+        .sum()
+}
+
+/// Out-of-scope detection quality: `score` is the in-scope confidence (higher means
+/// more likely in scope), `correct` whether the in-scope prediction was right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OodReport {
+    /// AUROC of `-score` for telling out-of-scope rows (positive) from in-scope.
+    pub auroc: Option<f64>,
+    /// At the chosen threshold: in-scope rows predicted correctly and kept.
+    pub in_scope_accuracy: f64,
+    /// At the chosen threshold: out-of-scope rows rejected.
+    pub oos_recall: f64,
+    /// At the chosen threshold: rejected rows that really were out of scope.
+    pub oos_precision: f64,
+    /// The best out-of-scope recall at any threshold that keeps in-scope accuracy
+    /// at or above `target_in_scope_accuracy`.
+    pub oos_recall_at_target: Option<f64>,
+    pub target_in_scope_accuracy: f64,
+    pub threshold: f64,
+}
+
+pub fn ood_report(
+    score: &[f64],
+    correct: &[bool],
+    is_oos: &[bool],
+    threshold: f64,
+    target_in_scope_accuracy: f64,
+) -> OodReport {
+    let neg: Vec<f64> = score.iter().map(|s| -s).collect();
+    let n_in = is_oos.iter().filter(|o| !**o).count() as f64;
+    let n_oos = is_oos.len() as f64 - n_in;
+    let mut kept_right = 0.0;
+    let mut rejected_oos = 0.0;
+    let mut rejected = 0.0;
+    for ((&s, &c), &o) in score.iter().zip(correct).zip(is_oos) {
+        let reject = s < threshold;
+        if reject {
+            rejected += 1.0;
+            if o {
+                rejected_oos += 1.0;
+            }
+        } else if !o && c {
+            kept_right += 1.0;
+        }
+    }
+    // Sweep thresholds upward: each step rejects the rows at the next score.
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    let mut best: Option<f64> = None;
+    let mut right_kept: f64 = correct
+        .iter()
+        .zip(is_oos)
+        .filter(|(c, o)| **c && !**o)
+        .count() as f64;
+    let mut oos_rejected = 0.0;
+    let mut i = 0;
+    loop {
+        if n_in > 0.0 && n_oos > 0.0 && right_kept / n_in >= target_in_scope_accuracy {
+            best = Some(best.unwrap_or(0.0).max(oos_rejected / n_oos));
+        }
+        if i >= order.len() {
+            break;
+        }
+        let s = score[order[i]];
+        while i < order.len() && score[order[i]] == s {
+            let o = order[i];
+            if is_oos[o] {
+                oos_rejected += 1.0;
+            } else if correct[o] {
+                right_kept -= 1.0;
+            }
+            i += 1;
+        }
+    }
+    OodReport {
+        auroc: roc_auc(&neg, is_oos),
+        in_scope_accuracy: ratio(kept_right, n_in),
+        oos_recall: ratio(rejected_oos, n_oos),
+        oos_precision: ratio(rejected_oos, rejected),
+        oos_recall_at_target: best,
+        target_in_scope_accuracy,
+        threshold,
+    }
+}
+
+/// The threshold that keeps `keep` (e.g. 0.97) of the in-scope `dev_scores`: the
+/// dev split has no out-of-scope rows, so the threshold is set from in-scope
+/// confidence alone.
+pub fn threshold_keeping(dev_scores: &[f64], keep: f64) -> f64 {
+    let mut s = dev_scores.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return 0.0;
+    }
+    let drop = ((1.0 - keep.clamp(0.0, 1.0)) * s.len() as f64).floor() as usize;
+    s[drop.min(s.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_of_a_perfect_and_a_reversed_ranking() {
+        let s = [0.9, 0.8, 0.3, 0.1];
+        assert_eq!(roc_auc(&s, &[true, true, false, false]), Some(1.0));
+        assert_eq!(roc_auc(&s, &[false, false, true, true]), Some(0.0));
+        assert_eq!(roc_auc(&s, &[true, true, true, true]), None);
+        // Ties count half.
+        assert_eq!(roc_auc(&[0.5, 0.5], &[true, false]), Some(0.5));
+    }
+
+    #[test]
+    fn thresholds_keep_the_share_asked_for() {
+        let dev: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+        assert_eq!(threshold_keeping(&dev, 0.95), 0.05);
+        let r = ood_report(
+            &[0.9, 0.8, 0.2, 0.1],
+            &[true, true, false, false],
+            &[false, false, true, true],
+            0.5,
+            0.9,
+        );
+        assert_eq!(r.oos_recall, 1.0);
+        assert_eq!(r.in_scope_accuracy, 1.0);
+        assert_eq!(r.oos_recall_at_target, Some(1.0));
+        assert_eq!(r.auroc, Some(1.0));
+    }
+}
