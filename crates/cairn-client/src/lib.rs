@@ -637,6 +637,20 @@ impl Client {
         .map(drop)
     }
 
+    pub async fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.call(
+            "model-versions/set-tag",
+            &json!({"name": name, "version": version, "key": key, "value": value}),
+        )
+        .await
+    }
+
     pub async fn get_model_version_by_alias(
         &self,
         name: &str,

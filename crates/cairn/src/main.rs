@@ -48,6 +48,28 @@ enum Command {
     /// models, versions, aliases and artifacts. Safe to run again: what is already
     /// there is not copied twice, and an interrupted import continues where it stopped.
     Import(ImportArgs),
+    /// Train, evaluate and register a model from a YAML spec (see examples/*.yaml):
+    /// the run, per-epoch metrics, search trials (child runs), test metrics, plots
+    /// and the model directory go to the tracking server; the new version is
+    /// registered, tagged `passed_tests` and `beats_threshold`, and the alias moves
+    /// to it only when both are true.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// The training spec (YAML); its relative paths are read from its folder.
+    spec: std::path::PathBuf,
+    /// The tracking server to log to.
+    #[arg(
+        long,
+        env = "MLFLOW_TRACKING_URI",
+        default_value = "http://127.0.0.1:5000"
+    )]
+    tracking_uri: String,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -300,6 +322,42 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn run_train(args: TrainArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let progress = cairn_train::Progress {
+        visible: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let outcome = cairn_train::train(&args.spec, &args.tracking_uri, progress).await?;
+    println!(
+        "run {} (experiment {})",
+        outcome.run_id, outcome.experiment_id
+    );
+    if let Some(best) = &outcome.best_trial {
+        println!("best trial: run {best}");
+    }
+    for (k, v) in &outcome.metrics {
+        println!("  {k}: {v:.4}");
+    }
+    if let Some(g) = &outcome.gate {
+        println!(
+            "registered {} version {}: passed_tests={} beats_threshold={} -> {}",
+            g.name,
+            g.version,
+            g.passed_tests,
+            g.beats_threshold,
+            if g.promoted {
+                "promoted"
+            } else {
+                "not promoted"
+            }
+        );
+        for r in &g.reasons {
+            println!("  {r}");
+        }
+    }
+    Ok(())
+}
+
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
     let cache_dir = args
@@ -470,6 +528,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => runtime.block_on(run_serve(args)),
             Command::Db(command) => runtime.block_on(run_db(command)),
             Command::Import(args) => runtime.block_on(run_import(args)),
+            Command::Train(args) => runtime.block_on(run_train(args)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! Flavors: how a model directory becomes something that predicts. A model is loaded
 //! by the first flavor in its `MLmodel` that cairn can run.
 
+mod cairn;
 mod onnx;
 
 use std::path::Path;
@@ -12,7 +13,7 @@ use crate::input::ModelInput;
 use crate::mlmodel::MlModel;
 
 /// The flavors cairn runs, in the order it prefers them.
-pub const SUPPORTED_FLAVORS: &[&str] = &["onnx"];
+pub const SUPPORTED_FLAVORS: &[&str] = &["cairn", "onnx"];
 
 /// A loaded model. Predicting is CPU work: callers run it off the async threads.
 pub trait Predictor: Send + Sync {
@@ -27,6 +28,7 @@ pub fn load(dir: &Path, mlmodel: &MlModel) -> Result<Box<dyn Predictor>, Serving
     for flavor in SUPPORTED_FLAVORS {
         if let Some(config) = mlmodel.flavors.get(*flavor) {
             return match *flavor {
+                "cairn" => Ok(Box::new(cairn::CairnFlavor::load(dir)?)),
                 "onnx" => Ok(Box::new(onnx::OnnxModel::load(dir, config)?)),
                 other => Err(ServingError::Load(format!("flavor {other} has no loader"))),
             };
@@ -180,6 +182,6 @@ mod tests {
         let m = MlModel::read(dir.path()).unwrap();
         let err = load(dir.path(), &m).err().unwrap().to_string();
         assert!(err.contains("[\"python_function\", \"sklearn\"]"), "{err}");
-        assert!(err.contains("[\"onnx\"]"), "{err}");
+        assert!(err.contains("[\"cairn\", \"onnx\"]"), "{err}");
     }
 }
