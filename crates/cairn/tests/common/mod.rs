@@ -92,15 +92,26 @@ impl CairnProcess {
             .expect("cairn starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("first line");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|u| u.strip_prefix("http://"))
-            .map(|rest| format!("http://{}", rest.split('/').next().unwrap_or(rest)))
-            .unwrap_or_else(|| panic!("cairn printed no URL: {line:?}"));
+        // The first line with a URL names the bound port; anything before it (a
+        // warning, were logs ever printed there) is passed on so a failure shows it.
+        let mut seen = String::new();
+        let url = loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("stdout line");
+            if n == 0 {
+                panic!("cairn exited before printing its URL; its stdout: {seen:?}");
+            }
+            if let Some(rest) = line
+                .trim()
+                .rsplit(' ')
+                .next()
+                .and_then(|u| u.strip_prefix("http://"))
+            {
+                break format!("http://{}", rest.split('/').next().unwrap_or(rest));
+            }
+            eprint!("{line}");
+            seen.push_str(&line);
+        };
         // Keep draining stdout so later lines never block the process on a full pipe.
         std::thread::spawn(move || {
             let mut sink = String::new();
