@@ -34,7 +34,46 @@ pub struct Report {
     pub pr_auc_ovr: Option<f64>,
     /// Expected calibration error of the top-label confidence, 15 equal bins.
     pub ece: Option<f64>,
+    /// The curves behind the AUCs and the ECE, for plots; not part of the JSON
+    /// report (they hold a point per distinct score).
+    #[serde(skip)]
+    pub curves: Option<Curves>,
 }
+
+/// Points of one curve, `(x, y)`, and the area the report gives for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub area: f64,
+}
+
+/// One reliability-diagram bin: top-label confidences in `(lower, upper]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: u64,
+    pub mean_confidence: f64,
+    pub accuracy: f64,
+}
+
+/// ROC (false/true positive rate) and precision-recall (recall/precision) curves,
+/// one-vs-rest: the micro average over all classes first, then each class when
+/// there are few enough to tell apart on one chart; and the reliability bins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curves {
+    pub roc: Vec<Curve>,
+    pub pr: Vec<Curve>,
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// Classes drawn one by one on the ROC and PR charts; above this only the micro
+/// average is drawn (150 overlaid lines say nothing).
+pub const MAX_CLASS_CURVES: usize = 10;
+
+/// Most points kept per curve: enough for a smooth line, small enough for an SVG.
+const MAX_CURVE_POINTS: usize = 400;
 
 /// `y_true` and `y_pred` index `labels`; `proba[i][k]` is the score of class `k`
 /// (the first `proba[i].len()` labels) for row `i`.
@@ -85,6 +124,7 @@ pub fn evaluate(
         }
         None => (None, None, None),
     };
+    let curves = proba.map(|p| curves(labels, y_true, p));
     Report {
         accuracy: ratio(correct as f64, n),
         macro_precision: mean(|c| c.precision),
@@ -99,7 +139,66 @@ pub fn evaluate(
         roc_auc_ovr,
         pr_auc_ovr,
         ece,
+        curves,
     }
+}
+
+/// The ROC, PR and reliability curves of `proba` (see [`Curves`]).
+pub fn curves(labels: &[String], y_true: &[usize], proba: &[Vec<f32>]) -> Curves {
+    let n_classes = proba.first().map_or(0, Vec::len);
+    let mut roc = Vec::new();
+    let mut pr = Vec::new();
+    // Micro average: every (row, class) pair is one binary decision.
+    let all_scores: Vec<f64> = proba.iter().flatten().map(|&v| v as f64).collect();
+    let all_positive: Vec<bool> = y_true
+        .iter()
+        .flat_map(|&t| (0..n_classes).map(move |k| k == t))
+        .collect();
+    let mut push = |name: &str, scores: &[f64], positive: &[bool]| {
+        let counts = cumulative_counts(scores, positive);
+        let Some(&(p, n)) = counts.last() else { return };
+        if p == 0.0 || n == 0.0 {
+            return;
+        }
+        let mut roc_points = vec![(0.0, 0.0)];
+        roc_points.extend(counts.iter().map(|&(tp, fp)| (fp / n, tp / p)));
+        let mut pr_points = vec![(0.0, 1.0)];
+        pr_points.extend(counts.iter().map(|&(tp, fp)| (tp / p, tp / (tp + fp))));
+        roc.push(Curve {
+            name: name.to_string(),
+            points: thin(roc_points),
+            area: roc_auc(scores, positive).unwrap_or(f64::NAN),
+        });
+        pr.push(Curve {
+            name: name.to_string(),
+            points: thin(pr_points),
+            area: average_precision(scores, positive).unwrap_or(f64::NAN),
+        });
+    };
+    push("micro average", &all_scores, &all_positive);
+    if n_classes <= MAX_CLASS_CURVES {
+        for (k, label) in labels.iter().enumerate().take(n_classes) {
+            let scores: Vec<f64> = proba.iter().map(|p| p[k] as f64).collect();
+            let positive: Vec<bool> = y_true.iter().map(|&t| t == k).collect();
+            push(label, &scores, &positive);
+        }
+    }
+    Curves {
+        roc,
+        pr,
+        reliability: reliability_bins(y_true, proba, 15),
+    }
+}
+
+/// Keeps at most [`MAX_CURVE_POINTS`], evenly spaced, always the first and last.
+fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_CURVE_POINTS {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..MAX_CURVE_POINTS)
+        .map(|i| points[i * last / (MAX_CURVE_POINTS - 1)])
+        .collect()
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -190,24 +289,42 @@ pub fn average_precision(scores: &[f64], positive: &[bool]) -> Option<f64> {
 
 /// Bins of equal width over the top-label confidence; bin `b` holds confidences in
 /// `(b/bins, (b+1)/bins]` (a confidence of 0 goes to the first).
-pub fn expected_calibration_error(y_true: &[usize], proba: &[Vec<f32>], bins: usize) -> f64 {
-    let mut count = vec![0.0f64; bins];
+pub fn reliability_bins(y_true: &[usize], proba: &[Vec<f32>], bins: usize) -> Vec<ReliabilityBin> {
+    let mut count = vec![0u64; bins];
     let mut conf_sum = vec![0.0f64; bins];
     let mut right = vec![0.0f64; bins];
     for (p, &t) in proba.iter().zip(y_true) {
         let k = crate::linear::argmax(p);
         let conf = p[k] as f64;
         let b = ((conf * bins as f64).ceil() as usize).clamp(1, bins) - 1;
-        count[b] += 1.0;
+        count[b] += 1;
         conf_sum[b] += conf;
         if k == t {
             right[b] += 1.0;
         }
     }
-    let n = proba.len() as f64;
     (0..bins)
-        .filter(|&b| count[b] > 0.0)
-        .map(|b| count[b] / n * (right[b] / count[b] - conf_sum[b] / count[b]).abs())
+        .map(|b| {
+            let c = count[b] as f64;
+            ReliabilityBin {
+                lower: b as f64 / bins as f64,
+                upper: (b + 1) as f64 / bins as f64,
+                count: count[b],
+                mean_confidence: ratio(conf_sum[b], c),
+                accuracy: ratio(right[b], c),
+            }
+        })
+        .collect()
+}
+
+/// The count-weighted gap between accuracy and confidence over
+/// [`reliability_bins`].
+pub fn expected_calibration_error(y_true: &[usize], proba: &[Vec<f32>], bins: usize) -> f64 {
+    let n = proba.len() as f64;
+    reliability_bins(y_true, proba, bins)
+        .iter()
+        .filter(|b| b.count > 0)
+        .map(|b| b.count as f64 / n * (b.accuracy - b.mean_confidence).abs())
         .sum()
 }
 
