@@ -88,6 +88,89 @@ impl Table {
         })
     }
 
+    /// Reads a Parquet file: every column but `label` is a feature and must hold
+    /// numbers (integers, floats, decimals or booleans) without nulls; the label may
+    /// be a string or a number.
+    pub fn from_parquet(path: &Path, label: &str) -> Result<Table> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::Field;
+        let shown = path.display();
+        let file = std::fs::File::open(path).map_err(|e| MlError::Data(format!("{shown}: {e}")))?;
+        let reader = SerializedFileReader::new(file)
+            .map_err(|e| MlError::Data(format!("{shown}: not a Parquet file: {e}")))?;
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let names: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
+        let label_at = names.iter().position(|n| n == label).ok_or_else(|| {
+            MlError::Data(format!(
+                "{shown}: no label column '{label}' (it has {names:?})"
+            ))
+        })?;
+        let feature_names: Vec<String> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != label_at)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let rows = reader
+            .get_row_iter(None)
+            .map_err(|e| MlError::Data(format!("{shown}: {e}")))?;
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        for (row, record) in rows.enumerate() {
+            let record =
+                record.map_err(|e| MlError::Data(format!("{shown} row {}: {e}", row + 1)))?;
+            for (i, (name, field)) in record.get_column_iter().enumerate() {
+                let number = match field {
+                    Field::Bool(b) => Some(f64::from(u8::from(*b))),
+                    Field::Byte(v) => Some(f64::from(*v)),
+                    Field::Short(v) => Some(f64::from(*v)),
+                    Field::Int(v) => Some(f64::from(*v)),
+                    Field::Long(v) => Some(*v as f64),
+                    Field::UByte(v) => Some(f64::from(*v)),
+                    Field::UShort(v) => Some(f64::from(*v)),
+                    Field::UInt(v) => Some(f64::from(*v)),
+                    Field::ULong(v) => Some(*v as f64),
+                    Field::Float16(v) => Some(f64::from(*v)),
+                    Field::Float(v) => Some(f64::from(*v)),
+                    Field::Double(v) => Some(*v),
+                    Field::Decimal(d) => decimal_value(d),
+                    _ => None,
+                };
+                if i == label_at {
+                    let text = match field {
+                        Field::Str(s) => s.trim().to_string(),
+                        Field::Null => {
+                            return Err(MlError::Data(format!(
+                                "{shown} row {}: the label '{name}' is null",
+                                row + 1
+                            )))
+                        }
+                        other => other.to_string(),
+                    };
+                    labels.push(text);
+                    continue;
+                }
+                let v = number.ok_or_else(|| {
+                    MlError::Data(format!(
+                        "{shown} row {}: column '{name}' is not a number: {field}",
+                        row + 1
+                    ))
+                })?;
+                values.push(v);
+            }
+        }
+        if labels.is_empty() {
+            return Err(MlError::Data(format!("{shown} has no rows")));
+        }
+        let rows = Array2::from_shape_vec((labels.len(), feature_names.len()), values)
+            .map_err(|e| MlError::Data(format!("{shown}: ragged rows: {e}")))?;
+        Ok(Table {
+            feature_names,
+            rows,
+            labels,
+        })
+    }
+
     /// A seeded shuffle split into (train, test) with `test_fraction` of the rows held out.
     pub fn split(&self, test_fraction: f64, seed: u64) -> (Table, Table) {
         use rand::seq::SliceRandom;
@@ -264,4 +347,17 @@ fn standardise(rows: &Array2<f64>, mean: &[f64], scale: &[f64]) -> Array2<f64> {
         }
     }
     x
+}
+
+/// A Parquet decimal as a float (unscaled big-endian integer times 10^-scale).
+fn decimal_value(d: &parquet::data_type::Decimal) -> Option<f64> {
+    let bytes = d.data();
+    if bytes.is_empty() || bytes.len() > 16 {
+        return None;
+    }
+    // Sign-extend to 16 bytes.
+    let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
+    let mut full = [fill; 16];
+    full[16 - bytes.len()..].copy_from_slice(bytes);
+    Some(i128::from_be_bytes(full) as f64 / 10f64.powi(d.scale()))
 }

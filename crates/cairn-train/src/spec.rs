@@ -116,11 +116,16 @@ pub struct TabularSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TabularData {
-    /// `wine_is_high_quality` (inside the binary), or omit it and give `csv`.
+    /// `wine_is_high_quality` (inside the binary), or omit it and give `csv` or
+    /// `parquet`.
     #[serde(default)]
     pub builtin: Option<String>,
+    /// A CSV file with a header row.
     #[serde(default)]
     pub csv: Option<PathBuf>,
+    /// A Parquet file (as pandas, polars or Spark write it).
+    #[serde(default)]
+    pub parquet: Option<PathBuf>,
     #[serde(default = "label")]
     pub label_column: String,
     /// Held out for the test metrics; the search holds out the same share of the
@@ -267,22 +272,27 @@ impl Spec {
                 }
             }
             Spec::TabularClassification(s) => {
-                if let Some(c) = s.data.csv.as_mut() {
-                    resolve(c);
+                for path in [s.data.csv.as_mut(), s.data.parquet.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    resolve(path);
                 }
-                match (&s.data.builtin, &s.data.csv) {
-                    (Some(b), None) if b == "wine_is_high_quality" => {}
-                    (Some(b), None) => {
-                        return Err(TrainError::Spec(format!(
-                            "data.builtin: unknown data set `{b}`, expected `wine_is_high_quality`"
-                        )))
-                    }
-                    (None, Some(_)) => {}
-                    _ => {
-                        return Err(TrainError::Spec(
-                            "data: give exactly one of `builtin` and `csv`".into(),
-                        ))
-                    }
+                let d = &s.data;
+                let given = [d.builtin.is_some(), d.csv.is_some(), d.parquet.is_some()];
+                if given.iter().filter(|g| **g).count() != 1 {
+                    return Err(TrainError::Spec(
+                        "data: give exactly one of `builtin`, `csv` and `parquet`".into(),
+                    ));
+                }
+                if let Some(b) = d
+                    .builtin
+                    .as_deref()
+                    .filter(|b| *b != "wine_is_high_quality")
+                {
+                    return Err(TrainError::Spec(format!(
+                        "data.builtin: unknown data set `{b}`, expected `wine_is_high_quality`"
+                    )));
                 }
             }
         }
@@ -317,6 +327,14 @@ impl Spec {
         }
         let mut values = BTreeMap::new();
         for (key, param) in &search.space {
+            // The encoder is loaded (and fine-tuned) once, its embeddings shared by
+            // every trial; only how much they weigh can change per trial.
+            if key.starts_with("encoder.") && key != "encoder.weight" {
+                return Err(TrainError::Spec(format!(
+                    "search.space.{key}: the encoder is loaded and fine-tuned once per job; \
+                     of its settings only `encoder.weight` can be searched"
+                )));
+            }
             let v = match param {
                 Param::Range {
                     low,
