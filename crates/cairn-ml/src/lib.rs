@@ -5,6 +5,7 @@
 pub mod data;
 pub mod encoder;
 pub mod error;
+pub mod finetune;
 pub mod linear;
 pub mod metrics;
 pub mod model_dir;

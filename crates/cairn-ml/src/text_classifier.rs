@@ -35,6 +35,11 @@ pub struct EncoderConfig {
     pub weight: f32,
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
+    /// Tune the encoder's own weights on the training set before the head is
+    /// trained (the saved model then carries the tuned encoder); absent, the
+    /// encoder is used as shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tune: Option<crate::finetune::FineTuneConfig>,
 }
 
 fn one() -> f32 {

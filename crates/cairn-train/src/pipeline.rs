@@ -489,11 +489,36 @@ fn run_text(
         &[],
     )?;
 
-    // Every trial shares one encoder setting; its embeddings are computed once.
+    // Every trial shares one encoder setting; it is tuned (if asked) and its
+    // embeddings computed once. The tuned folder lives until the model is saved.
+    let tuned = tempfile::tempdir()?;
     let encoder = match &s.model.encoder {
-        Some(cfg) => Some(SentenceEncoder::load(&cfg.path, cfg.max_tokens)?),
+        Some(cfg) => {
+            let dir = match &cfg.fine_tune {
+                Some(ft) => {
+                    let dst = tuned.path().join("encoder");
+                    let dev = (dev_texts.as_slice(), dev_y.as_slice());
+                    fine_tune_encoder(
+                        cfg,
+                        ft,
+                        &dst,
+                        &train.texts,
+                        &y,
+                        &classes,
+                        dev,
+                        tracker,
+                        parent,
+                        progress,
+                    )?;
+                    dst
+                }
+                None => cfg.path.clone(),
+            };
+            Some(SentenceEncoder::load(&dir, cfg.max_tokens)?)
+        }
         None => None,
     };
+    let encoder_dir = encoder.as_ref().map(|e| e.dir.clone());
     let mut raw_embeddings: Option<[Vec<Vec<f32>>; 3]> = None;
     let embeddings = match &encoder {
         None => None,
@@ -612,13 +637,72 @@ fn run_text(
         tracker,
         parent,
         model,
-        s.model.encoder.as_ref().map(|e| e.path.as_path()),
+        encoder_dir.as_deref(),
         &examples,
         &test_set,
         metrics,
         report,
         s.ood.as_ref(),
         best_trial,
+    )
+}
+
+/// Fine-tunes the spec's encoder into `dst`, logging per-epoch loss and dev
+/// accuracy (`finetune_*`, step = epoch) and a progress bar over the steps.
+#[allow(clippy::too_many_arguments)]
+fn fine_tune_encoder(
+    cfg: &cairn_ml::text_classifier::EncoderConfig,
+    ft: &cairn_ml::finetune::FineTuneConfig,
+    dst: &std::path::Path,
+    texts: &[String],
+    y: &[usize],
+    classes: &[String],
+    dev: (&[String], &[usize]),
+    tracker: &Tracker,
+    parent: &RunRef,
+    progress: &Progress,
+) -> Result<()> {
+    let started = Instant::now();
+    let steps = texts.len().div_ceil(ft.batch_size.max(1)) * ft.epochs;
+    let bar = progress.rows("fine-tuning the encoder (steps)", steps as u64);
+    let mut logging = Ok(());
+    cairn_ml::finetune::fine_tune(
+        &cfg.path,
+        dst,
+        cfg.max_tokens,
+        texts,
+        y,
+        classes.len(),
+        Some(dev),
+        ft,
+        |_, _| bar.inc(1),
+        |e| {
+            let mut points = vec![
+                metric("finetune_train_loss", e.train_loss, e.epoch as i64),
+                metric("finetune_epoch_seconds", e.seconds, e.epoch as i64),
+            ];
+            if let Some(a) = e.val_accuracy {
+                points.push(metric("finetune_val_accuracy", a, e.epoch as i64));
+            }
+            logging = tracker.log(parent, &points, &[], &[]);
+            if logging.is_ok() {
+                Continue::Yes
+            } else {
+                Continue::Stop
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    logging?;
+    tracker.log(
+        parent,
+        &[metric(
+            "finetune_seconds",
+            started.elapsed().as_secs_f64(),
+            0,
+        )],
+        &[],
+        &[],
     )
 }
 
@@ -795,8 +879,9 @@ fn run_tabular(
     progress: &Progress,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let table = match (&s.data.builtin, &s.data.csv) {
-        (_, Some(path)) => Table::from_csv(path, &s.data.label_column)?,
+    let table = match (&s.data.csv, &s.data.parquet) {
+        (Some(path), _) => Table::from_csv(path, &s.data.label_column)?,
+        (_, Some(path)) => Table::from_parquet(path, &s.data.label_column)?,
         _ => Table::wine_is_high_quality(),
     };
     let (train, test) = table.split(s.data.test_fraction, s.data.seed);
@@ -885,6 +970,8 @@ fn finish(
         serde_json::to_vec_pretty(&report).map_err(|e| TrainError::Spec(e.to_string()))?;
     tracker.upload(parent, "evaluation/classification_report.json", report_json)?;
     for (name, svg) in cairn_ml::plots::evaluation_plots(&report) {
+        let png = cairn_ml::plots::to_png(&svg)?;
+        tracker.upload(parent, &format!("evaluation/{name}.png"), png)?;
         tracker.upload(parent, &format!("evaluation/{name}.svg"), svg.into_bytes())?;
     }
     let dir = tempfile::tempdir()?;

