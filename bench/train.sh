@@ -4,6 +4,7 @@
 # embeddings; CLINC150 with out-of-scope detection), each a `cairn train` run against a
 # fresh `cairn server`; then the wine demo (20-trial TPE search, registration,
 # promotion) end to end. Prints one line per run: test metrics and wall time.
+# MODELS=finetuned tunes the encoder itself first (FT_EPOCHS epochs, default 3).
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
 #   SETS="atis snips" MODELS=sparse bash bench/train.sh
@@ -59,6 +60,10 @@ for set in $SETS; do
       echo "model:"
       if [ "$model" = encoder ]; then
         echo "  encoder: {path: $ENCODER, weight: 1.5}"
+        echo "  linear: {learning_rate: 0.01}"
+      fi
+      if [ "$model" = finetuned ]; then
+        echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}}}"
         echo "  linear: {learning_rate: 0.01}"
       fi
       if [ "$set" = clinc150 ]; then

