@@ -28,6 +28,24 @@ fn enc<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> MlError + '_ {
     move |e| MlError::Encoder(format!("{what}: {e}"))
 }
 
+/// The encoder's tokenizer, padding to the batch's longest text (the shipped one
+/// pads every input to 128 tokens) and truncating at `max_tokens`. Fine-tuning
+/// tokenizes the same way, so a tuned encoder sees what inference will feed it.
+pub(crate) fn batch_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::from_file(path).map_err(enc("tokenizer.json"))?;
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        ..Default::default()
+    }));
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..Default::default()
+        }))
+        .map_err(enc("tokenizer truncation"))?;
+    Ok(tokenizer)
+}
+
 impl SentenceEncoder {
     /// Loads the model in `dir`; the weights are memory-mapped, not copied.
     pub fn load(dir: &Path, max_tokens: usize) -> Result<SentenceEncoder> {
@@ -45,20 +63,7 @@ impl SentenceEncoder {
         let config_text = std::fs::read_to_string(file("config.json")?)?;
         let config: Config = serde_json::from_str(&config_text).map_err(enc("config.json"))?;
         let dim = config.hidden_size;
-        let mut tokenizer =
-            Tokenizer::from_file(file("tokenizer.json")?).map_err(enc("tokenizer.json"))?;
-        // The shipped tokenizer pads every input to 128 tokens; pad to the batch's
-        // longest instead.
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
-                ..Default::default()
-            }))
-            .map_err(enc("tokenizer truncation"))?;
+        let tokenizer = batch_tokenizer(&file("tokenizer.json")?, max_tokens)?;
         let device = Device::Cpu;
         let weights = file("model.safetensors")?;
         // SAFETY: the file is only read; candle's mmap keeps it open while in use.

@@ -16,8 +16,9 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
+use crate::encoder::batch_tokenizer as tokenizer;
 use crate::error::{MlError, Result};
 use crate::linear::Continue;
 
@@ -115,6 +116,17 @@ struct BertShape {
     num_hidden_layers: usize,
     intermediate_size: usize,
     layer_norm_eps: f64,
+    #[serde(default = "bert_vocab")]
+    vocab_size: usize,
+    #[serde(default = "bert_positions")]
+    max_position_embeddings: usize,
+}
+
+fn bert_vocab() -> usize {
+    30522
+}
+fn bert_positions() -> usize {
+    512
 }
 
 struct Linear {
@@ -178,12 +190,7 @@ struct Bert {
 }
 
 impl Bert {
-    fn new(
-        vb: VarBuilder,
-        s: &BertShape,
-        vocab: usize,
-        positions: usize,
-    ) -> candle_core::Result<Bert> {
+    fn new(vb: VarBuilder, s: &BertShape) -> candle_core::Result<Bert> {
         let h = s.hidden_size;
         let e = vb.pp("embeddings");
         let layers = (0..s.num_hidden_layers)
@@ -203,8 +210,8 @@ impl Bert {
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Bert {
-            word: e.get((vocab, h), "word_embeddings.weight")?,
-            position: e.get((positions, h), "position_embeddings.weight")?,
+            word: e.get((s.vocab_size, h), "word_embeddings.weight")?,
+            position: e.get((s.max_position_embeddings, h), "position_embeddings.weight")?,
             token_type: e.get((2, h), "token_type_embeddings.weight")?,
             embedding_norm: LayerNorm::new(e.pp("LayerNorm"), h, s.layer_norm_eps)?,
             layers,
@@ -303,17 +310,12 @@ pub fn fine_tune(
     let device = Device::Cpu;
     let shape: BertShape = serde_json::from_str(&std::fs::read_to_string(src.join("config.json"))?)
         .map_err(err("config.json"))?;
-    let full: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(src.join("config.json"))?)
-            .map_err(err("config.json"))?;
-    let vocab = full["vocab_size"].as_u64().unwrap_or(30522) as usize;
-    let positions = full["max_position_embeddings"].as_u64().unwrap_or(512) as usize;
     let tokenizer = tokenizer(&src.join("tokenizer.json"), max_tokens)?;
 
     // The encoder's variables, filled from the shipped weights by name.
     let encoder_vars = VarMap::new();
     let vb = VarBuilder::from_varmap(&encoder_vars, DType::F32, &device);
-    let bert = Bert::new(vb, &shape, vocab, positions).map_err(err("building the model"))?;
+    let bert = Bert::new(vb, &shape).map_err(err("building the model"))?;
     load_into(&encoder_vars, &src.join("model.safetensors"))?;
     let head_vars = VarMap::new();
     let head = candle_nn::linear(
@@ -411,21 +413,6 @@ pub fn fine_tune(
         std::fs::copy(src.join(file), dst.join(file))?;
     }
     Ok(())
-}
-
-fn tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
-    let mut tokenizer = Tokenizer::from_file(path).map_err(err("tokenizer.json"))?;
-    tokenizer.with_padding(Some(PaddingParams {
-        strategy: PaddingStrategy::BatchLongest,
-        ..Default::default()
-    }));
-    tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length: max_tokens,
-            ..Default::default()
-        }))
-        .map_err(err("tokenizer truncation"))?;
-    Ok(tokenizer)
 }
 
 fn encode(tokenizer: &Tokenizer, texts: &[&str], device: &Device) -> Result<(Tensor, Tensor)> {
@@ -548,13 +535,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
                 .unwrap();
         let vars = VarMap::new();
-        let bert = Bert::new(
-            VarBuilder::from_varmap(&vars, DType::F32, &device),
-            &shape,
-            30522,
-            512,
-        )
-        .unwrap();
+        let bert = Bert::new(VarBuilder::from_varmap(&vars, DType::F32, &device), &shape).unwrap();
         load_into(&vars, &dir.join("model.safetensors")).unwrap();
         let tokenizer = tokenizer(&dir.join("tokenizer.json"), 128).unwrap();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
