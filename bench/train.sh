@@ -4,7 +4,9 @@
 # embeddings; CLINC150 with out-of-scope detection), each a `cairn train` run against a
 # fresh `cairn server`; then the wine demo (20-trial TPE search, registration,
 # promotion) end to end. Prints one line per run: test metrics and wall time.
-# MODELS=finetuned tunes the encoder itself first (FT_EPOCHS epochs, default 3).
+# MODELS=finetuned tunes the encoder itself first (FT_EPOCHS epochs, default 3, at
+# learning rate FT_LR, default 1e-4);
+# MODELS=searched picks the encoder model's head settings on dev (TRIALS, default 8).
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
 #   SETS="atis snips" MODELS=sparse bash bench/train.sh
@@ -62,9 +64,25 @@ for set in $SETS; do
         echo "  encoder: {path: $ENCODER, weight: 1.5}"
         echo "  linear: {learning_rate: 0.01}"
       fi
-      if [ "$model" = finetuned ]; then
-        echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}}}"
+      if [ "$model" = searched ]; then
+        echo "  encoder: {path: $ENCODER, weight: 1.5}"
         echo "  linear: {learning_rate: 0.01}"
+      fi
+      if [ "$model" = finetuned ]; then
+        echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}, learning_rate: ${FT_LR:-0.0001}}}"
+        echo "  linear: {learning_rate: 0.01}"
+      fi
+      if [ "$model" = searched ]; then
+        # The head's settings chosen per data set on its dev split (the embeddings
+        # are computed once and reweighted per trial).
+        echo "search:"
+        echo "  sampler: tpe"
+        echo "  trials: ${TRIALS:-8}"
+        echo "  parallel: 2"
+        echo "  space:"
+        echo "    encoder.weight: {low: 0.75, high: 2.5}"
+        echo "    linear.learning_rate: {low: 0.005, high: 0.03, log: true}"
+        echo "    linear.l2: {low: 0.0000001, high: 0.0001, log: true}"
       fi
       if [ "$set" = clinc150 ]; then
         echo "ood: {label: oos, keep_in_scope: 0.98, target_in_scope_accuracy: 0.95}"

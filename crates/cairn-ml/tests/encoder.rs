@@ -125,7 +125,7 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
     };
     let mut epochs = Vec::new();
     let mut steps = 0;
-    fine_tune(
+    let kept = fine_tune(
         &dir,
         out.path(),
         64,
@@ -143,13 +143,26 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
     .unwrap();
     assert_eq!(steps, 6 * 3, "12 texts in batches of 4, 6 epochs");
     assert_eq!(epochs.len(), 6);
+    // The weights written are those of the first epoch with the best dev score.
+    let best = epochs
+        .iter()
+        .map(|e| e.val_accuracy.unwrap())
+        .fold(0.0, f64::max);
+    let first_best = epochs
+        .iter()
+        .find(|e| e.val_accuracy == Some(best))
+        .unwrap()
+        .epoch;
+    assert_eq!(kept, first_best, "{epochs:?}");
     assert_eq!(epochs.last().unwrap().val_accuracy, Some(1.0), "{epochs:?}");
     assert!(
         epochs.last().unwrap().train_loss < epochs[0].train_loss,
         "{epochs:?}"
     );
 
-    // Mean cosine within an intent minus across intents: tuning widens the gap.
+    // Mean cosine within an intent minus across intents: tuning widens the gap. The
+    // weights kept are from the first epoch with a perfect dev score, which can come
+    // early, so the widening asked for is modest (MiniLM's own gap here is ~0.37).
     let gap = |vectors: &[Vec<f32>]| {
         let (mut within, mut across, mut nw, mut na) = (0.0, 0.0, 0, 0);
         for i in 0..vectors.len() {
@@ -175,7 +188,7 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
         .embed(&texts, |_| {})
         .unwrap();
     assert!(
-        gap(&after) > gap(&before) + 0.05,
+        gap(&after) > gap(&before) + 0.01,
         "{} -> {}",
         gap(&before),
         gap(&after)

@@ -666,7 +666,7 @@ fn fine_tune_encoder(
     let steps = texts.len().div_ceil(ft.batch_size.max(1)) * ft.epochs;
     let bar = progress.rows("fine-tuning the encoder (steps)", steps as u64);
     let mut logging = Ok(());
-    cairn_ml::finetune::fine_tune(
+    let kept = cairn_ml::finetune::fine_tune(
         &cfg.path,
         dst,
         cfg.max_tokens,
@@ -696,11 +696,10 @@ fn fine_tune_encoder(
     logging?;
     tracker.log(
         parent,
-        &[metric(
-            "finetune_seconds",
-            started.elapsed().as_secs_f64(),
-            0,
-        )],
+        &[
+            metric("finetune_seconds", started.elapsed().as_secs_f64(), 0),
+            metric("finetune_best_epoch", kept as f64, 0),
+        ],
         &[],
         &[],
     )
