@@ -78,6 +78,9 @@ impl fmt::Display for ErrorCode {
 pub struct MlflowError {
     pub code: ErrorCode,
     pub message: String,
+    /// Where in the searched expression the error is (a character index), for a search
+    /// box that points at the token. Not part of MLflow's wire format.
+    pub position: Option<usize>,
 }
 
 pub type Result<T, E = MlflowError> = std::result::Result<T, E>;
@@ -87,7 +90,14 @@ impl MlflowError {
         MlflowError {
             code,
             message: message.into(),
+            position: None,
         }
+    }
+
+    /// The same error, pointing at character `position` of the searched expression.
+    pub fn at(mut self, position: usize) -> Self {
+        self.position = Some(position);
+        self
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {

@@ -112,3 +112,13 @@ pub const DELETED_STAGE: &str = "Deleted_Internal";
 
 /// The tag that marks a registered model as a prompt; searches leave prompts out.
 pub const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
+/// One move of a registry alias: set (`from_version` none), moved, or removed
+/// (`to_version` none). cairn's own record; MLflow keeps only the current target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasEvent {
+    pub alias: String,
+    pub from_version: Option<i64>,
+    pub to_version: Option<i64>,
+    pub time_ms: i64,
+}

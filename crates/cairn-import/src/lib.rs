@@ -580,7 +580,7 @@ impl Import<'_> {
             }
             for a in &m.aliases {
                 let version = a.version.parse::<i64>().unwrap_or(0);
-                r.set_registered_model_alias(&m.name, &a.alias, version)
+                r.set_registered_model_alias(&m.name, &a.alias, version, now_ms())
                     .await?;
                 summary.aliases.fetch_add(1, Ordering::Relaxed);
             }

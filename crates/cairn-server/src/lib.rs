@@ -108,6 +108,11 @@ impl Server {
         })
     }
 
+    /// The services, for routes built beside the API's (the web UI's pages).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

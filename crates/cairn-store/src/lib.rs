@@ -22,7 +22,7 @@ use cairn_core::entities::{
 };
 use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
 use cairn_core::predictions::{PredictionRecord, PredictionSearch};
-use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
+use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -199,10 +199,23 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// Where the version's files are: its storage location, else its source.
     async fn model_version_download_uri(&self, name: &str, version: i64) -> Result<String>;
 
-    /// Points `alias` at `version`, moving it if it pointed elsewhere.
-    async fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64)
-        -> Result<()>;
-    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
+    /// Points `alias` at `version`, moving it if it pointed elsewhere; a change is
+    /// recorded in the alias history in the same transaction.
+    async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: i64,
+        now_ms: i64,
+    ) -> Result<()>;
+    async fn delete_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// The model's alias moves, newest first, at most `limit`.
+    async fn alias_history(&self, name: &str, limit: u32) -> Result<Vec<AliasEvent>>;
     /// The version `alias` points at, if the alias exists.
     async fn get_model_version_by_alias(
         &self,

@@ -297,9 +297,10 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         artifacts = %config.artifacts_destination,
         "cairn server started"
     );
-    println!("cairn serving MLflow's API at http://{addr}");
+    println!("cairn serving MLflow's API and its web UI at http://{addr}");
+    let ui = cairn_ui::router(server.state());
     if args.serve.is_empty() {
-        server.serve(shutdown_signal()).await?;
+        server.serve_with(ui, shutdown_signal()).await?;
     } else {
         // The endpoints read the registry and write the prediction log through this
         // same server, over loopback: one code path for embedded and standalone.
@@ -318,7 +319,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             println!("serving {m} at http://{addr}/models/{}/invocations", m.name);
         }
         server
-            .serve_with(serving.router(false), shutdown_signal())
+            .serve_with(ui.merge(serving.router(false)), shutdown_signal())
             .await?;
         serving.stop().await;
     }

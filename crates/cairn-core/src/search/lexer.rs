@@ -69,6 +69,7 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Spanned>, MlflowError> {
         MlflowError::invalid_parameter(format!(
             "Invalid search expression '{input}': {what} at position {pos}"
         ))
+        .at(pos)
     };
     while i < chars.len() {
         let c = chars[i];

@@ -81,6 +81,8 @@ pub enum Value {
 /// One `key op value` condition, as parsed (the entity still as written).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawClause {
+    /// Where the clause starts in the filter (a character index), for messages.
+    pub pos: usize,
     /// The entity prefix as written (`metrics`, `tag`, ...), `None` when bare.
     pub entity: Option<String>,
     pub key: String,

@@ -36,7 +36,8 @@ pub fn parse_filter(input: &str) -> Result<Filter, MlflowError> {
                     "Invalid clause(s) in filter string: '{}'. Only AND is supported to join \
                      clauses (position {})",
                     t.text, t.pos
-                )))
+                ))
+                .at(t.pos))
             }
             Some(t) => return Err(p.unexpected(t, "AND or the end of the filter")),
         }
@@ -66,6 +67,7 @@ impl<'a> Parser<'a> {
             "Invalid filter '{}': unexpected token '{}' at position {}, expected {}",
             self.input, t.text, t.pos, expected
         ))
+        .at(t.pos)
     }
 
     fn unexpected_end(&self, expected: &str) -> MlflowError {
@@ -74,6 +76,7 @@ impl<'a> Parser<'a> {
             "Invalid filter '{}': the filter ends after '{}', expected {}",
             self.input, last, expected
         ))
+        .at(self.input.chars().count())
     }
 
     fn expect(&mut self, expected: &str) -> Result<&'a Spanned, MlflowError> {
@@ -86,6 +89,7 @@ impl<'a> Parser<'a> {
             Tok::Ident { entity, key } => (entity.clone(), key.clone()),
             _ => return Err(self.unexpected(t, "an identifier such as metrics.acc")),
         };
+        let pos = t.pos;
         let op_tok = self.expect("a comparison operator")?;
         let op = match &op_tok.tok {
             Tok::Cmp(c) => match *c {
@@ -109,13 +113,13 @@ impl<'a> Parser<'a> {
             Tok::Kw(Kw::Is) => {
                 let t2 = self.expect("NULL or NOT NULL after IS")?;
                 let op = match t2.tok {
-                    Tok::Kw(Kw::Null) => return Ok(self.null_clause(entity, key, Op::IsNull)),
+                    Tok::Kw(Kw::Null) => return Ok(self.null_clause(pos, entity, key, Op::IsNull)),
                     Tok::Kw(Kw::Not) => Op::IsNotNull,
                     _ => return Err(self.unexpected(t2, "NULL or NOT NULL after IS")),
                 };
                 let t3 = self.expect("NULL after IS NOT")?;
                 return match t3.tok {
-                    Tok::Kw(Kw::Null) => Ok(self.null_clause(entity, key, op)),
+                    Tok::Kw(Kw::Null) => Ok(self.null_clause(pos, entity, key, op)),
                     _ => Err(self.unexpected(t3, "NULL after IS NOT")),
                 };
             }
@@ -132,6 +136,7 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(RawClause {
+            pos,
             entity,
             key,
             op,
@@ -139,8 +144,9 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn null_clause(&self, entity: Option<String>, key: String, op: Op) -> RawClause {
+    fn null_clause(&self, pos: usize, entity: Option<String>, key: String, op: Op) -> RawClause {
         RawClause {
+            pos,
             entity,
             key,
             op,

@@ -178,68 +178,77 @@ pub fn run_filter(input: &str) -> Result<Vec<Clause<RunAttr>>, MlflowError> {
         .clauses
         .into_iter()
         .map(|c| {
-            check_key(&c)?;
-            let target = match entity(c.entity.as_deref())? {
-                Entity::Metric => {
-                    check_op(&c, "metric", NUMERIC_OPS)?;
-                    check_numeric(&c, "metric")?;
-                    Target::Metric(c.key.clone())
-                }
-                Entity::Param => {
-                    check_op(&c, "param", KV_OPS)?;
-                    check_string(&c, "param")?;
-                    Target::Param(c.key.clone())
-                }
-                Entity::Tag => {
-                    check_op(&c, "tag", KV_OPS)?;
-                    check_string(&c, "tag")?;
-                    Target::Tag(c.key.clone())
-                }
-                Entity::Attribute => {
-                    let attr = RunAttr::parse(&c.key).ok_or_else(|| {
-                        MlflowError::invalid_parameter(format!(
-                            "Invalid attribute key '{}' specified. Valid keys are '['run_id', \
-                             'run_name', 'status', 'user_id', 'artifact_uri', 'start_time', \
-                             'end_time', 'created']'",
-                            c.key
-                        ))
-                    })?;
-                    if attr.is_numeric() {
-                        check_op(&c, "attribute", NUMERIC_OPS)?;
-                        check_numeric(&c, "attribute")?;
-                    } else if attr == RunAttr::RunId {
-                        check_op(&c, "attribute", SET_OPS)?;
-                        check_string(&c, "attribute")?;
-                    } else {
-                        check_op(&c, "attribute", STRING_OPS)?;
-                        check_string(&c, "attribute")?;
-                    }
-                    Target::Attribute(attr)
-                }
-                Entity::Dataset => {
-                    let field = match c.key.as_str() {
-                        "name" => DatasetField::Name,
-                        "digest" => DatasetField::Digest,
-                        "context" => DatasetField::Context,
-                        other => {
-                            return Err(MlflowError::invalid_parameter(format!(
-                                "Invalid dataset key '{other}' specified. Valid keys are \
-                                 '['name', 'digest', 'context']'"
-                            )))
-                        }
-                    };
-                    check_op(&c, "dataset", SET_OPS)?;
-                    check_string(&c, "dataset")?;
-                    Target::Dataset(field)
-                }
-            };
-            Ok(Clause {
-                target,
-                op: c.op,
-                value: c.value,
+            let pos = c.pos;
+            run_clause(c).map_err(|e| match e.position {
+                Some(_) => e,
+                None => e.at(pos),
             })
         })
         .collect()
+}
+
+/// Checks one clause of a `runs/search` filter.
+fn run_clause(c: RawClause) -> Result<Clause<RunAttr>, MlflowError> {
+    check_key(&c)?;
+    let target = match entity(c.entity.as_deref())? {
+        Entity::Metric => {
+            check_op(&c, "metric", NUMERIC_OPS)?;
+            check_numeric(&c, "metric")?;
+            Target::Metric(c.key.clone())
+        }
+        Entity::Param => {
+            check_op(&c, "param", KV_OPS)?;
+            check_string(&c, "param")?;
+            Target::Param(c.key.clone())
+        }
+        Entity::Tag => {
+            check_op(&c, "tag", KV_OPS)?;
+            check_string(&c, "tag")?;
+            Target::Tag(c.key.clone())
+        }
+        Entity::Attribute => {
+            let attr = RunAttr::parse(&c.key).ok_or_else(|| {
+                MlflowError::invalid_parameter(format!(
+                    "Invalid attribute key '{}' specified. Valid keys are '['run_id', \
+                             'run_name', 'status', 'user_id', 'artifact_uri', 'start_time', \
+                             'end_time', 'created']'",
+                    c.key
+                ))
+            })?;
+            if attr.is_numeric() {
+                check_op(&c, "attribute", NUMERIC_OPS)?;
+                check_numeric(&c, "attribute")?;
+            } else if attr == RunAttr::RunId {
+                check_op(&c, "attribute", SET_OPS)?;
+                check_string(&c, "attribute")?;
+            } else {
+                check_op(&c, "attribute", STRING_OPS)?;
+                check_string(&c, "attribute")?;
+            }
+            Target::Attribute(attr)
+        }
+        Entity::Dataset => {
+            let field = match c.key.as_str() {
+                "name" => DatasetField::Name,
+                "digest" => DatasetField::Digest,
+                "context" => DatasetField::Context,
+                other => {
+                    return Err(MlflowError::invalid_parameter(format!(
+                        "Invalid dataset key '{other}' specified. Valid keys are \
+                                 '['name', 'digest', 'context']'"
+                    )))
+                }
+            };
+            check_op(&c, "dataset", SET_OPS)?;
+            check_string(&c, "dataset")?;
+            Target::Dataset(field)
+        }
+    };
+    Ok(Clause {
+        target,
+        op: c.op,
+        value: c.value,
+    })
 }
 
 /// Parses and checks a `experiments/search` filter.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::logged_model::model_id_of_uri;
-use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
+use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
 use cairn_core::search::{self, Clause, OrderBy, RegistryAttr};
 use cairn_core::validation as v;
 use cairn_core::{page_token, MlflowError};
@@ -510,7 +510,7 @@ impl RegistryService {
         let n = v::parse_model_version(version)?;
         Ok(self
             .store
-            .set_registered_model_alias(name, alias, n)
+            .set_registered_model_alias(name, alias, n, now_ms())
             .await?)
     }
 
@@ -519,8 +519,14 @@ impl RegistryService {
         v::validate_alias(alias)?;
         Ok(self
             .store
-            .delete_registered_model_alias(name, alias)
+            .delete_registered_model_alias(name, alias, now_ms())
             .await?)
+    }
+
+    /// Where the model's aliases pointed over time, newest first.
+    pub async fn alias_history(&self, name: &str, limit: u32) -> ApiResult<Vec<AliasEvent>> {
+        v::validate_model_name(name)?;
+        Ok(self.store.alias_history(name, limit).await?)
     }
 
     /// `latest` means the newest version; a missing alias is INVALID_PARAMETER_VALUE

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::page_token;
 use cairn_core::registry::{
-    ModelVersion, RegisteredModel, RegisteredModelAlias, Stage, DELETED_STAGE,
+    AliasEvent, ModelVersion, RegisteredModel, RegisteredModelAlias, Stage, DELETED_STAGE,
 };
 use cairn_core::search::RegistryAttr;
 use sqlx::postgres::PgRow;
@@ -325,6 +325,11 @@ async fn rename_model(
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
+    sqlx::query("UPDATE cairn_alias_events SET name = $2 WHERE name = $1")
+        .bind(name)
+        .bind(new_name)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "UPDATE model_versions SET last_updated_time = $2 WHERE workspace = 'default' AND name = $1",
     )
@@ -351,6 +356,10 @@ async fn delete_model(conn: &mut PgConnection, name: &str) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     }
+    sqlx::query("DELETE FROM cairn_alias_events WHERE name = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -430,6 +439,16 @@ async fn delete_version(
 ) -> Result<()> {
     lock_model(conn, name).await?;
     require_version(conn, name, version).await?;
+    sqlx::query(
+        "INSERT INTO cairn_alias_events (name, alias, from_version, to_version, time_ms) \
+         SELECT name, alias, version, NULL, $3 FROM registered_model_aliases \
+         WHERE workspace = 'default' AND name = $1 AND version = $2",
+    )
+    .bind(name)
+    .bind(version)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
     for table in ["registered_model_aliases", "model_version_tags"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE workspace = 'default' AND name = $1 AND version = $2"
@@ -709,10 +728,24 @@ impl RegistryStore for PgStore {
         name: &str,
         alias: &str,
         version: i64,
+        now_ms: i64,
     ) -> Result<()> {
         write_tx!(self.pool, |c| {
             lock_model(c, name).await?;
             require_version(c, name, version).await?;
+            sqlx::query(
+                "INSERT INTO cairn_alias_events (name, alias, from_version, to_version, time_ms) \
+                 SELECT $1, $2, (SELECT version FROM registered_model_aliases \
+                 WHERE workspace = 'default' AND name = $1 AND alias = $2), $3, $4 \
+                 WHERE (SELECT version FROM registered_model_aliases \
+                 WHERE workspace = 'default' AND name = $1 AND alias = $2) IS DISTINCT FROM $3",
+            )
+            .bind(name)
+            .bind(alias)
+            .bind(version as i32)
+            .bind(now_ms)
+            .execute(&mut *c)
+            .await?;
             sqlx::query(
                 "INSERT INTO registered_model_aliases (alias, version, name) VALUES ($1, $2, $3) \
                  ON CONFLICT (workspace, name, alias) DO UPDATE SET version = excluded.version",
@@ -726,9 +759,24 @@ impl RegistryStore for PgStore {
         })
     }
 
-    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+    async fn delete_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         write_tx!(self.pool, |c| {
             lock_model(c, name).await?;
+            sqlx::query(
+                "INSERT INTO cairn_alias_events (name, alias, from_version, to_version, time_ms) \
+                 SELECT name, alias, version, NULL, $3 FROM registered_model_aliases \
+                 WHERE workspace = 'default' AND name = $1 AND alias = $2",
+            )
+            .bind(name)
+            .bind(alias)
+            .bind(now_ms)
+            .execute(&mut *c)
+            .await?;
             sqlx::query(
                 "DELETE FROM registered_model_aliases WHERE workspace = 'default' AND name = $1 \
                  AND alias = $2",
@@ -739,6 +787,28 @@ impl RegistryStore for PgStore {
             .await?;
             Ok::<_, StoreError>(())
         })
+    }
+
+    async fn alias_history(&self, name: &str, limit: u32) -> Result<Vec<AliasEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        require_model(&mut conn, name).await?;
+        let rows: Vec<(String, Option<i32>, Option<i32>, i64)> = sqlx::query_as(
+            "SELECT alias, from_version, to_version, time_ms FROM cairn_alias_events \
+             WHERE name = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(name)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(alias, from, to, time_ms)| AliasEvent {
+                alias,
+                from_version: from.map(i64::from),
+                to_version: to.map(i64::from),
+                time_ms,
+            })
+            .collect())
     }
 
     async fn get_model_version_by_alias(

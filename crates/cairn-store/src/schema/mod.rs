@@ -49,6 +49,16 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
      ON cairn_predictions (model_name, model_version, id)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_entity \
      ON cairn_predictions (model_name, entity_id)",
+    // Every move of a registry alias (set, moved, removed), for the registry page's
+    // history: MLflow keeps only where an alias points now.
+    "CREATE TABLE IF NOT EXISTS cairn_alias_events (\
+     id INTEGER PRIMARY KEY AUTOINCREMENT, \
+     name VARCHAR(256) NOT NULL, \
+     alias VARCHAR(256) NOT NULL, \
+     from_version INTEGER, \
+     to_version INTEGER, \
+     time_ms BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_alias_events_model ON cairn_alias_events (name, id)",
     // Indexes of earlier cairn builds, superseded or costlier on writes than useful.
     "DROP INDEX IF EXISTS cairn_idx_runs_experiment_start",
     "DROP INDEX IF EXISTS cairn_idx_latest_metrics_key_value",
@@ -84,6 +94,15 @@ pub const POSTGRES_CAIRN_DDL: &[&str] = &[
      ON cairn_predictions (model_name, model_version, id)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_entity \
      ON cairn_predictions (model_name, entity_id)",
+    // Every move of a registry alias (see the SQLite DDL).
+    "CREATE TABLE IF NOT EXISTS cairn_alias_events (\
+     id BIGSERIAL PRIMARY KEY, \
+     name VARCHAR(256) NOT NULL, \
+     alias VARCHAR(256) NOT NULL, \
+     from_version INTEGER, \
+     to_version INTEGER, \
+     time_ms BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS cairn_idx_alias_events_model ON cairn_alias_events (name, id)",
 ];
 
 /// Splits the DDL into statements.

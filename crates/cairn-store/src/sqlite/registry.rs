@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::page_token;
 use cairn_core::registry::{
-    ModelVersion, RegisteredModel, RegisteredModelAlias, Stage, DELETED_STAGE,
+    AliasEvent, ModelVersion, RegisteredModel, RegisteredModelAlias, Stage, DELETED_STAGE,
 };
 use cairn_core::search::RegistryAttr;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -279,6 +279,10 @@ impl RegistryStore for SqliteStore {
                         params![name, new_name],
                     )?;
                 }
+                conn.execute(
+                    "UPDATE cairn_alias_events SET name = ?2 WHERE name = ?1",
+                    params![name, new_name],
+                )?;
                 touch_model(conn, &new_name, now_ms)?;
                 conn.execute(
                     "UPDATE model_versions SET last_updated_time = ?2 WHERE workspace = 'default' AND name = ?1",
@@ -329,6 +333,7 @@ impl RegistryStore for SqliteStore {
                         [&name],
                     )?;
                 }
+                conn.execute("DELETE FROM cairn_alias_events WHERE name = ?1", [&name])?;
                 Ok(())
             })
             .await
@@ -500,6 +505,12 @@ impl RegistryStore for SqliteStore {
             .run(move |conn| {
                 require_version(conn, &name, version)?;
                 conn.prepare_cached(
+                    "INSERT INTO cairn_alias_events (name, alias, from_version, to_version, time_ms) \
+                     SELECT name, alias, version, NULL, ?3 FROM registered_model_aliases \
+                     WHERE workspace = 'default' AND name = ?1 AND version = ?2",
+                )?
+                .execute(params![name, version, now_ms])?;
+                conn.prepare_cached(
                     "DELETE FROM registered_model_aliases WHERE workspace = 'default' AND name = ?1 AND version = ?2",
                 )?
                 .execute(params![name, version])?;
@@ -617,11 +628,20 @@ impl RegistryStore for SqliteStore {
         name: &str,
         alias: &str,
         version: i64,
+        now_ms: i64,
     ) -> Result<()> {
         let (name, alias) = (name.to_string(), alias.to_string());
         self.writer
             .run(move |conn| {
                 require_version(conn, &name, version)?;
+                conn.prepare_cached(
+                    "INSERT INTO cairn_alias_events (name, alias, from_version, to_version, time_ms) \
+                     SELECT ?1, ?2, (SELECT version FROM registered_model_aliases \
+                     WHERE workspace = 'default' AND name = ?1 AND alias = ?2), ?3, ?4 \
+                     WHERE (SELECT version FROM registered_model_aliases \
+                     WHERE workspace = 'default' AND name = ?1 AND alias = ?2) IS NOT ?3",
+                )?
+                .execute(params![name, alias, version, now_ms])?;
                 conn.prepare_cached(
                     "INSERT INTO registered_model_aliases (alias, version, name) VALUES (?1, ?2, ?3) \
                      ON CONFLICT DO UPDATE SET version = excluded.version",
@@ -632,16 +652,49 @@ impl RegistryStore for SqliteStore {
             .await
     }
 
-    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+    async fn delete_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         let (name, alias) = (name.to_string(), alias.to_string());
         self.writer
             .run(move |conn| {
                 require_model(conn, &name)?;
                 conn.prepare_cached(
+                    "INSERT INTO cairn_alias_events (name, alias, from_version, to_version, time_ms) \
+                     SELECT name, alias, version, NULL, ?3 FROM registered_model_aliases \
+                     WHERE workspace = 'default' AND name = ?1 AND alias = ?2",
+                )?
+                .execute(params![name, alias, now_ms])?;
+                conn.prepare_cached(
                     "DELETE FROM registered_model_aliases WHERE workspace = 'default' AND name = ?1 AND alias = ?2",
                 )?
                 .execute(params![name, alias])?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn alias_history(&self, name: &str, limit: u32) -> Result<Vec<AliasEvent>> {
+        let name = name.to_string();
+        self.readers
+            .run(move |conn| {
+                require_model(conn, &name)?;
+                let mut stmt = conn.prepare_cached(
+                    "SELECT alias, from_version, to_version, time_ms FROM cairn_alias_events \
+                     WHERE name = ?1 ORDER BY id DESC LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![name, limit], |r| {
+                    Ok(AliasEvent {
+                        alias: r.get(0)?,
+                        from_version: r.get(1)?,
+                        to_version: r.get(2)?,
+                        time_ms: r.get(3)?,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
             })
             .await
     }

@@ -1,0 +1,57 @@
+//! The page shell every view shares: header navigation, skip link, assets.
+
+use axum::response::Html;
+use maud::{html, Markup, DOCTYPE};
+
+/// Bumped with the binary so browsers fetch new assets after an upgrade.
+const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A whole page around `body`.
+pub fn page(title: &str, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · cairn" }
+                    link rel="stylesheet" href={ "/static/app.css?v=" (ASSET_VERSION) };
+                    script defer src={ "/static/app.js?v=" (ASSET_VERSION) } {}
+                }
+                body {
+                    a.skip href="#main" { "Skip to content" }
+                    header.top {
+                        a.brand href="/" { "cairn" }
+                        nav aria-label="Main" {
+                            a href="/experiments" { "Experiments" }
+                            a href="/registry" { "Models" }
+                        }
+                    }
+                    main #main { (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// `Home / Experiments / x` trail.
+pub fn crumbs(items: &[(&str, Option<String>)]) -> Markup {
+    html! {
+        nav.crumbs aria-label="Breadcrumb" {
+            @for (i, (label, href)) in items.iter().enumerate() {
+                @if i > 0 { span.sep aria-hidden="true" { "/" } }
+                @match href {
+                    Some(h) => a href=(h) { (label) },
+                    None => span aria-current="page" { (label) },
+                }
+            }
+        }
+    }
+}
+
+/// A run status as a coloured label.
+pub fn status(s: &str) -> Markup {
+    html! { span class={ "status " (s.to_ascii_lowercase()) } { (s) } }
+}

@@ -1,0 +1,339 @@
+//! The model registry: models, one model's versions with their source runs and
+//! metrics, aliases set, moved and deleted from the page with their history, tags
+//! and the description.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use cairn_core::entities::Run;
+use cairn_core::registry::ModelVersion;
+use cairn_server::service::registry::RegistrySearchRequest;
+use cairn_server::AppState;
+use futures::future::join_all;
+use maud::{html, Markup};
+
+use super::quoted;
+use crate::error::UiResult;
+use crate::format;
+use crate::layout;
+use crate::query::{form, segment, Params};
+
+/// Versions listed on a model's page, newest first.
+const VERSIONS: i64 = 200;
+/// Alias moves listed.
+const HISTORY: u32 = 100;
+/// Metric columns of the versions table.
+const METRIC_COLUMNS: usize = 6;
+
+fn model_url(name: &str) -> String {
+    format!("/registry/{}", segment(name))
+}
+
+pub async fn list(State(state): State<AppState>, q: Params) -> UiResult<Html<String>> {
+    let search = q.get("q").unwrap_or("");
+    let page = state
+        .registry
+        .search_registered_models(RegistrySearchRequest {
+            filter: (!search.is_empty())
+                .then(|| format!("name ILIKE {}", quoted(&format!("%{search}%")))),
+            order_by: vec!["name ASC".into()],
+            max_results: Some(100),
+            page_token: q.get("page").map(str::to_string),
+        })
+        .await?;
+    let body = html! {
+        h1 { "Registered models" }
+        form.search method="get" action="/registry" role="search" {
+            label for="q" { "Name" }
+            input #q type="search" name="q" value=(search) placeholder="contains…";
+            button type="submit" { "Search" }
+        }
+        @if page.items.is_empty() { p.empty { "No registered models match." } } @else {
+            table.grid {
+                thead { tr { th { "Name" } th { "Latest version" } th { "Aliases" } th { "Last modified" } th { "Description" } } }
+                tbody {
+                    @for m in &page.items {
+                        tr {
+                            td { a href=(model_url(&m.name)) { (m.name) } }
+                            td.num { (m.latest_versions.iter().filter_map(|v| v.version.parse::<i64>().ok()).max().map(|v| v.to_string()).unwrap_or_default()) }
+                            td { @for a in &m.aliases { span.alias { "@" (a.alias) " → v" (a.version) } " " } }
+                            td { (format::time_ms(m.last_updated_timestamp)) }
+                            td { (m.description.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &page.next_page_token {
+                p.pager { a href={ "/registry" (q.with("page", &[next])) } { "Next page →" } }
+            }
+        }
+    };
+    Ok(layout::page("Registered models", body))
+}
+
+pub async fn model(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> UiResult<Html<String>> {
+    let model = state.registry.get_registered_model(&name).await?;
+    let versions = state
+        .registry
+        .search_model_versions(RegistrySearchRequest {
+            filter: Some(format!("name = {}", quoted(&name))),
+            order_by: vec!["version_number DESC".into()],
+            max_results: Some(VERSIONS),
+            page_token: None,
+        })
+        .await?
+        .items;
+    let history = state.registry.alias_history(&name, HISTORY).await?;
+    // A version's source run may be gone (deleted, or another server's): it then
+    // shows without metrics.
+    let runs: Vec<Option<Run>> = join_all(versions.iter().map(|v| async {
+        match &v.run_id {
+            Some(id) if !id.is_empty() => state.tracking.get_run(id).await.ok(),
+            _ => None,
+        }
+    }))
+    .await;
+    let metric_keys: Vec<String> = runs
+        .iter()
+        .flatten()
+        .flat_map(|r| r.data.metrics.iter().map(|m| m.key.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .take(METRIC_COLUMNS)
+        .collect();
+    let url = model_url(&name);
+    let body = html! {
+        (layout::crumbs(&[("Models", Some("/registry".into())), (&name, None)]))
+        h1 { (name) }
+        p.meta { "Created " (format::time_ms(model.creation_timestamp)) " · last modified " (format::time_ms(model.last_updated_timestamp)) }
+        section aria-labelledby="h-desc" {
+            h2 #h-desc { "Description" }
+            form method="post" action={ (url) "/description" } {
+                label.sr for="description" { "Description" }
+                textarea #description name="description" rows="3" cols="80" { (model.description.as_deref().unwrap_or("")) }
+                button type="submit" { "Save description" }
+            }
+        }
+        div.cols {
+            section aria-labelledby="h-aliases" {
+                h2 #h-aliases { "Aliases" }
+                @if model.aliases.is_empty() { p.empty { "No aliases." } } @else {
+                    table.grid #aliases {
+                        thead { tr { th { "Alias" } th { "Version" } th { "" } } }
+                        tbody {
+                            @for a in &model.aliases {
+                                tr data-alias=(a.alias) {
+                                    td { span.alias { "@" (a.alias) } }
+                                    td.num { a href={ "#v" (a.version) } { (a.version) } }
+                                    td {
+                                        form.inline method="post" action={ (url) "/aliases/delete" } {
+                                            input type="hidden" name="alias" value=(a.alias);
+                                            button.danger type="submit" aria-label={ "Delete alias " (a.alias) } { "Delete" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                (alias_form(&url, &model.aliases.iter().map(|a| a.alias.as_str()).collect::<Vec<_>>(), &versions))
+            }
+            section aria-labelledby="h-tags" {
+                h2 #h-tags { "Tags" }
+                @if model.tags.is_empty() { p.empty { "No tags." } } @else {
+                    table.grid.kv {
+                        tbody {
+                            @for t in &model.tags {
+                                tr {
+                                    th scope="row" { (t.key) }
+                                    td.wrap { (t.value) }
+                                    td {
+                                        form.inline method="post" action={ (url) "/tags/delete" } {
+                                            input type="hidden" name="key" value=(t.key);
+                                            button.danger type="submit" aria-label={ "Delete tag " (t.key) } { "Delete" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                form.inline method="post" action={ (url) "/tags" } {
+                    label for="tag-key" { "Key" } input #tag-key type="text" name="key" required;
+                    label for="tag-value" { "Value" } input #tag-value type="text" name="value";
+                    button type="submit" { "Set tag" }
+                }
+            }
+        }
+        section aria-labelledby="h-versions" {
+            h2 #h-versions { "Versions (" (versions.len()) ")" }
+            (versions_table(&versions, &runs, &metric_keys))
+        }
+        section aria-labelledby="h-history" {
+            h2 #h-history { "Alias history" }
+            @if history.is_empty() { p.empty { "No alias has been set yet." } } @else {
+                table.grid #alias-history {
+                    thead { tr { th { "When" } th { "Alias" } th { "Change" } } }
+                    tbody {
+                        @for e in &history {
+                            tr {
+                                td { (format::time_ms(Some(e.time_ms))) }
+                                td { span.alias { "@" (e.alias) } }
+                                td {
+                                    @match (e.from_version, e.to_version) {
+                                        (None, Some(to)) => { "set to v" (to) },
+                                        (Some(from), Some(to)) => { "moved v" (from) " → v" (to) },
+                                        (Some(from), None) => { "removed from v" (from) },
+                                        (None, None) => { "" },
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(&name, body))
+}
+
+fn alias_form(url: &str, aliases: &[&str], versions: &[ModelVersion]) -> Markup {
+    html! {
+        form.inline #alias-form method="post" action={ (url) "/aliases" } {
+            label for="alias" { "Alias" }
+            input #alias type="text" name="alias" required list="alias-names" placeholder="champion";
+            datalist #alias-names {
+                @for a in aliases { option value=(a) {} }
+                @if !aliases.contains(&"champion") { option value="champion" {} }
+                @if !aliases.contains(&"challenger") { option value="challenger" {} }
+            }
+            label for="alias-version" { "Version" }
+            select #alias-version name="version" required {
+                @for v in versions { option value=(v.version) { (v.version) } }
+            }
+            button type="submit" { "Set alias" }
+        }
+    }
+}
+
+fn versions_table(
+    versions: &[ModelVersion],
+    runs: &[Option<Run>],
+    metric_keys: &[String],
+) -> Markup {
+    if versions.is_empty() {
+        return html! { p.empty { "No versions." } };
+    }
+    html! {
+        div.scroll {
+            table.grid #versions {
+                thead { tr {
+                    th { "Version" } th { "Registered" } th { "Aliases" } th { "Stage" } th { "Status" } th { "Source run" }
+                    @for k in metric_keys { th { (k) } }
+                    th { "Tags" }
+                } }
+                tbody {
+                    @for (v, run) in versions.iter().zip(runs) {
+                        tr #{ "v" (v.version) } {
+                            td.num { (v.version) }
+                            td { (format::time_ms(v.creation_timestamp)) }
+                            td { @for a in &v.aliases { span.alias { "@" (a) } " " } }
+                            td { (v.current_stage) }
+                            td { (v.status) }
+                            td {
+                                @match (run, &v.run_id) {
+                                    (Some(r), _) => a href={ "/runs/" (r.info.run_id) } { (if r.info.run_name.is_empty() { &r.info.run_id } else { &r.info.run_name }) },
+                                    (None, Some(id)) if !id.is_empty() => code { (id) },
+                                    _ => span.muted { (v.source.as_deref().unwrap_or("")) },
+                                }
+                            }
+                            @for k in metric_keys {
+                                td.num { (run.as_ref().and_then(|r| r.data.metrics.iter().find(|m| &m.key == k)).map(|m| format::number(m.value)).unwrap_or_default()) }
+                            }
+                            td { @for t in &v.tags { span.tag { (t.key) "=" (t.value) } " " } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn set_alias(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let f = form(&body);
+    state
+        .registry
+        .set_alias(&name, f.require("alias")?.trim(), f.require("version")?)
+        .await?;
+    Ok(Redirect::to(&model_url(&name)).into_response())
+}
+
+pub async fn delete_alias(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let f = form(&body);
+    state
+        .registry
+        .delete_alias(&name, f.require("alias")?)
+        .await?;
+    Ok(Redirect::to(&model_url(&name)).into_response())
+}
+
+pub async fn describe(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let f = form(&body);
+    // An emptied box clears the description (MLflow stores the empty string).
+    let text =
+        f.0.iter()
+            .find(|(k, _)| k == "description")
+            .map_or("", |(_, v)| v.as_str());
+    state
+        .registry
+        .update_registered_model(&name, Some(text))
+        .await?;
+    Ok(Redirect::to(&model_url(&name)).into_response())
+}
+
+pub async fn set_tag(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let f = form(&body);
+    let value =
+        f.0.iter()
+            .find(|(k, _)| k == "value")
+            .map_or("", |(_, v)| v.as_str());
+    state
+        .registry
+        .set_registered_model_tag(&name, f.require("key")?.trim(), value)
+        .await?;
+    Ok(Redirect::to(&model_url(&name)).into_response())
+}
+
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> UiResult<Response> {
+    let f = form(&body);
+    state
+        .registry
+        .delete_registered_model_tag(&name, f.require("key")?)
+        .await?;
+    Ok(Redirect::to(&model_url(&name)).into_response())
+}

@@ -1,0 +1,297 @@
+//! The UI in a real browser (Debian's chromium, headless): a run made through the
+//! REST API is found with the filter box, opened, charted, compared with another,
+//! and an alias moved from the registry page is read back through the REST API.
+//! Screenshots of each page go to the folder the test prints.
+
+mod common;
+
+use cairn_core::entities::{KeyValue, Metric};
+use common::{Browser, UiServer};
+use thirtyfour::prelude::*;
+
+fn metric(key: &str, value: f64, step: i64) -> Metric {
+    Metric {
+        key: key.into(),
+        value,
+        timestamp: 1_700_000_000_000 + step * 1000,
+        step,
+        run_id: None,
+        model_id: None,
+    }
+}
+
+/// A finished run with a loss curve, an accuracy and two params.
+async fn seed_run(s: &UiServer, exp: &str, name: &str, lr: &str, tags: &[KeyValue]) -> String {
+    let run = s
+        .client
+        .create_run(exp, Some(name), Some(1_700_000_000_000), tags)
+        .await
+        .unwrap();
+    let id = run.info.run_id.clone();
+    let scale: f64 = lr.parse().unwrap();
+    let mut metrics: Vec<Metric> = (0..20)
+        .map(|i| metric("loss", 2.0 / (1.0 + scale * 10.0 * i as f64), i))
+        .collect();
+    metrics.push(metric("accuracy", 0.8 + scale, 19));
+    s.client
+        .log_batch(
+            &id,
+            &metrics,
+            &[KeyValue::new("lr", lr), KeyValue::new("model", "linear")],
+            &[],
+        )
+        .await
+        .unwrap();
+    id
+}
+
+/// Clicks what leads to another page and waits until the old one is gone.
+async fn follow(b: &Browser, by: By) {
+    let old = b.driver.find(By::Tag("html")).await.unwrap();
+    b.driver.find(by).await.unwrap().click().await.unwrap();
+    old.wait_until()
+        .stale()
+        .await
+        .expect("the click loads a new page");
+}
+
+async fn text_of(b: &Browser, css: &str) -> String {
+    b.driver
+        .query(By::Css(css))
+        .first()
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_open_chart_compare_and_move_an_alias_in_chromium() {
+    let s = UiServer::spawn().await;
+    let Some(b) = Browser::start("find_open_chart_compare_and_move_an_alias_in_chromium").await
+    else {
+        return;
+    };
+    let c = &s.client;
+    let exp = c.create_experiment("ui-flow", &[]).await.unwrap();
+    let alpha = seed_run(&s, &exp, "alpha", "0.1", &[]).await;
+    let beta = seed_run(&s, &exp, "beta", "0.01", &[]).await;
+    let sweep = seed_run(&s, &exp, "sweep", "0.05", &[]).await;
+    for (i, lr) in ["0.2", "0.3"].iter().enumerate() {
+        seed_run(
+            &s,
+            &exp,
+            &format!("trial-{i}"),
+            lr,
+            &[KeyValue::new("mlflow.parentRunId", &sweep)],
+        )
+        .await;
+    }
+    let alpha_run = c.get_run(&alpha).await.unwrap();
+    let root = alpha_run
+        .info
+        .artifact_uri
+        .strip_prefix("mlflow-artifacts:/")
+        .unwrap()
+        .to_string();
+    c.upload_artifact(&format!("{root}/notes.txt"), "trained on the full set")
+        .await
+        .unwrap();
+    c.upload_artifact(
+        &format!("{root}/data/sample.csv"),
+        "text,label\nhi,greet\nbye,leave\n",
+    )
+    .await
+    .unwrap();
+    c.create_registered_model("ui-model", None, &[])
+        .await
+        .unwrap();
+    for run in [&alpha_run, &c.get_run(&beta).await.unwrap()] {
+        c.create_model_version(
+            "ui-model",
+            &format!("{}/model", run.info.artifact_uri),
+            Some(&run.info.run_id),
+        )
+        .await
+        .unwrap();
+    }
+    c.set_registered_model_alias("ui-model", "champion", "1")
+        .await
+        .unwrap();
+
+    // The runs page: children grouped under their parent.
+    b.driver
+        .goto(format!("{}/experiments/{exp}", s.url))
+        .await
+        .unwrap();
+    let rows = b
+        .driver
+        .find_all(By::Css("table.runs tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    let nested = b
+        .driver
+        .find_all(By::Css(format!("tr[data-child-of='{sweep}']")))
+        .await
+        .unwrap();
+    assert_eq!(nested.len(), 2, "both trials sit under the sweep");
+    b.shot("runs").await;
+
+    // Find the run through the filter box.
+    let filter = b.driver.find(By::Id("filter")).await.unwrap();
+    filter.send_keys("params.lr = '0.1'").await.unwrap();
+    follow(&b, By::Css("form.filter button[type=submit]")).await;
+    let table = text_of(&b, "table.runs tbody").await;
+    assert!(table.contains("alpha"), "{table}");
+    assert!(!table.contains("beta"), "{table}");
+    assert!(b
+        .driver
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("filter="));
+
+    // A wrong filter is pointed at, not swallowed.
+    let filter = b.driver.find(By::Id("filter")).await.unwrap();
+    filter.clear().await.unwrap();
+    filter
+        .send_keys("params.lr = '0.1' AND metrics.loss >")
+        .await
+        .unwrap();
+    follow(&b, By::Css("form.filter button[type=submit]")).await;
+    let error = text_of(&b, "#filter-error").await;
+    assert!(error.contains("expected a value"), "{error}");
+    b.shot("filter-error").await;
+
+    // Open the run and see its chart.
+    b.driver
+        .goto(format!("{}/experiments/{exp}", s.url))
+        .await
+        .unwrap();
+    follow(&b, By::LinkText("alpha")).await;
+    b.driver
+        .query(By::Css("#chart-loss svg.plot path.line"))
+        .first()
+        .await
+        .expect("the loss chart");
+    assert!(b
+        .driver
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with(&alpha));
+    let params = text_of(&b, "#h-params + table").await;
+    assert!(params.contains("lr") && params.contains("0.1"), "{params}");
+    b.shot("run").await;
+
+    // Artifacts: a text preview and a CSV table.
+    b.driver
+        .goto(format!("{}/runs/{alpha}/artifacts?file=notes.txt", s.url))
+        .await
+        .unwrap();
+    assert!(text_of(&b, ".preview pre")
+        .await
+        .contains("trained on the full set"));
+    b.driver
+        .goto(format!(
+            "{}/runs/{alpha}/artifacts?path=data&file=data/sample.csv",
+            s.url
+        ))
+        .await
+        .unwrap();
+    assert!(text_of(&b, ".preview table").await.contains("greet"));
+    b.shot("artifacts").await;
+
+    // Compare it with another run, selected on the runs page.
+    b.driver
+        .goto(format!("{}/experiments/{exp}", s.url))
+        .await
+        .unwrap();
+    for id in [&alpha, &beta] {
+        b.driver
+            .find(By::Css(format!("input[name=run][value='{id}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    follow(
+        &b,
+        By::XPath("//button[normalize-space()='Compare selected']"),
+    )
+    .await;
+    b.driver
+        .query(By::Css("#curves svg.plot"))
+        .first()
+        .await
+        .expect("the compare chart");
+    let series = b
+        .driver
+        .find_all(By::Css("#curves g.series"))
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 2);
+    b.driver
+        .find(By::Css("#parallel svg"))
+        .await
+        .expect("parallel coordinates");
+    b.driver
+        .find(By::Css("#scatter svg"))
+        .await
+        .expect("scatter");
+    let diff = text_of(&b, "table.diff").await;
+    assert!(
+        diff.contains("param lr") && !diff.contains("param model"),
+        "{diff}"
+    );
+    // Hover read-out from app.js.
+    let plot = b.driver.find(By::Css("#curves svg.plot")).await.unwrap();
+    b.driver
+        .action_chain()
+        .move_to_element_center(&plot)
+        .perform()
+        .await
+        .unwrap();
+    let tip = text_of(&b, "#curves .tip").await;
+    assert!(tip.contains("x ="), "hover shows values: {tip}");
+    b.shot("compare").await;
+
+    // Move the alias from the registry page, then read it through the REST API.
+    b.driver
+        .goto(format!("{}/registry/ui-model", s.url))
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Id("alias"))
+        .await
+        .unwrap()
+        .send_keys("champion")
+        .await
+        .unwrap();
+    b.driver
+        .find(By::Css("#alias-version option[value='2']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    follow(&b, By::Css("#alias-form button[type=submit]")).await;
+    let history = text_of(&b, "#alias-history").await;
+    assert!(history.contains("moved v1 → v2"), "{history}");
+    let mv = c
+        .get_model_version_by_alias("ui-model", "champion")
+        .await
+        .unwrap();
+    assert_eq!(mv.version, "2");
+    b.shot("registry").await;
+
+    b.driver.goto(format!("{}/", s.url)).await.unwrap();
+    assert!(text_of(&b, "table.grid").await.contains("ui-flow"));
+    b.shot("experiments").await;
+    b.quit().await;
+}
