@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(q.all("run"), vec!["a", "b"]);
         assert_eq!(q.get("filter"), Some("x = 1"));
         assert_eq!(q.get("page"), None);
-        assert_eq!(q.with("page", &["t"]), "?run=a&run=b&run=a&filter=x+%3D+1&page=t");
+        assert_eq!(
+            q.with("page", &["t"]),
+            "?run=a&run=b&run=a&filter=x+%3D+1&page=t"
+        );
         assert_eq!(to_query(&[("path", ""), ("file", "a b")]), "?file=a+b");
         assert_eq!(to_query(&[]), "");
         assert_eq!(segment("my model"), "my%20model");

@@ -37,7 +37,9 @@ async fn alias_history_is_kept(s: UiServer) {
     let c = &s.client;
     let exp = c.create_experiment("e", &[]).await.unwrap();
     let run = c.create_run(&exp, Some("r"), None, &[]).await.unwrap();
-    c.create_registered_model("my model", None, &[]).await.unwrap();
+    c.create_registered_model("my model", None, &[])
+        .await
+        .unwrap();
     for _ in 0..3 {
         c.create_model_version(
             "my model",
@@ -181,7 +183,7 @@ async fn bad_input_gets_a_status_and_a_message_that_names_it() {
     assert!(html.contains("run"), "{html}");
     let (status, _, _) = get(&s, "/runs/0123456789abcdef0123456789abcdef").await;
     assert_eq!(status, 404);
-    let (status, _, _) = get(&s, &format!("/runs/x/artifact")).await;
+    let (status, _, _) = get(&s, "/runs/x/artifact").await;
     assert_eq!(status, 404);
 
     // Experiments: a duplicate name is refused and the list is unchanged.
