@@ -95,12 +95,15 @@ impl ChartOptions {
                 label for="opt-smooth" { "Smoothing" }
                 input #opt-smooth type="range" name="smooth" min="0" max="0.99" step="0.01" value=(self.smooth) data-autosubmit;
                 output for="opt-smooth" { (self.smooth) }
-                @if let Some((a, b)) = self.range {
-                    input type="hidden" name="xmin" value=(a);
-                    input type="hidden" name="xmax" value=(b);
+                // The zoom range by keyboard too (dragging across a chart sets the same).
+                label for="opt-xmin" { "x from" }
+                input #opt-xmin type="number" step="any" name="xmin" size="8" value=[self.range.map(|r| r.0)];
+                label for="opt-xmax" { "to" }
+                input #opt-xmax type="number" step="any" name="xmax" size="8" value=[self.range.map(|r| r.1)];
+                button type="submit" { "Apply" }
+                @if self.range.is_some() {
                     a href=(q.without(&["xmin", "xmax"]).with("x", &[match self.x { XAxis::Step => "step", XAxis::Relative => "relative" }])) { "Reset zoom" }
                 }
-                noscript { button type="submit" { "Apply" } }
             }
         }
     }
