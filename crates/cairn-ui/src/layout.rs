@@ -51,6 +51,15 @@ pub fn crumbs(items: &[(&str, Option<String>)]) -> Markup {
     }
 }
 
+/// What a run is called on a page: its name, or its id when it has none.
+pub fn run_name(info: &cairn_core::entities::RunInfo) -> &str {
+    if info.run_name.is_empty() {
+        &info.run_id
+    } else {
+        &info.run_name
+    }
+}
+
 /// A run status as a coloured label.
 pub fn status(s: &str) -> Markup {
     html! { span class={ "status " (s.to_ascii_lowercase()) } { (s) } }

@@ -25,6 +25,15 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `key` as sent, empty included ("" when absent): for text
+    /// fields where empty means "clear".
+    pub fn text(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
     /// Every non-empty value of `key`, without repeats, in order.
     pub fn all(&self, key: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

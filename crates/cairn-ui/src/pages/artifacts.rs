@@ -109,11 +109,7 @@ pub async fn browse(
         Some(file) => Some((file.to_string(), preview(&state, &id, &root, file).await?)),
         None => None,
     };
-    let name = if run.info.run_name.is_empty() {
-        run.info.run_id.clone()
-    } else {
-        run.info.run_name.clone()
-    };
+    let name = layout::run_name(&run.info).to_string();
     let mut trail = vec![
         ("Run".to_string(), Some(format!("/runs/{id}"))),
         (

@@ -27,11 +27,7 @@ const CURVE_STEPS: i64 = 500;
 const MAX_AXES: usize = 8;
 
 fn name(r: &Run) -> &str {
-    if r.info.run_name.is_empty() {
-        &r.info.run_id
-    } else {
-        &r.info.run_name
-    }
+    layout::run_name(&r.info)
 }
 
 fn param<'r>(r: &'r Run, k: &str) -> Option<&'r str> {
@@ -115,13 +111,10 @@ pub async fn page(State(state): State<AppState>, q: Params) -> UiResult<Html<Str
                     max_results: Some(CURVE_STEPS),
                 })
                 .await?;
-            let mut by_run: HashMap<&str, Vec<cairn_core::entities::Metric>> = HashMap::new();
+            let mut by_run: HashMap<String, Vec<cairn_core::entities::Metric>> = HashMap::new();
             for m in points {
-                if let Some(run) = runs
-                    .iter()
-                    .find(|r| Some(r.info.run_id.as_str()) == m.run_id.as_deref())
-                {
-                    by_run.entry(run.info.run_id.as_str()).or_default().push(m);
+                if let Some(id) = m.run_id.clone() {
+                    by_run.entry(id).or_default().push(m);
                 }
             }
             let per_run: Vec<(&Run, Vec<(f64, f64)>)> = runs

@@ -247,7 +247,7 @@ fn versions_table(
                             td { (v.status) }
                             td {
                                 @match (run, &v.run_id) {
-                                    (Some(r), _) => a href={ "/runs/" (r.info.run_id) } { (if r.info.run_name.is_empty() { &r.info.run_id } else { &r.info.run_name }) },
+                                    (Some(r), _) => a href={ "/runs/" (r.info.run_id) } { (layout::run_name(&r.info)) },
                                     (None, Some(id)) if !id.is_empty() => code { (id) },
                                     _ => span.muted { (v.source.as_deref().unwrap_or("")) },
                                 }
@@ -297,10 +297,7 @@ pub async fn describe(
 ) -> UiResult<Response> {
     let f = form(&body);
     // An emptied box clears the description (MLflow stores the empty string).
-    let text =
-        f.0.iter()
-            .find(|(k, _)| k == "description")
-            .map_or("", |(_, v)| v.as_str());
+    let text = f.text("description");
     state
         .registry
         .update_registered_model(&name, Some(text))
@@ -314,10 +311,7 @@ pub async fn set_tag(
     body: Bytes,
 ) -> UiResult<Response> {
     let f = form(&body);
-    let value =
-        f.0.iter()
-            .find(|(k, _)| k == "value")
-            .map_or("", |(_, v)| v.as_str());
+    let value = f.text("value");
     state
         .registry
         .set_registered_model_tag(&name, f.require("key")?.trim(), value)

@@ -142,11 +142,7 @@ pub async fn page(
         Some(r) => state.artifacts.list(Some(r)).await.unwrap_or_default(),
         None => Vec::new(),
     };
-    let name = if run.info.run_name.is_empty() {
-        run.info.run_id.clone()
-    } else {
-        run.info.run_name.clone()
-    };
+    let name = layout::run_name(&run.info).to_string();
     let body = html! {
         (layout::crumbs(&[
             ("Experiments", Some("/experiments".into())),

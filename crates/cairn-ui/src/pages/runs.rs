@@ -366,11 +366,7 @@ fn row(run: &Run, depth: usize, kids: usize, cols: &Columns) -> Markup {
             .map(|t| t.value.as_str())
     };
     let parent = tag(PARENT_TAG);
-    let name = if info.run_name.is_empty() {
-        info.run_id.as_str()
-    } else {
-        info.run_name.as_str()
-    };
+    let name = layout::run_name(info);
     html! {
         tr data-run=(info.run_id) data-child-of=[parent.filter(|_| depth > 0)] {
             td { input type="checkbox" name="run" value=(info.run_id) aria-label={ "Select " (name) }; }
