@@ -5,7 +5,7 @@
 # fresh `cairn server`; then the wine demo (20-trial TPE search, registration,
 # promotion) end to end. Prints one line per run: test metrics and wall time.
 # MODELS=finetuned tunes the encoder itself first (FT_EPOCHS epochs, default 3, at
-# learning rate FT_LR, default 1e-4);
+# learning rate FT_LR, default 1e-4; FT_MAX_STEPS cuts it after that many batches);
 # MODELS=searched picks the encoder model's head settings on dev (TRIALS, default 8).
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
@@ -69,7 +69,9 @@ for set in $SETS; do
         echo "  linear: {learning_rate: 0.01}"
       fi
       if [ "$model" = finetuned ]; then
-        echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}, learning_rate: ${FT_LR:-0.0001}}}"
+        steps=""
+        [ -n "${FT_MAX_STEPS:-}" ] && steps=", max_steps: $FT_MAX_STEPS"
+        echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}, learning_rate: ${FT_LR:-0.0001}$steps}}"
         echo "  linear: {learning_rate: 0.01}"
       fi
       if [ "$model" = searched ]; then

@@ -30,6 +30,12 @@ use crate::linear::Continue;
 pub struct FineTuneConfig {
     #[serde(default = "epochs")]
     pub epochs: usize,
+    /// Stops after this many optimizer steps (batches) even mid-epoch, as Hugging
+    /// Face's `max_steps` does: a large, redundant training set (SNIPS has 13,000
+    /// rows for 7 intents) teaches the encoder what it can in a fraction of an epoch,
+    /// and the classifier trained afterwards still sees every row.
+    #[serde(default)]
+    pub max_steps: Option<usize>,
     /// Peak learning rate of the encoder's weights.
     #[serde(default = "learning_rate")]
     pub learning_rate: f64,
@@ -83,6 +89,7 @@ impl Default for FineTuneConfig {
     fn default() -> Self {
         FineTuneConfig {
             epochs: epochs(),
+            max_steps: None,
             learning_rate: learning_rate(),
             head_learning_rate: head_learning_rate(),
             batch_size: batch_size(),
@@ -92,6 +99,15 @@ impl Default for FineTuneConfig {
             scale: scale(),
             seed: 0,
         }
+    }
+}
+
+impl FineTuneConfig {
+    /// The optimizer steps a run over `rows` training rows takes: `epochs` passes
+    /// of `batch_size` batches, cut at `max_steps`.
+    pub fn total_steps(&self, rows: usize) -> usize {
+        let full = rows.div_ceil(self.batch_size.max(1)) * self.epochs;
+        self.max_steps.map_or(full, |m| m.min(full))
     }
 }
 
@@ -311,9 +327,9 @@ pub fn fine_tune(
             y.len()
         )));
     }
-    if config.batch_size == 0 || config.epochs == 0 {
+    if config.batch_size == 0 || config.epochs == 0 || config.max_steps == Some(0) {
         return Err(MlError::Config(
-            "encoder.fine_tune: batch_size and epochs must be at least 1".into(),
+            "encoder.fine_tune: batch_size, epochs and max_steps must be at least 1".into(),
         ));
     }
     let device = Device::Cpu;
@@ -334,8 +350,7 @@ pub fn fine_tune(
     )
     .map_err(err("classification head"))?;
 
-    let steps_per_epoch = texts.len().div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
+    let total_steps = config.total_steps(texts.len());
     let warmup_steps = ((total_steps as f64) * config.warmup).ceil().max(1.0);
     let adamw = |lr: f64| ParamsAdamW {
         lr,
@@ -372,6 +387,9 @@ pub fn fine_tune(
         batches.shuffle(&mut rng);
         let (mut loss_sum, mut seen) = (0.0, 0usize);
         for batch in batches {
+            if step == total_steps {
+                break;
+            }
             step += 1;
             let s = step as f64;
             let factor = if s <= warmup_steps {
@@ -427,7 +445,7 @@ pub fn fine_tune(
             val_accuracy,
             seconds: started.elapsed().as_secs_f64(),
         };
-        if on_epoch(&report) == Continue::Stop {
+        if on_epoch(&report) == Continue::Stop || step == total_steps {
             break;
         }
     }

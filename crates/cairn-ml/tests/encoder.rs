@@ -194,3 +194,70 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
         gap(&after)
     );
 }
+
+/// `max_steps` ends the run mid-epoch: the epoch is still reported (and scored on
+/// dev), and the warm-up and decay are spread over the steps actually taken.
+#[test]
+fn fine_tuning_stops_after_max_steps_within_an_epoch() {
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig};
+    use cairn_ml::linear::Continue;
+    let Some(dir) = encoder_dir() else { return };
+    let texts: Vec<String> = [
+        "when does my flight leave",
+        "departure time please",
+        "play some jazz",
+        "put on my playlist",
+        "how much is a ticket",
+        "what does the fare cost",
+    ]
+    .map(String::from)
+    .to_vec();
+    let y = vec![0, 0, 1, 1, 2, 2];
+    let config = FineTuneConfig {
+        epochs: 4,
+        batch_size: 2,
+        max_steps: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(config.total_steps(texts.len()), 2);
+    let out = tempfile::tempdir().unwrap();
+    let (mut steps, mut epochs) = (Vec::new(), Vec::new());
+    let kept = fine_tune(
+        &dir,
+        out.path(),
+        64,
+        &texts,
+        &y,
+        3,
+        Some((&texts, &y)),
+        &config,
+        |step, total| steps.push((step, total)),
+        |e| {
+            epochs.push(e.epoch);
+            Continue::Yes
+        },
+    )
+    .unwrap();
+    assert_eq!(steps, vec![(1, 2), (2, 2)]);
+    assert_eq!(epochs, vec![1]);
+    assert_eq!(kept, 1);
+    assert!(SentenceEncoder::load(out.path(), 64).is_ok());
+
+    let zero = FineTuneConfig {
+        max_steps: Some(0),
+        ..Default::default()
+    };
+    let refused = fine_tune(
+        &dir,
+        out.path(),
+        64,
+        &texts,
+        &y,
+        3,
+        None,
+        &zero,
+        |_, _| {},
+        |_| Continue::Yes,
+    );
+    assert!(refused.unwrap_err().to_string().contains("max_steps"));
+}

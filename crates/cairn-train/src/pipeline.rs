@@ -663,7 +663,7 @@ fn fine_tune_encoder(
     progress: &Progress,
 ) -> Result<()> {
     let started = Instant::now();
-    let steps = texts.len().div_ceil(ft.batch_size.max(1)) * ft.epochs;
+    let steps = ft.total_steps(texts.len());
     let bar = progress.rows("fine-tuning the encoder (steps)", steps as u64);
     let mut logging = Ok(());
     let kept = cairn_ml::finetune::fine_tune(

@@ -428,6 +428,21 @@ mod tests {
         Spec::parse(text, Path::new("/specs"))
     }
 
+    /// The commented specs users start from must stay valid as the spec grows.
+    #[test]
+    fn every_example_spec_parses() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                Spec::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                read += 1;
+            }
+        }
+        assert!(read >= 4, "examples in {}", folder.display());
+    }
+
     #[test]
     fn a_text_spec_reads_with_paths_from_its_folder() {
         let spec = parse(
