@@ -37,9 +37,10 @@ pub struct EncoderConfig {
     pub max_tokens: usize,
     /// Tune the encoder's own weights on the training set before the head is
     /// trained (the saved model then carries the tuned encoder); absent, the
-    /// encoder is used as shipped.
+    /// encoder is used as shipped. Boxed: it is the largest part of a classifier
+    /// that serving keeps beside others in an enum, and only training reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fine_tune: Option<crate::finetune::FineTuneConfig>,
+    pub fine_tune: Option<Box<crate::finetune::FineTuneConfig>>,
 }
 
 fn one() -> f32 {
