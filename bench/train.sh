@@ -7,6 +7,7 @@
 # MODELS=finetuned tunes the encoder itself first (FT_EPOCHS epochs, default 3, at
 # learning rate FT_LR, default 1e-4; FT_MAX_STEPS cuts it after that many batches);
 # MODELS=searched picks the encoder model's head settings on dev (TRIALS, default 8).
+# SLOTS=1 gives fine-tuning ATIS's slot tags (its third column) for a joint slot loss.
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
 #   SETS="atis snips" MODELS=sparse bash bench/train.sh
@@ -49,6 +50,8 @@ for set in $SETS; do
   [ "$set" = atis ] && layout="has_header: false
   text_column: 1
   label_column: 0"
+  [ "$set" = atis ] && [ -n "${SLOTS:-}" ] && layout="$layout
+  slot_column: 2"
   for model in $MODELS; do
     spec="$DIR/$set-$model.yaml"
     {

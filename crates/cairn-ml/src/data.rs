@@ -38,6 +38,11 @@ pub struct TextFile {
     pub text_column: Column,
     #[serde(default = "default_label_column")]
     pub label_column: Column,
+    /// Word-level slot tags (BIO, space-separated, one per whitespace-separated
+    /// word of the text), as ATIS ships them in its third column. Fine-tuning
+    /// learns to predict them beside the intent, as JointBERT does.
+    #[serde(default)]
+    pub slot_column: Option<Column>,
 }
 
 fn yes() -> bool {
@@ -55,6 +60,9 @@ fn default_label_column() -> Column {
 pub struct TextExamples {
     pub texts: Vec<String>,
     pub labels: Vec<String>,
+    /// One slot tag per whitespace-separated word of each text; empty when the
+    /// file's layout names no slot column.
+    pub slots: Vec<Vec<String>>,
 }
 
 impl TextExamples {
@@ -91,21 +99,23 @@ impl TextFile {
             .flexible(true)
             .from_path(&self.path)
             .map_err(|e| data_error(&self.path, e))?;
-        let (text_at, label_at) = if self.has_header {
-            let headers = reader
-                .headers()
-                .map_err(|e| data_error(&self.path, e))?
-                .clone();
-            (
-                resolve(&self.path, &headers, &self.text_column)?,
-                resolve(&self.path, &headers, &self.label_column)?,
+        let headers = if self.has_header {
+            Some(
+                reader
+                    .headers()
+                    .map_err(|e| data_error(&self.path, e))?
+                    .clone(),
             )
         } else {
-            (
-                position(&self.path, &self.text_column)?,
-                position(&self.path, &self.label_column)?,
-            )
+            None
         };
+        let locate = |column: &Column| match &headers {
+            Some(h) => resolve(&self.path, h, column),
+            None => position(&self.path, column),
+        };
+        let text_at = locate(&self.text_column)?;
+        let label_at = locate(&self.label_column)?;
+        let slot_at = self.slot_column.as_ref().map(locate).transpose()?;
         let mut out = TextExamples::default();
         for (i, record) in reader.records().enumerate() {
             let record = record.map_err(|e| data_error(&self.path, e))?;
@@ -127,6 +137,21 @@ impl TextFile {
                     self.path.display(),
                     self.label_column
                 )));
+            }
+            if let (Some(at), Some(column)) = (slot_at, &self.slot_column) {
+                let tags: Vec<String> = field(at, column)?
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                let words = text.split_whitespace().count();
+                if tags.len() != words {
+                    return Err(MlError::Data(format!(
+                        "{} line {line}: {column} has {} slot tags for the text's {words} words",
+                        self.path.display(),
+                        tags.len()
+                    )));
+                }
+                out.slots.push(tags);
             }
             out.texts.push(text);
             out.labels.push(label.trim().to_string());
@@ -195,6 +220,7 @@ mod tests {
             has_header: true,
             text_column: default_text_column(),
             label_column: default_label_column(),
+            slot_column: None,
         };
         let ex = f.read().unwrap();
         assert_eq!(ex.texts, vec!["a \"quoted\"\nline", "plain"]);
@@ -208,8 +234,23 @@ mod tests {
             has_header: false,
             text_column: Column::Index(1),
             label_column: Column::Index(0),
+            slot_column: Some(Column::Index(2)),
         };
-        assert_eq!(f.read().unwrap().texts, vec!["fly to boston"]);
+        let ex = f.read().unwrap();
+        assert_eq!(ex.texts, vec!["fly to boston"]);
+        assert_eq!(ex.slots, vec![vec!["O", "O", "B"]]);
+
+        std::fs::write(
+            &p,
+            "atis_flight\tfly to boston\tO O B\natis_flight\tfly to denver\tO B\n",
+        )
+        .unwrap();
+        let err = f.read().unwrap_err().to_string();
+        assert!(
+            err.contains("line 2: column 2 has 2 slot tags for the text's 3 words"),
+            "{err}"
+        );
+        std::fs::write(&p, "atis_flight\tfly to boston\tO O B\n").unwrap();
 
         let bad = TextFile {
             text_column: Column::Index(5),
@@ -230,6 +271,7 @@ mod tests {
             has_header: true,
             text_column: default_text_column(),
             label_column: default_label_column(),
+            slot_column: None,
         };
         let err = f.read().unwrap_err().to_string();
         assert!(err.contains("no column 'text' in the header"), "{err}");

@@ -56,6 +56,10 @@ pub struct FineTuneConfig {
     /// classifier's temperature).
     #[serde(default = "scale")]
     pub scale: f64,
+    /// Weight of the slot-filling loss next to the intent loss when the training
+    /// data has slot tags (JointBERT's `slot_loss_coef`, 1 there too).
+    #[serde(default = "slot_loss_weight")]
+    pub slot_loss_weight: f64,
     #[serde(default)]
     pub seed: u64,
 }
@@ -84,6 +88,9 @@ fn dropout() -> f32 {
 fn scale() -> f64 {
     16.0
 }
+fn slot_loss_weight() -> f64 {
+    1.0
+}
 
 impl Default for FineTuneConfig {
     fn default() -> Self {
@@ -97,6 +104,7 @@ impl Default for FineTuneConfig {
             weight_decay: weight_decay(),
             dropout: dropout(),
             scale: scale(),
+            slot_loss_weight: slot_loss_weight(),
             seed: 0,
         }
     }
@@ -115,7 +123,10 @@ impl FineTuneConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FineTuneEpoch {
     pub epoch: usize,
+    /// The intent loss plus the weighted slot loss, when there is one.
     pub train_loss: f64,
+    /// The slot-filling part of the loss (unweighted), when the data has slot tags.
+    pub slot_loss: Option<f64>,
     pub val_accuracy: Option<f64>,
     pub seconds: f64,
 }
@@ -247,6 +258,16 @@ impl Bert {
         mask: &Tensor,
         dropout: f32,
     ) -> candle_core::Result<Tensor> {
+        pool(&self.hidden_states(ids, mask, dropout)?, mask)
+    }
+
+    /// The last layer's hidden state of every token of a padded batch.
+    fn hidden_states(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        dropout: f32,
+    ) -> candle_core::Result<Tensor> {
         let (batch, len) = ids.dims2()?;
         let drop = |x: Tensor| -> candle_core::Result<Tensor> {
             if dropout > 0.0 {
@@ -295,11 +316,76 @@ impl Bert {
             let out = drop(layer.output.forward(&inner)?)?;
             x = layer.output_norm.forward(&(out + &x)?)?;
         }
-        let m = maskf.unsqueeze(2)?;
-        let mean = x.broadcast_mul(&m)?.sum(1)?.broadcast_div(&m.sum(1)?)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-        mean.broadcast_div(&norm)
+        Ok(x)
     }
+}
+
+/// Mean over the real tokens, then unit length: sentence-transformers' pooling.
+fn pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+    let mean = hidden
+        .broadcast_mul(&m)?
+        .sum(1)?
+        .broadcast_div(&m.sum(1)?)?;
+    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+    mean.broadcast_div(&norm)
+}
+
+/// Word-level slot tags of the training texts, for a slot-filling loss beside the
+/// intent loss: the token-level supervision JointBERT trains BERT with, which
+/// teaches the encoder which words carry the request (a fare, a city, a time).
+#[derive(Debug, Clone, Copy)]
+pub struct SlotTargets<'a> {
+    /// One tag index per whitespace-separated word of each training text.
+    pub tags: &'a [Vec<usize>],
+    pub n_tags: usize,
+}
+
+/// The tag each token is trained towards, flattened over a padded batch: the first
+/// token of each whitespace-separated word carries the word's tag (weight 1); word
+/// pieces after it, special tokens and padding carry none (weight 0).
+fn token_targets(
+    encodings: &[tokenizers::Encoding],
+    texts: &[&str],
+    tags: &[&[usize]],
+) -> (Vec<u32>, Vec<f32>) {
+    let mut labels = Vec::new();
+    let mut weights = Vec::new();
+    for ((encoding, text), tags) in encodings.iter().zip(texts).zip(tags) {
+        // Byte spans of the whitespace-separated words (the tokenizer's offsets
+        // are bytes of the original text).
+        let mut spans = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            match (c.is_whitespace(), start) {
+                (true, Some(s)) => {
+                    spans.push((s, i));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            spans.push((s, text.len()));
+        }
+        let mut next_word = 0usize;
+        for (word_id, &(from, _)) in encoding.get_word_ids().iter().zip(encoding.get_offsets()) {
+            let mut target = None;
+            if word_id.is_some() {
+                while next_word < spans.len() && spans[next_word].1 <= from {
+                    next_word += 1;
+                }
+                if next_word < spans.len() && spans[next_word].0 == from {
+                    target = tags.get(next_word).copied();
+                    next_word += 1;
+                }
+            }
+            labels.push(target.unwrap_or(0) as u32);
+            weights.push(if target.is_some() { 1.0 } else { 0.0 });
+        }
+    }
+    (labels, weights)
 }
 
 /// Fine-tunes the encoder in `src` (`config.json`, `model.safetensors`,
@@ -316,6 +402,7 @@ pub fn fine_tune(
     y: &[usize],
     n_classes: usize,
     dev: Option<(&[String], &[usize])>,
+    slots: Option<SlotTargets>,
     config: &FineTuneConfig,
     mut on_step: impl FnMut(usize, usize),
     mut on_epoch: impl FnMut(&FineTuneEpoch) -> Continue,
@@ -326,6 +413,15 @@ pub fn fine_tune(
             texts.len(),
             y.len()
         )));
+    }
+    if let Some(s) = &slots {
+        if s.tags.len() != texts.len() {
+            return Err(MlError::Config(format!(
+                "fine-tuning needs slot tags for every text ({} texts, {} tag rows)",
+                texts.len(),
+                s.tags.len()
+            )));
+        }
     }
     if config.batch_size == 0 || config.epochs == 0 || config.max_steps == Some(0) {
         return Err(MlError::Config(
@@ -343,12 +439,13 @@ pub fn fine_tune(
     let bert = Bert::new(vb, &shape).map_err(err("building the model"))?;
     load_into(&encoder_vars, &src.join("model.safetensors"))?;
     let head_vars = VarMap::new();
-    let head = candle_nn::linear(
-        shape.hidden_size,
-        n_classes,
-        VarBuilder::from_varmap(&head_vars, DType::F32, &device).pp("classifier"),
-    )
-    .map_err(err("classification head"))?;
+    let head_vb = VarBuilder::from_varmap(&head_vars, DType::F32, &device);
+    let head = candle_nn::linear(shape.hidden_size, n_classes, head_vb.pp("classifier"))
+        .map_err(err("classification head"))?;
+    let slot_head = slots
+        .map(|s| candle_nn::linear(shape.hidden_size, s.n_tags, head_vb.pp("slots")))
+        .transpose()
+        .map_err(err("slot head"))?;
 
     let total_steps = config.total_steps(texts.len());
     let warmup_steps = ((total_steps as f64) * config.warmup).ceil().max(1.0);
@@ -385,7 +482,7 @@ pub fn fine_tune(
         }
         let mut batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
         batches.shuffle(&mut rng);
-        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        let (mut loss_sum, mut slot_loss_sum, mut seen) = (0.0, 0.0, 0usize);
         for batch in batches {
             if step == total_steps {
                 break;
@@ -400,23 +497,57 @@ pub fn fine_tune(
             encoder_opt.set_learning_rate(config.learning_rate * factor);
             head_opt.set_learning_rate(config.head_learning_rate * factor);
             let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
-            let (ids, mask) = encode(&tokenizer, &batch_texts, &device)?;
+            let encodings = tokenizer
+                .encode_batch(batch_texts.clone(), true)
+                .map_err(err("tokenizing"))?;
+            let (ids, mask) = stack_encodings(&encodings, &device)?;
+            let token_targets = match &slots {
+                Some(s) => {
+                    let tags: Vec<&[usize]> = batch.iter().map(|&i| s.tags[i].as_slice()).collect();
+                    let (labels, weights) = token_targets(&encodings, &batch_texts, &tags);
+                    let n = labels.len();
+                    Some((
+                        Tensor::from_vec(labels, n, &device).map_err(err("slot tags"))?,
+                        Tensor::from_vec(weights, n, &device).map_err(err("slot tags"))?,
+                    ))
+                }
+                None => None,
+            };
             let labels = Tensor::new(
                 batch.iter().map(|&i| y[i] as u32).collect::<Vec<_>>(),
                 &device,
             )
             .map_err(err("labels"))?;
-            let step_result = (|| -> candle_core::Result<f64> {
-                let vectors = bert.sentence_vectors(&ids, &mask, config.dropout)?;
+            let step_result = (|| -> candle_core::Result<(f64, f64)> {
+                let hidden = bert.hidden_states(&ids, &mask, config.dropout)?;
+                let vectors = pool(&hidden, &mask)?;
                 let logits = candle_nn::Module::forward(&head, &(vectors * config.scale)?)?;
-                let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+                let mut loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+                let mut slot_loss = 0.0;
+                if let (Some(slot_head), Some((tags, weights))) = (&slot_head, &token_targets) {
+                    let (b, l, h) = hidden.dims3()?;
+                    let dropped = if config.dropout > 0.0 {
+                        candle_nn::ops::dropout(&hidden, config.dropout)?
+                    } else {
+                        hidden
+                    };
+                    let slot_logits =
+                        candle_nn::Module::forward(slot_head, &dropped.reshape((b * l, h))?)?;
+                    let log_probs = candle_nn::ops::log_softmax(&slot_logits, D::Minus1)?;
+                    let picked = log_probs.gather(&tags.unsqueeze(1)?, 1)?.squeeze(1)?;
+                    let count = weights.sum_all()?.to_scalar::<f32>()?.max(1.0);
+                    let slot = ((picked * weights)?.sum_all()?.neg()? / count as f64)?;
+                    slot_loss = f64::from(slot.to_scalar::<f32>()?);
+                    loss = (loss + (slot * config.slot_loss_weight)?)?;
+                }
                 let grads = loss.backward()?;
                 encoder_opt.step(&grads)?;
                 head_opt.step(&grads)?;
-                loss.to_scalar::<f32>().map(f64::from)
+                Ok((f64::from(loss.to_scalar::<f32>()?), slot_loss))
             })();
-            let loss = step_result.map_err(err("a training step"))?;
+            let (loss, slot_loss) = step_result.map_err(err("a training step"))?;
             loss_sum += loss * batch.len() as f64;
+            slot_loss_sum += slot_loss * batch.len() as f64;
             seen += batch.len();
             on_step(step, total_steps);
         }
@@ -442,6 +573,9 @@ pub fn fine_tune(
         let report = FineTuneEpoch {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
+            slot_loss: slot_head
+                .as_ref()
+                .map(|_| slot_loss_sum / seen.max(1) as f64),
             val_accuracy,
             seconds: started.elapsed().as_secs_f64(),
         };
@@ -513,6 +647,14 @@ fn encode(tokenizer: &Tokenizer, texts: &[&str], device: &Device) -> Result<(Ten
     let encodings = tokenizer
         .encode_batch(texts.to_vec(), true)
         .map_err(err("tokenizing"))?;
+    stack_encodings(&encodings, device)
+}
+
+/// Token ids and attention mask of a padded batch, `[batch, tokens]` each.
+fn stack_encodings(
+    encodings: &[tokenizers::Encoding],
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let stack = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
         let rows = encodings
             .iter()
@@ -604,6 +746,32 @@ mod tests {
         );
         eprintln!("SKIPPED: no all-MiniLM-L6-v2 at {}", dir.display());
         None
+    }
+
+    /// The first word piece of each whitespace-separated word carries its tag;
+    /// later pieces, punctuation split off inside a word, [CLS], [SEP] and padding
+    /// carry none.
+    #[test]
+    fn slot_tags_go_to_the_first_piece_of_each_word() {
+        let Some(dir) = minilm() else { return };
+        let tokenizer = tokenizer(&dir.join("tokenizer.json"), 128).unwrap();
+        let texts = ["fly to philadelphia at 5 o'clock", "to denver"];
+        let tags: [&[usize]; 2] = [&[1, 2, 3, 4, 5, 6], &[7, 8]];
+        let encodings = tokenizer.encode_batch(texts.to_vec(), true).unwrap();
+        let width = encodings[0].get_ids().len();
+        let (labels, weights) = token_targets(&encodings, &texts, &tags);
+        assert_eq!(labels.len(), 2 * width);
+        let kept = |row: usize| -> Vec<u32> {
+            (row * width..(row + 1) * width)
+                .filter(|&i| weights[i] == 1.0)
+                .map(|i| labels[i])
+                .collect()
+        };
+        assert_eq!(kept(0), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(kept(1), vec![7, 8]);
+        // "o'clock" is three pieces (o, ', clock): only the first is tagged.
+        assert_eq!(width, 2 + 6 + 2, "[CLS], 8 pieces, [SEP]");
+        assert_eq!(weights[0], 0.0, "[CLS] has no tag");
     }
 
     /// The differentiable forward pass computes what candle's `BertModel` (the one

@@ -133,6 +133,7 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
         &y,
         3,
         Some((&texts, &y)),
+        None,
         &config,
         |_, _| steps += 1,
         |e| {
@@ -230,6 +231,7 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
         &y,
         3,
         Some((&texts, &y)),
+        None,
         &config,
         |step, total| steps.push((step, total)),
         |e| {
@@ -255,9 +257,91 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
         &y,
         3,
         None,
+        None,
         &zero,
         |_, _| {},
         |_| Continue::Yes,
     );
     assert!(refused.unwrap_err().to_string().contains("max_steps"));
+}
+
+/// With slot tags, fine-tuning adds JointBERT's slot-filling loss: it is reported
+/// per epoch and falls as the token head learns which words are cities.
+#[test]
+fn fine_tuning_with_slot_tags_learns_the_slots() {
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig, SlotTargets};
+    use cairn_ml::linear::Continue;
+    let Some(dir) = encoder_dir() else { return };
+    // Tags: 0 = O, 1 = B-city, 2 = B-time.
+    let rows: [(&str, usize, &[usize]); 6] = [
+        ("flights to boston", 0, &[0, 0, 1]),
+        ("flights to philadelphia tomorrow", 0, &[0, 0, 1, 2]),
+        ("fares to denver", 1, &[0, 0, 1]),
+        ("cheapest fare to seattle tonight", 1, &[0, 0, 0, 1, 2]),
+        ("flights leaving atlanta", 0, &[0, 0, 1]),
+        ("fare from dallas", 1, &[0, 0, 1]),
+    ];
+    let texts: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
+    let y: Vec<usize> = rows.iter().map(|r| r.1).collect();
+    let tags: Vec<Vec<usize>> = rows.iter().map(|r| r.2.to_vec()).collect();
+    let config = FineTuneConfig {
+        epochs: 5,
+        batch_size: 3,
+        head_learning_rate: 2e-2,
+        dropout: 0.0,
+        ..Default::default()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let mut epochs = Vec::new();
+    fine_tune(
+        &dir,
+        out.path(),
+        64,
+        &texts,
+        &y,
+        2,
+        None,
+        Some(SlotTargets {
+            tags: &tags,
+            n_tags: 3,
+        }),
+        &config,
+        |_, _| {},
+        |e| {
+            epochs.push(e.clone());
+            Continue::Yes
+        },
+    )
+    .unwrap();
+    let slot: Vec<f64> = epochs.iter().map(|e| e.slot_loss.unwrap()).collect();
+    assert!(
+        slot[0] > 0.3,
+        "a fresh 3-tag head starts near ln 3: {slot:?}"
+    );
+    assert!(slot[4] < slot[0] * 0.5, "{slot:?}");
+    for e in &epochs {
+        assert!(e.train_loss > e.slot_loss.unwrap(), "{epochs:?}");
+    }
+
+    let short = [vec![0usize, 1]];
+    let refused = fine_tune(
+        &dir,
+        out.path(),
+        64,
+        &texts,
+        &y,
+        2,
+        None,
+        Some(SlotTargets {
+            tags: &short,
+            n_tags: 3,
+        }),
+        &config,
+        |_, _| {},
+        |_| Continue::Yes,
+    );
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("slot tags for every text"));
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use cairn_core::entities::{KeyValue, Metric, RunStatus};
 use cairn_ml::encoder::SentenceEncoder;
+use cairn_ml::finetune::SlotTargets;
 use cairn_ml::linear::{Continue, EpochReport};
 use cairn_ml::metrics::{evaluate, ood_report, threshold_keeping, Report};
 use cairn_ml::model_dir::{CairnModel, ModelRows};
@@ -447,6 +448,7 @@ fn run_text(
         has_header: s.data.has_header,
         text_column: s.data.text_column.clone(),
         label_column: s.data.label_column.clone(),
+        slot_column: s.data.slot_column.clone(),
     };
     let train_all = layout.read()?;
     let test = layout.with_path(s.data.test.clone()).read()?;
@@ -498,6 +500,21 @@ fn run_text(
                 Some(ft) => {
                     let dst = tuned.path().join("encoder");
                     let dev = (dev_texts.as_slice(), dev_y.as_slice());
+                    let slot_tags = classes_of(&train.slots.concat());
+                    let slot_rows: Vec<Vec<usize>> = train
+                        .slots
+                        .iter()
+                        .map(|tags| {
+                            encode_labels(&slot_tags, tags)
+                                .into_iter()
+                                .flatten()
+                                .collect()
+                        })
+                        .collect();
+                    let slots = (!slot_rows.is_empty()).then_some(SlotTargets {
+                        tags: &slot_rows,
+                        n_tags: slot_tags.len(),
+                    });
                     fine_tune_encoder(
                         cfg,
                         ft,
@@ -506,6 +523,7 @@ fn run_text(
                         &y,
                         &classes,
                         dev,
+                        slots,
                         tracker,
                         parent,
                         progress,
@@ -658,6 +676,7 @@ fn fine_tune_encoder(
     y: &[usize],
     classes: &[String],
     dev: (&[String], &[usize]),
+    slots: Option<SlotTargets>,
     tracker: &Tracker,
     parent: &RunRef,
     progress: &Progress,
@@ -674,6 +693,7 @@ fn fine_tune_encoder(
         y,
         classes.len(),
         Some(dev),
+        slots,
         ft,
         |_, _| bar.inc(1),
         |e| {
@@ -683,6 +703,9 @@ fn fine_tune_encoder(
             ];
             if let Some(a) = e.val_accuracy {
                 points.push(metric("finetune_val_accuracy", a, e.epoch as i64));
+            }
+            if let Some(l) = e.slot_loss {
+                points.push(metric("finetune_slot_loss", l, e.epoch as i64));
             }
             logging = tracker.log(parent, &points, &[], &[]);
             if logging.is_ok() {
@@ -712,6 +735,7 @@ fn holdout(
     let mut train = cairn_ml::data::TextExamples::default();
     let mut dev = cairn_ml::data::TextExamples::default();
     let every = (1.0 / fraction).round().max(2.0) as usize;
+    let mut slots = all.slots.into_iter();
     for (i, (t, l)) in all.texts.into_iter().zip(all.labels).enumerate() {
         let side = if i % every == every - 1 {
             &mut dev
@@ -720,6 +744,9 @@ fn holdout(
         };
         side.texts.push(t);
         side.labels.push(l);
+        if let Some(tags) = slots.next() {
+            side.slots.push(tags);
+        }
     }
     (train, dev)
 }

@@ -55,6 +55,11 @@ pub struct TextData {
     pub text_column: Column,
     #[serde(default = "label_column")]
     pub label_column: Column,
+    /// Word-level slot tags (one per whitespace-separated word, as ATIS's third
+    /// column): fine-tuning the encoder then also learns to tag them (JointBERT's
+    /// joint objective). Read and checked, but unused, without `encoder.fine_tune`.
+    #[serde(default)]
+    pub slot_column: Option<Column>,
 }
 
 fn yes() -> bool {
