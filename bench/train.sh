@@ -8,6 +8,8 @@
 # learning rate FT_LR, default 1e-4; FT_MAX_STEPS cuts it after that many batches);
 # MODELS=searched picks the encoder model's head settings on dev (TRIALS, default 8).
 # SLOTS=1 gives fine-tuning ATIS's slot tags (its third column) for a joint slot loss.
+# CLASS_WEIGHT (balanced or sqrt_balanced) weighs the classifier's loss by class, and
+# FT_CLASS_WEIGHT the fine-tuning's.
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
 #   SETS="atis snips" MODELS=sparse bash bench/train.sh
@@ -63,19 +65,23 @@ for set in $SETS; do
       echo "  test: $DATA/$set/test.tsv"
       echo "  $layout"
       echo "model:"
+      cw=""
+      [ -n "${CLASS_WEIGHT:-}" ] && cw=", class_weight: $CLASS_WEIGHT"
+      [ "$model" = sparse ] && [ -n "$cw" ] && echo "  linear: {class_weight: $CLASS_WEIGHT}"
       if [ "$model" = encoder ]; then
         echo "  encoder: {path: $ENCODER, weight: 1.5}"
-        echo "  linear: {learning_rate: 0.01}"
+        echo "  linear: {learning_rate: 0.01$cw}"
       fi
       if [ "$model" = searched ]; then
         echo "  encoder: {path: $ENCODER, weight: 1.5}"
-        echo "  linear: {learning_rate: 0.01}"
+        echo "  linear: {learning_rate: 0.01$cw}"
       fi
       if [ "$model" = finetuned ]; then
         steps=""
         [ -n "${FT_MAX_STEPS:-}" ] && steps=", max_steps: $FT_MAX_STEPS"
+        [ -n "${FT_CLASS_WEIGHT:-}" ] && steps="$steps, class_weight: $FT_CLASS_WEIGHT"
         echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}, learning_rate: ${FT_LR:-0.0001}$steps}}"
-        echo "  linear: {learning_rate: 0.01}"
+        echo "  linear: {learning_rate: 0.01$cw}"
       fi
       if [ "$model" = searched ]; then
         # The head's settings chosen per data set on its dev split (the embeddings

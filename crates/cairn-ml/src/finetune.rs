@@ -20,7 +20,7 @@ use tokenizers::Tokenizer;
 
 use crate::encoder::batch_tokenizer as tokenizer;
 use crate::error::{MlError, Result};
-use crate::linear::Continue;
+use crate::linear::{ClassWeight, Continue};
 
 /// How the encoder is tuned. The defaults are the usual BERT fine-tuning recipe
 /// (AdamW, linear warm-up then decay, a few epochs), with the larger learning rate
@@ -60,6 +60,11 @@ pub struct FineTuneConfig {
     /// data has slot tags (JointBERT's `slot_loss_coef`, 1 there too).
     #[serde(default = "slot_loss_weight")]
     pub slot_loss_weight: f64,
+    /// Per-class weights of the intent loss, as the classifier's
+    /// `linear.class_weight`: the encoder's features form here, so a class with a
+    /// few rows next to one with thousands needs its weight here too.
+    #[serde(default)]
+    pub class_weight: ClassWeight,
     #[serde(default)]
     pub seed: u64,
 }
@@ -105,6 +110,7 @@ impl Default for FineTuneConfig {
             dropout: dropout(),
             scale: scale(),
             slot_loss_weight: slot_loss_weight(),
+            class_weight: ClassWeight::None,
             seed: 0,
         }
     }
@@ -470,6 +476,12 @@ pub fn fine_tune(
         .iter()
         .map(|e| e.get_ids().len())
         .collect();
+    let class_weights: Vec<f32> = config
+        .class_weight
+        .weights(y, n_classes)
+        .into_iter()
+        .map(|w| w as f32)
+        .collect();
     let mut step = 0usize;
     let mut best: Option<BestEpoch> = None;
     for epoch in 1..=config.epochs {
@@ -518,11 +530,23 @@ pub fn fine_tune(
                 &device,
             )
             .map_err(err("labels"))?;
+            let row_weights = Tensor::new(
+                batch
+                    .iter()
+                    .map(|&i| class_weights[y[i]])
+                    .collect::<Vec<_>>(),
+                &device,
+            )
+            .map_err(err("labels"))?;
             let step_result = (|| -> candle_core::Result<(f64, f64)> {
                 let hidden = bert.hidden_states(&ids, &mask, config.dropout)?;
                 let vectors = pool(&hidden, &mask)?;
                 let logits = candle_nn::Module::forward(&head, &(vectors * config.scale)?)?;
-                let mut loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+                // Cross-entropy with each row scaled by its class's weight, averaged
+                // over the batch (scikit-learn's convention, as the classifier's).
+                let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+                let picked = log_probs.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?;
+                let mut loss = ((picked * &row_weights)?.sum_all()?.neg()? / batch.len() as f64)?;
                 let mut slot_loss = 0.0;
                 if let (Some(slot_head), Some((tags, weights))) = (&slot_head, &token_targets) {
                     let (b, l, h) = hidden.dims3()?;
