@@ -636,6 +636,11 @@ fn run_text(
     let predictions = classifier.predict_features(&test_x, test_emb.as_deref())?;
     let (mut metrics, report) = score(&classes, &predictions, &test.labels, s.ood.as_ref());
     metrics.insert("train_seconds".into(), train_seconds);
+    tracker.log_table(
+        parent,
+        "evaluation/predictions.json",
+        predictions_table(&test.texts, &test.labels, &predictions)?,
+    )?;
     let model = CairnModel::Text {
         classifier,
         encoder: encoder.map(Box::new),
@@ -663,6 +668,30 @@ fn run_text(
         s.ood.as_ref(),
         best_trial,
     )
+}
+
+/// Every test row with its label and the model's prediction, in the
+/// `{"columns": [...], "data": [[...]]}` layout of MLflow's evaluation tables, so
+/// `mlflow.load_table` reads it and the errors behind the metrics can be looked at.
+fn predictions_table(
+    texts: &[String],
+    labels: &[String],
+    predictions: &[Prediction],
+) -> Result<Vec<u8>> {
+    let data: Vec<Value> = texts
+        .iter()
+        .zip(labels)
+        .zip(predictions)
+        .map(|((text, label), p)| {
+            serde_json::json!([text, label, p.label, p.confidence, *label == p.label])
+        })
+        .collect();
+    let table = serde_json::json!({
+        "columns": ["text", "label", "prediction", "confidence", "correct"],
+        "data": data,
+    });
+    // A `Value` always serializes; the conversion only keeps the signature honest.
+    Ok(serde_json::to_vec(&table).map_err(std::io::Error::from)?)
 }
 
 /// Fine-tunes the spec's encoder into `dst`, logging per-epoch loss and dev

@@ -150,6 +150,20 @@ impl Tracker {
         Ok(())
     }
 
+    /// Uploads a table (`{"columns": [...], "data": [...]}`) and names it in the run's
+    /// `mlflow.loggedArtifacts` tag, as `MlflowClient.log_table` does: `load_table`
+    /// finds tables by that tag, not by listing artifacts. The run must not have
+    /// logged another table (the tag is written whole, not merged).
+    pub fn log_table(&self, run: &RunRef, rel: &str, table: Vec<u8>) -> Result<()> {
+        self.upload(run, rel, table)?;
+        // Python's `json.dumps` spelling, byte for byte, for clients that match it.
+        let entry = format!(
+            "[{{\"path\": {}, \"type\": \"table\"}}]",
+            serde_json::Value::from(rel)
+        );
+        self.log(run, &[], &[], &[kv("mlflow.loggedArtifacts", entry)])
+    }
+
     pub fn upload(&self, run: &RunRef, rel: &str, bytes: Vec<u8>) -> Result<()> {
         let path = format!("{}/{rel}", run.artifact_path);
         self.block(self.client.upload_artifact(&path, bytes))?;

@@ -29,6 +29,23 @@ fn tag<'a>(tags: &'a [cairn_core::entities::KeyValue], key: &str) -> Option<&'a 
     tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
 }
 
+/// The run's artifact root as the proxied-artifact API names it.
+fn artifact_root(run: &cairn_core::entities::Run) -> &str {
+    run.info
+        .artifact_uri
+        .strip_prefix("mlflow-artifacts:/")
+        .unwrap()
+        .trim_start_matches('/')
+}
+
+async fn artifact_json(client: &Client, run: &cairn_core::entities::Run, path: &str) -> Value {
+    let bytes = client
+        .download_artifact(&format!("{}/{path}", artifact_root(run)))
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 async fn runs_of(client: &Client, experiment: &str) -> Vec<cairn_core::entities::Run> {
     let exp = client.get_experiment_by_name(experiment).await.unwrap();
     let s = SearchRuns {
@@ -106,19 +123,8 @@ async fn wine_search_registration_gate_and_serving() {
         assert!(metric(parent, k).is_some(), "{k} is logged");
     }
     assert!(tag(&parent.data.tags, "cairn.best_trial_run_id").is_some());
-    let root = parent
-        .info
-        .artifact_uri
-        .strip_prefix("mlflow-artifacts:/")
-        .unwrap()
-        .trim_start_matches('/');
-    let report: Value = serde_json::from_slice(
-        &client
-            .download_artifact(&format!("{root}/evaluation/classification_report.json"))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let root = artifact_root(parent);
+    let report = artifact_json(&client, parent, "evaluation/classification_report.json").await;
     assert_eq!(report["labels"], json!(["false", "true"]));
     let svg = client
         .download_artifact(&format!("{root}/evaluation/confusion_matrix.svg"))
@@ -279,19 +285,8 @@ df.assign(note="x").to_parquet(f"{out}/iris-text.parquet", index=False)
             .map(|m| m.value)
             .unwrap();
         assert!(accuracy > 0.85, "{file}: test accuracy {accuracy}");
-        let root = run
-            .info
-            .artifact_uri
-            .strip_prefix("mlflow-artifacts:/")
-            .unwrap()
-            .trim_start_matches('/');
-        let report: Value = serde_json::from_slice(
-            &client
-                .download_artifact(&format!("{root}/evaluation/classification_report.json"))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let root = artifact_root(run);
+        let report = artifact_json(&client, run, "evaluation/classification_report.json").await;
         assert_eq!(
             report["labels"],
             json!(["setosa", "versicolor", "virginica"])
@@ -424,6 +419,63 @@ async fn text_classifier_with_out_of_scope_is_trained_served_and_bad_specs_are_n
     ] {
         assert!(metric(k).is_some(), "{k} logged: {:?}", run.data.metrics);
     }
+    // The per-row table behind the metrics: every test row, in MLflow's table layout.
+    let table = artifact_json(&client, run, "evaluation/predictions.json").await;
+    assert_eq!(
+        table["columns"],
+        json!(["text", "label", "prediction", "confidence", "correct"])
+    );
+    let rows = table["data"].as_array().unwrap();
+    let test_rows = std::fs::read_to_string(data.path().join("test.tsv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(rows.len(), test_rows);
+    assert!(rows.iter().all(|r| r[4].as_bool() == Some(r[1] == r[2])));
+    let correct = rows.iter().filter(|r| r[4] == json!(true)).count();
+    let accuracy = metric("test_accuracy").unwrap();
+    assert!(
+        (correct as f64 / test_rows as f64 - accuracy).abs() < 1e-9,
+        "{correct}/{test_rows} correct, test_accuracy {accuracy}"
+    );
+    let oos_rows: Vec<&Value> = rows.iter().filter(|r| r[1] == "oos").collect();
+    assert_eq!(oos_rows.len(), 3, "{rows:?}");
+    // MLflow's own client finds the table by the run's `mlflow.loggedArtifacts` tag.
+    match common::python_with_mlflow() {
+        Some(python) => {
+            let script = r#"
+import sys
+import mlflow
+url, experiment, run = sys.argv[1:]
+# load_table searches through the fluent API, which reads the global tracking URI.
+mlflow.set_tracking_uri(url)
+df = mlflow.MlflowClient().load_table(experiment, "evaluation/predictions.json", run_ids=[run])
+print(len(df), int(df["correct"].sum()), ",".join(df.columns))
+"#;
+            let out = std::process::Command::new(&python)
+                .args([
+                    "-c",
+                    script,
+                    &server.url,
+                    &run.info.experiment_id,
+                    &run.info.run_id,
+                ])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "load_table: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                stdout.trim(),
+                format!("{test_rows} {correct} text,label,prediction,confidence,correct")
+            );
+        }
+        None => common::skip_or_fail("a Python with mlflow (for mlflow.load_table)"),
+    }
     let history = client
         .get_metric_history(&run.info.run_id, "val_accuracy", None, None)
         .await
@@ -495,13 +547,7 @@ async fn text_classifier_with_out_of_scope_is_trained_served_and_bad_specs_are_n
             Duration::from_secs(60)
         ));
         let runs = runs_of(&client, "intents-encoder").await;
-        let root = runs[0]
-            .info
-            .artifact_uri
-            .strip_prefix("mlflow-artifacts:/")
-            .unwrap()
-            .trim_start_matches('/')
-            .to_string();
+        let root = artifact_root(&runs[0]);
         let dir = tempfile::tempdir().unwrap();
         client
             .download_artifact_tree(&format!("{root}/model"), dir.path())
