@@ -162,8 +162,26 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
     );
 
     // Mean cosine within an intent minus across intents: tuning widens the gap. The
-    // weights kept are from the first epoch with a perfect dev score, which can come
-    // early, so the widening asked for is modest (MiniLM's own gap here is ~0.37).
+    // run above keeps the first epoch with a perfect dev score, which can be the
+    // first (and barely moved, depending on the float reductions' order), so the gap
+    // is measured on a run without a dev set, which writes its last epoch's weights
+    // (MiniLM's own gap here is about 0.37; six epochs take it to about 0.50).
+    let last = tempfile::tempdir().unwrap();
+    let kept = fine_tune(
+        &dir,
+        last.path(),
+        64,
+        &texts,
+        &y,
+        3,
+        None,
+        None,
+        &config,
+        |_, _| {},
+        |_| Continue::Yes,
+    )
+    .unwrap();
+    assert_eq!(kept, 6, "without a dev set the last epoch is written");
     let gap = |vectors: &[Vec<f32>]| {
         let (mut within, mut across, mut nw, mut na) = (0.0, 0.0, 0, 0);
         for i in 0..vectors.len() {
@@ -184,12 +202,14 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
         .unwrap()
         .embed(&texts, |_| {})
         .unwrap();
-    let after = SentenceEncoder::load(out.path(), 64)
+    // The dev run's folder loads too (its epoch is checked above).
+    SentenceEncoder::load(out.path(), 64).unwrap();
+    let after = SentenceEncoder::load(last.path(), 64)
         .unwrap()
         .embed(&texts, |_| {})
         .unwrap();
     assert!(
-        gap(&after) > gap(&before) + 0.01,
+        gap(&after) > gap(&before) + 0.05,
         "{} -> {}",
         gap(&before),
         gap(&after)
