@@ -671,8 +671,8 @@ fn run_text(
 }
 
 /// Every test row with its label and the model's prediction, in the
-/// `{"columns": [...], "data": [[...]]}` layout of MLflow's evaluation tables, so
-/// `mlflow.load_table` reads it and the errors behind the metrics can be looked at.
+/// `{"columns": [...], "data": [[...]]}` layout of MLflow's tables, so
+/// `MlflowClient.load_table` reads it and the errors behind the metrics can be looked at.
 fn predictions_table(
     texts: &[String],
     labels: &[String],
