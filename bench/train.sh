@@ -9,7 +9,8 @@
 # MODELS=searched picks the encoder model's head settings on dev (TRIALS, default 8).
 # SLOTS=1 gives fine-tuning ATIS's slot tags (its third column) for a joint slot loss.
 # CLASS_WEIGHT (balanced or sqrt_balanced) weighs the classifier's loss by class, and
-# FT_CLASS_WEIGHT the fine-tuning's.
+# FT_CLASS_WEIGHT the fine-tuning's. FT_SEED seeds the fine-tuning's batch order
+# (default 0; dropout and the head's start draw from candle's own generator).
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
 #   SETS="atis snips" MODELS=sparse bash bench/train.sh
@@ -80,6 +81,7 @@ for set in $SETS; do
         steps=""
         [ -n "${FT_MAX_STEPS:-}" ] && steps=", max_steps: $FT_MAX_STEPS"
         [ -n "${FT_CLASS_WEIGHT:-}" ] && steps="$steps, class_weight: $FT_CLASS_WEIGHT"
+        [ -n "${FT_SEED:-}" ] && steps="$steps, seed: $FT_SEED"
         echo "  encoder: {path: $ENCODER, weight: 1.5, fine_tune: {epochs: ${FT_EPOCHS:-3}, learning_rate: ${FT_LR:-0.0001}$steps}}"
         echo "  linear: {learning_rate: 0.01$cw}"
       fi
