@@ -733,6 +733,9 @@ fn fine_tune_encoder(
             if let Some(a) = e.val_accuracy {
                 points.push(metric("finetune_val_accuracy", a, e.epoch as i64));
             }
+            if let Some(l) = e.val_loss {
+                points.push(metric("finetune_val_loss", l, e.epoch as i64));
+            }
             if let Some(l) = e.slot_loss {
                 points.push(metric("finetune_slot_loss", l, e.epoch as i64));
             }
