@@ -20,7 +20,7 @@ use tokenizers::Tokenizer;
 
 use crate::encoder::batch_tokenizer as tokenizer;
 use crate::error::{MlError, Result};
-use crate::linear::{ClassWeight, Continue};
+use crate::linear::{argmax, ClassWeight, Continue};
 
 /// How the encoder is tuned. The defaults are the usual BERT fine-tuning recipe
 /// (AdamW, linear warm-up then decay, a few epochs), with the larger learning rate
@@ -585,9 +585,9 @@ pub fn fine_tune(
         };
         // Later epochs can overfit a small set: keep the weights of the epoch that
         // scored best on dev (the last one when there is no dev set).
-        let improved = match (score, &best) {
-            (None, _) | (Some(_), None) => true,
-            (Some(a), Some(b)) => b.score.is_none_or(|b| a.better_than(&b)),
+        let improved = match (score, best.as_ref().and_then(|b| b.score)) {
+            (Some(a), Some(b)) => a.better_than(&b),
+            _ => true,
         };
         if improved {
             best = Some(BestEpoch {
@@ -761,12 +761,7 @@ fn dev_score(
         })()
         .map_err(err("scoring dev"))?;
         for (&i, row) in chunk.iter().zip(&log_probs) {
-            let predicted = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(k, _)| k);
-            right += usize::from(predicted == Some(y[i]));
+            right += usize::from(argmax(row) == y[i]);
             loss -= f64::from(row.get(y[i]).copied().unwrap_or(f32::NEG_INFINITY));
         }
     }
