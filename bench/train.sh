@@ -9,8 +9,8 @@
 # MODELS=searched picks the encoder model's head settings on dev (TRIALS, default 8).
 # SLOTS=1 gives fine-tuning ATIS's slot tags (its third column) for a joint slot loss.
 # CLASS_WEIGHT (balanced or sqrt_balanced) weighs the classifier's loss by class, and
-# FT_CLASS_WEIGHT the fine-tuning's. FT_SEED seeds the fine-tuning's batch order
-# (default 0; dropout and the head's start draw from candle's own generator).
+# FT_CLASS_WEIGHT the fine-tuning's. FT_SEED seeds the fine-tuning (its heads' start,
+# batch order and dropout masks; default 0), so a seed repeats a run.
 #
 #   bash bench/train.sh                  # everything (about 20 min on 2 cores)
 #   SETS="atis snips" MODELS=sparse bash bench/train.sh

@@ -13,8 +13,10 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
@@ -65,6 +67,8 @@ pub struct FineTuneConfig {
     /// few rows next to one with thousands needs its weight here too.
     #[serde(default)]
     pub class_weight: ClassWeight,
+    /// Seeds everything random in the run (the heads' start, the batch order, the
+    /// dropout masks), so the same seed on the same data repeats it.
     #[serde(default)]
     pub seed: u64,
 }
@@ -264,7 +268,7 @@ impl Bert {
         &self,
         ids: &Tensor,
         mask: &Tensor,
-        dropout: f32,
+        dropout: Option<&mut Dropout>,
     ) -> candle_core::Result<Tensor> {
         pool(&self.hidden_states(ids, mask, dropout)?, mask)
     }
@@ -274,14 +278,13 @@ impl Bert {
         &self,
         ids: &Tensor,
         mask: &Tensor,
-        dropout: f32,
+        mut dropout: Option<&mut Dropout>,
     ) -> candle_core::Result<Tensor> {
         let (batch, len) = ids.dims2()?;
-        let drop = |x: Tensor| -> candle_core::Result<Tensor> {
-            if dropout > 0.0 {
-                candle_nn::ops::dropout(&x, dropout)
-            } else {
-                Ok(x)
+        let mut drop = |x: Tensor| -> candle_core::Result<Tensor> {
+            match dropout.as_deref_mut() {
+                Some(d) => d.apply(&x),
+                None => Ok(x),
             }
         };
         let positions = Tensor::arange(0u32, len as u32, ids.device())?;
@@ -436,6 +439,12 @@ pub fn fine_tune(
             "encoder.fine_tune: batch_size, epochs and max_steps must be at least 1".into(),
         ));
     }
+    if !(0.0..1.0).contains(&config.dropout) {
+        return Err(MlError::Config(format!(
+            "encoder.fine_tune.dropout must be at least 0 and under 1 (got {})",
+            config.dropout
+        )));
+    }
     let device = Device::Cpu;
     let shape: BertShape = serde_json::from_str(&std::fs::read_to_string(src.join("config.json"))?)
         .map_err(err("config.json"))?;
@@ -454,6 +463,14 @@ pub fn fine_tune(
         .map(|s| candle_nn::linear(shape.hidden_size, s.n_tags, head_vb.pp("slots")))
         .transpose()
         .map_err(err("slot head"))?;
+    // Everything random in the run (the heads' start, the batch order, the dropout
+    // masks) comes from this seeded generator, so a seed repeats a run.
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    seed_heads(&head_vars, shape.hidden_size, &mut rng)?;
+    let mut dropout = Dropout {
+        p: config.dropout,
+        rng: StdRng::from_rng(&mut rng),
+    };
 
     let total_steps = config.total_steps(texts.len());
     let warmup_steps = ((total_steps as f64) * config.warmup).ceil().max(1.0);
@@ -471,7 +488,6 @@ pub fn fine_tune(
     let mut head_opt = AdamW::new(head_vars.all_vars(), adamw(0.0)).map_err(err("optimizer"))?;
 
     // Batches of similar length (little padding), visited in a shuffled order.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let lengths: Vec<usize> = tokenizer
         .encode_batch(texts.to_vec(), true)
         .map_err(err("tokenizing"))?
@@ -541,7 +557,7 @@ pub fn fine_tune(
             )
             .map_err(err("labels"))?;
             let step_result = (|| -> candle_core::Result<(f64, f64)> {
-                let hidden = bert.hidden_states(&ids, &mask, config.dropout)?;
+                let hidden = bert.hidden_states(&ids, &mask, Some(&mut dropout))?;
                 let vectors = pool(&hidden, &mask)?;
                 let logits = candle_nn::Module::forward(&head, &(vectors * config.scale)?)?;
                 // Cross-entropy with each row scaled by its class's weight, averaged
@@ -552,11 +568,7 @@ pub fn fine_tune(
                 let mut slot_loss = 0.0;
                 if let (Some(slot_head), Some((tags, weights))) = (&slot_head, &token_targets) {
                     let (b, l, h) = hidden.dims3()?;
-                    let dropped = if config.dropout > 0.0 {
-                        candle_nn::ops::dropout(&hidden, config.dropout)?
-                    } else {
-                        hidden
-                    };
+                    let dropped = dropout.apply(&hidden)?;
                     let slot_logits =
                         candle_nn::Module::forward(slot_head, &dropped.reshape((b * l, h))?)?;
                     let log_probs = candle_nn::ops::log_softmax(&slot_logits, D::Minus1)?;
@@ -635,6 +647,59 @@ struct BestEpoch {
     epoch: usize,
     score: Option<DevScore>,
     weights: Vec<(String, Tensor)>,
+}
+
+/// Dropout with masks from the run's seeded generator: candle's CPU backend draws
+/// from a thread generator it cannot seed (`Device::set_seed` fails there), which
+/// made two runs with the same `fine_tune.seed` differ.
+struct Dropout {
+    p: f32,
+    rng: StdRng,
+}
+
+impl Dropout {
+    /// Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)`.
+    fn apply(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.rng.random::<f32>() < self.p {
+                    0.0
+                } else {
+                    keep
+                }
+            })
+            .collect();
+        x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
+    }
+}
+
+/// Redraws the heads' starting weights from the run's generator, with the
+/// distributions `candle_nn::linear` uses (weights Kaiming-normal over the fan-in,
+/// biases uniform within 1 / sqrt(fan-in)), which would otherwise come from candle's
+/// unseedable CPU generator. Every head reads the `fan_in`-wide sentence or token vector.
+fn seed_heads(vars: &VarMap, fan_in: usize, rng: &mut StdRng) -> Result<()> {
+    let mut named = named_vars(vars)?;
+    // The map's order is not stable between runs; the draws must be.
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let weights = Normal::new(0.0, std::f32::consts::SQRT_2 * bound).map_err(err("head start"))?;
+    let biases = Uniform::new(-bound, bound).map_err(err("head start"))?;
+    for (name, var) in named {
+        let n = var.elem_count();
+        let values: Vec<f32> = if name.ends_with("bias") {
+            (0..n).map(|_| biases.sample(rng)).collect()
+        } else {
+            (0..n).map(|_| weights.sample(rng)).collect()
+        };
+        let value =
+            Tensor::from_vec(values, var.shape(), var.device()).map_err(err("head start"))?;
+        var.set(&value).map_err(err("head start"))?;
+    }
+    Ok(())
 }
 
 fn named_vars(vars: &VarMap) -> Result<Vec<(String, Var)>> {
@@ -755,7 +820,7 @@ fn dev_score(
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let (ids, mask) = encode(tokenizer, &batch, device)?;
         let log_probs = (|| -> candle_core::Result<Vec<Vec<f32>>> {
-            let vectors = bert.sentence_vectors(&ids, &mask, 0.0)?.detach();
+            let vectors = bert.sentence_vectors(&ids, &mask, None)?.detach();
             let logits = candle_nn::Module::forward(head, &(vectors * config.scale)?)?;
             candle_nn::ops::log_softmax(&logits, D::Minus1)?.to_vec2::<f32>()
         })()
@@ -851,7 +916,7 @@ mod tests {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let (ids, mask) = encode(&tokenizer, &refs, &device).unwrap();
         let ours = bert
-            .sentence_vectors(&ids, &mask, 0.0)
+            .sentence_vectors(&ids, &mask, None)
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();

@@ -287,6 +287,64 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
     assert!(refused.unwrap_err().to_string().contains("max_steps"));
 }
 
+/// `fine_tune.seed` repeats a run: the heads' start, the batch order and the dropout
+/// masks all come from it (candle's own CPU generator cannot be seeded), so the same
+/// seed writes the same encoder and reports the same losses; another seed does not.
+#[test]
+fn fine_tuning_with_the_same_seed_repeats_the_run() {
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig};
+    use cairn_ml::linear::Continue;
+    let Some(dir) = encoder_dir() else { return };
+    let texts: Vec<String> = [
+        "when does my flight leave",
+        "departure time please",
+        "play some jazz",
+        "put on my playlist",
+        "how much is a ticket",
+        "what does the fare cost",
+    ]
+    .map(String::from)
+    .to_vec();
+    let y = vec![0, 0, 1, 1, 2, 2];
+    let run = |seed: u64| {
+        let config = FineTuneConfig {
+            epochs: 1,
+            batch_size: 2,
+            max_steps: Some(2),
+            seed,
+            ..Default::default()
+        };
+        let out = tempfile::tempdir().unwrap();
+        let mut losses = Vec::new();
+        fine_tune(
+            &dir,
+            out.path(),
+            64,
+            &texts,
+            &y,
+            3,
+            Some((&texts, &y)),
+            None,
+            &config,
+            |_, _| {},
+            |e| {
+                losses.push((e.train_loss, e.val_loss));
+                Continue::Yes
+            },
+        )
+        .unwrap();
+        let weights = std::fs::read(out.path().join("model.safetensors")).unwrap();
+        (losses, weights)
+    };
+    let (first_losses, first) = run(7);
+    let (again_losses, again) = run(7);
+    assert_eq!(first_losses, again_losses);
+    assert!(first == again, "the same seed wrote different weights");
+    let (other_losses, other) = run(8);
+    assert_ne!(first_losses, other_losses);
+    assert!(first != other, "another seed wrote the same weights");
+}
+
 /// With slot tags, fine-tuning adds JointBERT's slot-filling loss: it is reported
 /// per epoch and falls as the token head learns which words are cities.
 #[test]
