@@ -263,14 +263,10 @@ impl Bert {
         })
     }
 
-    /// The mean-pooled, L2-normalised sentence vectors of a padded batch.
-    fn sentence_vectors(
-        &self,
-        ids: &Tensor,
-        mask: &Tensor,
-        dropout: Option<&mut Dropout>,
-    ) -> candle_core::Result<Tensor> {
-        pool(&self.hidden_states(ids, mask, dropout)?, mask)
+    /// The mean-pooled, L2-normalised sentence vectors of a padded batch, without
+    /// dropout: for scoring, as the saved encoder will embed.
+    fn sentence_vectors(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        pool(&self.hidden_states(ids, mask, None)?, mask)
     }
 
     /// The last layer's hidden state of every token of a padded batch.
@@ -820,7 +816,7 @@ fn dev_score(
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let (ids, mask) = encode(tokenizer, &batch, device)?;
         let log_probs = (|| -> candle_core::Result<Vec<Vec<f32>>> {
-            let vectors = bert.sentence_vectors(&ids, &mask, None)?.detach();
+            let vectors = bert.sentence_vectors(&ids, &mask)?.detach();
             let logits = candle_nn::Module::forward(head, &(vectors * config.scale)?)?;
             candle_nn::ops::log_softmax(&logits, D::Minus1)?.to_vec2::<f32>()
         })()
@@ -916,7 +912,7 @@ mod tests {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let (ids, mask) = encode(&tokenizer, &refs, &device).unwrap();
         let ours = bert
-            .sentence_vectors(&ids, &mask, None)
+            .sentence_vectors(&ids, &mask)
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();

@@ -32,6 +32,22 @@ fn cos(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Six short sentences, two for each of three intents: enough for a few fine-tuning
+/// steps on two cores.
+fn three_intents() -> (Vec<String>, Vec<usize>) {
+    let texts = [
+        "when does my flight leave",
+        "departure time please",
+        "play some jazz",
+        "put on my playlist",
+        "how much is a ticket",
+        "what does the fare cost",
+    ]
+    .map(String::from)
+    .to_vec();
+    (texts, vec![0, 0, 1, 1, 2, 2])
+}
+
 #[test]
 fn minilm_embeds_unit_vectors_that_place_paraphrases_together() {
     let Some(dir) = encoder_dir() else { return };
@@ -225,17 +241,7 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
     use cairn_ml::finetune::{fine_tune, FineTuneConfig};
     use cairn_ml::linear::Continue;
     let Some(dir) = encoder_dir() else { return };
-    let texts: Vec<String> = [
-        "when does my flight leave",
-        "departure time please",
-        "play some jazz",
-        "put on my playlist",
-        "how much is a ticket",
-        "what does the fare cost",
-    ]
-    .map(String::from)
-    .to_vec();
-    let y = vec![0, 0, 1, 1, 2, 2];
+    let (texts, y) = three_intents();
     let config = FineTuneConfig {
         epochs: 4,
         batch_size: 2,
@@ -295,17 +301,7 @@ fn fine_tuning_with_the_same_seed_repeats_the_run() {
     use cairn_ml::finetune::{fine_tune, FineTuneConfig};
     use cairn_ml::linear::Continue;
     let Some(dir) = encoder_dir() else { return };
-    let texts: Vec<String> = [
-        "when does my flight leave",
-        "departure time please",
-        "play some jazz",
-        "put on my playlist",
-        "how much is a ticket",
-        "what does the fare cost",
-    ]
-    .map(String::from)
-    .to_vec();
-    let y = vec![0, 0, 1, 1, 2, 2];
+    let (texts, y) = three_intents();
     let run = |seed: u64| {
         let config = FineTuneConfig {
             epochs: 1,
