@@ -96,7 +96,7 @@ impl ArtifactStore {
     /// `MLFLOW_S3_ENDPOINT_URL` is honoured too, since MLflow users already set it.
     pub fn open(destination: &str) -> Result<Self> {
         let err = |reason: String| ArtifactError::Destination {
-            uri: destination.to_string(),
+            uri: cairn_core::secret::redact(destination),
             reason,
         };
         if let Some(folder) = local_folder(destination) {
@@ -109,7 +109,7 @@ impl ArtifactStore {
             return Ok(ArtifactStore {
                 store: Arc::new(store),
                 local_root: Some(root),
-                uri: destination.to_string(),
+                uri: cairn_core::secret::redact(destination),
             });
         }
         let url = url::Url::parse(destination).map_err(|e| err(e.to_string()))?;
@@ -123,7 +123,7 @@ impl ArtifactStore {
         Ok(ArtifactStore {
             store,
             local_root: None,
-            uri: destination.to_string(),
+            uri: cairn_core::secret::redact(destination),
         })
     }
 

@@ -49,6 +49,36 @@ impl ErrorCode {
         }
     }
 
+    /// MLflow 3's finer `error_class` for this code, as its server derives it when a
+    /// raise site gives none (`mlflow/error_classification.py`, the client mapping).
+    pub fn error_class(self) -> Option<&'static str> {
+        Some(match self {
+            ErrorCode::BadRequest | ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            ErrorCode::EndpointNotFound | ErrorCode::ResourceDoesNotExist => "RESOURCE_NOT_FOUND",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::InternalError
+            | ErrorCode::InvalidState
+            | ErrorCode::TemporarilyUnavailable => "CLIENT_INTERNAL_ERROR",
+            ErrorCode::NotImplemented => return None,
+        })
+    }
+
+    /// The `sqlstate` MLflow 3 sends beside the code for dashboards: `KAM00` for the
+    /// caller's mistakes, `XXM00` for the server's.
+    pub fn sqlstate(self) -> Option<&'static str> {
+        Some(match self {
+            ErrorCode::BadRequest
+            | ErrorCode::InvalidParameterValue
+            | ErrorCode::EndpointNotFound
+            | ErrorCode::ResourceAlreadyExists
+            | ErrorCode::ResourceDoesNotExist => "KAM00",
+            ErrorCode::InternalError
+            | ErrorCode::InvalidState
+            | ErrorCode::TemporarilyUnavailable => "XXM00",
+            ErrorCode::NotImplemented => return None,
+        })
+    }
+
     /// Parses an `error_code` string back into a code (used by the client).
     pub fn parse(s: &str) -> Option<ErrorCode> {
         Some(match s {
@@ -83,6 +113,10 @@ pub struct MlflowError {
     pub position: Option<usize>,
 }
 
+/// The message of [`MlflowError::internal_opaque`].
+pub const INTERNAL_MESSAGE: &str =
+    "An internal error occurred; the server's log has its cause under this request's id.";
+
 pub type Result<T, E = MlflowError> = std::result::Result<T, E>;
 
 impl MlflowError {
@@ -114,6 +148,13 @@ impl MlflowError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InternalError, message)
+    }
+
+    /// What a caller sees of a failure that is the server's, not theirs (a database
+    /// or storage error): nothing of its cause, which may name hosts, paths or SQL.
+    /// Whoever converts the failure logs the cause once, in the request's span.
+    pub fn internal_opaque() -> Self {
+        Self::internal(INTERNAL_MESSAGE)
     }
 
     /// MLflow's wording for a required field that is absent.

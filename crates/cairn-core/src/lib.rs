@@ -6,16 +6,19 @@
 
 pub mod entities;
 pub mod error;
+pub mod ids;
 pub mod logged_model;
 pub mod names;
 pub mod page_token;
 pub mod predictions;
 pub mod registry;
 pub mod search;
+pub mod secret;
 pub mod validation;
 pub mod wire;
 
 pub use error::{ErrorCode, MlflowError, Result};
+pub use secret::SecretUri;
 
 /// The MLflow release whose API cairn speaks; `/version` answers with it, and the
 /// client reads it only to pick protocols.

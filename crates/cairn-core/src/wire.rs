@@ -36,7 +36,7 @@ struct F64Visitor;
 
 impl Visitor<'_> for F64Visitor {
     type Value = f64;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a number or one of \"NaN\", \"Infinity\", \"-Infinity\"")
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
@@ -59,7 +59,7 @@ struct Opt<V>(V);
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Opt<V> {
     type Value = Option<V::Value>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.expecting(f)
     }
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -77,7 +77,7 @@ struct I64Visitor;
 
 impl Visitor<'_> for I64Visitor {
     type Value = i64;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an integer")
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
@@ -115,7 +115,7 @@ pub fn deserialize_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<St
     struct List;
     impl<'de> Visitor<'de> for List {
         type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string or a list of strings")
         }
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {

@@ -494,7 +494,7 @@ impl Import<'_> {
         };
         if self
             .dest
-            .tracking
+            .logged_models
             .get_logged_model(&model_id, true)
             .await?
             .is_some()
@@ -513,7 +513,7 @@ impl Import<'_> {
             .as_i64()
             .unwrap_or_else(now_ms);
         self.dest
-            .tracking
+            .logged_models
             .create_logged_model(NewLoggedModel {
                 model_id: model_id.clone(),
                 experiment_id: dest_id,
@@ -535,7 +535,7 @@ impl Import<'_> {
                 .as_i64()
                 .unwrap_or(created);
             self.dest
-                .tracking
+                .logged_models
                 .finalize_logged_model(&model_id, status, updated)
                 .await?;
         }

@@ -67,6 +67,10 @@ impl SentenceEncoder {
         let device = Device::Cpu;
         let weights = file("model.safetensors")?;
         // SAFETY: the file is only read; candle's mmap keeps it open while in use.
+        #[expect(
+            unsafe_code,
+            reason = "candle maps safetensors files only through unsafe"
+        )]
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
             .map_err(enc("model.safetensors"))?;
         let model = BertModel::load(vb, &config).map_err(enc("loading the BERT weights"))?;

@@ -29,6 +29,9 @@ where
             let value = query_to_json(req.uri().query().unwrap_or(""));
             return parse_message(value).map(MlflowRequest);
         }
+        if req.method() == Method::POST {
+            check_json_content_type(req.headers())?;
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             MlflowError::new(
                 cairn_core::ErrorCode::BadRequest,
@@ -36,6 +39,31 @@ where
             )
         })?;
         parse_body(&bytes).map(MlflowRequest)
+    }
+}
+
+/// MLflow's server takes a POST body only as `application/json` (any parameters,
+/// such as a charset, allowed) and says which header is wrong; PATCH and DELETE take
+/// any content type there, so only POST is checked.
+fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Err(ApiError(MlflowError::invalid_parameter(
+            "Bad Request. Content-Type header is missing.",
+        )));
+    };
+    let media_type = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError(MlflowError::invalid_parameter(
+            "Bad Request. Content-Type must be one of ['application/json'].",
+        )))
     }
 }
 

@@ -7,7 +7,8 @@
 mod api;
 mod error;
 mod extract;
-pub mod service;
+mod metrics;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,44 +18,25 @@ use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
 use axum::Router;
 use cairn_artifacts::ArtifactStore;
-use cairn_store::{Stores, TrackingStore};
+use cairn_core::SecretUri;
+use cairn_store::TrackingStore;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use cairn_service::Services;
 pub use error::{ApiError, ApiResult};
-pub use service::{ArtifactService, PredictionService, RegistryService, TrackingService};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub tracking: Arc<TrackingService>,
-    pub registry: Arc<RegistryService>,
-    pub artifacts: Arc<ArtifactService>,
-    pub predictions: Arc<PredictionService>,
-}
-
-impl AppState {
-    /// The services over one backend's stores and one artifact destination.
-    pub fn new(stores: Stores, artifacts: ArtifactStore) -> Self {
-        let tracking = Arc::new(TrackingService::new(stores.tracking));
-        AppState {
-            registry: Arc::new(RegistryService::new(stores.registry, tracking.clone())),
-            tracking,
-            artifacts: Arc::new(ArtifactService::new(artifacts)),
-            predictions: Arc::new(PredictionService::new(stores.predictions)),
-        }
-    }
-}
 
 /// Everything `cairn server` needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub host: String,
     pub port: u16,
-    pub backend_store_uri: String,
+    /// The metadata database; may carry a password, so it prints redacted.
+    pub backend_store_uri: SecretUri,
     pub default_artifact_root: String,
     /// Where the artifact proxy keeps files: a folder or an object-store URL.
-    pub artifacts_destination: String,
+    pub artifacts_destination: SecretUri,
     /// Most connections a PostgreSQL backend opens (per replica).
     pub db_pool_size: u32,
 }
@@ -63,32 +45,61 @@ pub struct ServerConfig {
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The application with its middleware: request logs and the body limit.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: Services) -> Router {
     app_with(state, Router::new())
 }
 
 /// The application with more routes beside MLflow's (the serving endpoints of
 /// `cairn server --serve`), under the same middleware.
-pub fn app_with(state: AppState, extra: Router) -> Router {
-    api::router(state)
+///
+/// Every request gets an `x-request-id` (the client's, or a new UUID), answered back
+/// in the response and carried by the request's span, so that whatever a service
+/// logs for it (a store failure's cause, say) names the request the client saw fail.
+pub fn app_with(state: Services, extra: Router) -> Router {
+    // The recorder exists before the first request, so no request goes unrecorded.
+    cairn_telemetry::prometheus();
+    api::router(state.clone())
         .merge(extra)
+        .route(
+            "/metrics",
+            axum::routing::get(metrics::page).with_state(state),
+        )
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span of one request: method, path (never the query, which may carry values a
+/// log should not keep) and request id.
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id,
+    )
 }
 
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,
     store: Arc<dyn TrackingStore>,
-    state: AppState,
+    state: Services,
 }
 
 impl Server {
     /// Opens the store (creating MLflow's schema if the database is new) and binds.
     pub async fn start(config: &ServerConfig) -> Result<Self, StartError> {
-        let artifacts = ArtifactStore::open(&config.artifacts_destination)?;
+        let artifacts = ArtifactStore::open(config.artifacts_destination.expose())?;
         let stores = cairn_store::open_with_pool(
-            &config.backend_store_uri,
+            config.backend_store_uri.expose(),
             &config.default_artifact_root,
             config.db_pool_size,
         )
@@ -100,7 +111,7 @@ impl Server {
                 addr: format!("{}:{}", config.host, config.port),
                 source,
             })?;
-        let state = AppState::new(stores, artifacts);
+        let state = Services::new(stores, artifacts);
         Ok(Server {
             listener,
             store,
@@ -109,7 +120,7 @@ impl Server {
     }
 
     /// The services, for routes built beside the API's (the web UI's pages).
-    pub fn state(&self) -> AppState {
+    pub fn state(&self) -> Services {
         self.state.clone()
     }
 

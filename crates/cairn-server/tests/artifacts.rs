@@ -1,7 +1,7 @@
 //! The artifact proxy over HTTP: round trips, listings, paths that try to leave the
 //! root, and uploads that break off.
 
-mod common;
+use cairn_testkit::on_both_backends;
 
 use cairn_core::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,4 +1,4 @@
-mod common;
+use cairn_testkit::on_both_backends;
 
 use cairn_client::SearchExperiments;
 use cairn_core::entities::{KeyValue, LifecycleStage, ViewType};

@@ -1,7 +1,7 @@
 //! MLflow 3's logged models over HTTP, in the order `log_model` and
 //! `register_model` call them.
 
-mod common;
+use cairn_testkit::on_both_backends;
 
 use cairn_core::ErrorCode;
 use reqwest::Method;

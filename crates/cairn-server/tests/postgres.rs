@@ -1,9 +1,7 @@
 //! PostgreSQL-only behaviour: the server outlives its connections.
 
-mod common;
-
 use cairn_core::entities::{KeyValue, Metric};
-use common::TestServer;
+use cairn_testkit::TestServer;
 
 #[tokio::test]
 async fn lost_connections_are_replaced_without_failing_requests() {

@@ -2,7 +2,7 @@
 //! batches are written whole or not at all, and read back per version, entity and
 //! request, page by page.
 
-mod common;
+use cairn_testkit::on_both_backends;
 
 use cairn_core::predictions::PredictionRecord;
 use serde_json::json;

@@ -1,11 +1,11 @@
 //! The model registry over HTTP: versions, aliases, stages, search, and MLflow's
 //! status codes for the mistakes clients make.
 
-mod common;
+use cairn_testkit::on_both_backends;
 
 use cairn_core::entities::KeyValue;
 use cairn_core::ErrorCode;
-use common::TestServer;
+use cairn_testkit::TestServer;
 use serde_json::{json, Value};
 
 async fn run_in_new_experiment(s: &TestServer, name: &str) -> String {

@@ -1,11 +1,11 @@
-mod common;
+use cairn_testkit::on_both_backends;
 
 use cairn_client::SearchRuns;
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, RunStatus, ViewType,
 };
 use cairn_core::ErrorCode;
-use common::now_ms;
+use cairn_testkit::now_ms;
 
 fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
     Metric {

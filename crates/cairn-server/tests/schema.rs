@@ -1,18 +1,16 @@
 //! cairn on databases it did not create, and databases it must refuse.
 
-mod common;
-
 use cairn_server::{Server, ServerConfig};
-use common::TestServer;
+use cairn_testkit::TestServer;
 
 fn config(db: &std::path::Path) -> ServerConfig {
     ServerConfig {
         host: "127.0.0.1".into(),
         port: 0,
-        backend_store_uri: format!("sqlite:///{}", db.display()),
+        backend_store_uri: format!("sqlite:///{}", db.display()).into(),
         default_artifact_root: "mlflow-artifacts:/".into(),
         db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
-        artifacts_destination: db.with_file_name("artifacts").display().to_string(),
+        artifacts_destination: db.with_file_name("artifacts").display().to_string().into(),
     }
 }
 

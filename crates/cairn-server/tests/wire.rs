@@ -1,8 +1,8 @@
 //! The wire format details the MLflow client depends on, checked over raw HTTP.
 
-mod common;
+use cairn_testkit::on_both_backends;
 
-use common::TestServer;
+use cairn_testkit::TestServer;
 use serde_json::{json, Value};
 
 async fn raw(

@@ -76,7 +76,6 @@ struct ApiDoc;
 /// The scoring request: exactly one of the four input fields (or a CSV body with
 /// `Content-Type: text/csv`).
 #[derive(Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 struct InvocationRequest {
     /// `{"columns": [...], "data": [[...], ...]}`, pandas' split orientation.
     dataframe_split: Option<serde_json::Value>,
@@ -92,13 +91,11 @@ struct InvocationRequest {
 
 /// Records (one per row) for a data-frame request, else named output tensors.
 #[derive(Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 struct Predictions {
     predictions: serde_json::Value,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 struct ErrorBody {
     error_code: String,
     message: String,
@@ -120,10 +117,11 @@ pub fn router(state: ServingState, standalone: bool) -> Router {
         .route("/invocations", post(invocations))
         .route("/models/{name}/invocations", post(model_invocations))
         .route("/ping", get(ping))
-        .route("/serving/health", get(health))
-        .route("/metrics", get(metrics_page));
+        .route("/serving/health", get(health));
     if standalone {
+        // Inside `cairn server`, its own /metrics renders the same recorder.
         router = router
+            .route("/metrics", get(metrics_page))
             .route("/health", get(health))
             .route("/version", get(version));
     }

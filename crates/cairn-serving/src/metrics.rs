@@ -1,10 +1,11 @@
-//! Prometheus metrics of the serving endpoints. The recorder is process-wide (the
-//! `metrics` facade has one), installed on first use; `/metrics` renders it.
+//! Prometheus metrics of the serving endpoints. The recorder is the process's one
+//! (`cairn_telemetry`); `/metrics` renders it, beside the tracking server's metrics
+//! when the endpoints run inside `cairn server`.
 
-use std::sync::OnceLock;
+use std::sync::Once;
 
 use metrics::{Counter, Histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 pub const REQUESTS: &str = "cairn_serving_requests_total";
 pub const ERRORS: &str = "cairn_serving_errors_total";
@@ -17,29 +18,13 @@ pub const LOG_WRITTEN: &str = "cairn_prediction_log_rows_written_total";
 pub const LOG_SHED: &str = "cairn_prediction_log_rows_shed_total";
 pub const LOG_FAILED: &str = "cairn_prediction_log_rows_failed_total";
 
-/// Latency buckets from 50 µs (a small model's whole request) to 10 s (a reload).
-const BUCKETS: &[f64] = &[
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0, 10.0,
-];
-
-/// The process's Prometheus handle, installing the recorder the first time. If
-/// another recorder was installed first (an embedding program's), metrics go there
-/// and this handle renders an empty page.
+/// The process's Prometheus handle (see `cairn_telemetry`), with this crate's
+/// metrics described the first time.
 pub fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
-            .unwrap_or_else(|_| PrometheusBuilder::new());
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
-        }
-        describe();
-        handle
-    })
+    static DESCRIBED: Once = Once::new();
+    let handle = cairn_telemetry::prometheus();
+    DESCRIBED.call_once(describe);
+    handle
 }
 
 fn describe() {

@@ -60,3 +60,20 @@ impl StoreError {
         StoreError::Mlflow(MlflowError::not_found(message))
     }
 }
+
+/// What a service's caller sees of a store failure. A rule the data broke keeps its
+/// MLflow error; anything else (a database error, a closed store, a failed commit)
+/// becomes the opaque `INTERNAL_ERROR`, because its text can carry hosts, SQL or
+/// values. Its cause is logged here, once, inside the caller's span: the request
+/// span of an HTTP call carries the request id.
+impl From<StoreError> for MlflowError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Mlflow(e) => e,
+            other => {
+                tracing::error!(error = %other, "store failure");
+                MlflowError::internal_opaque()
+            }
+        }
+    }
+}

@@ -101,6 +101,19 @@ pub trait TrackingStore: Send + Sync + 'static {
     /// Every point of `key` for each run within the step range (for down-sampling).
     async fn metric_history_range(&self, range: &HistoryRange) -> Result<Vec<Metric>>;
 
+    /// Whether the database answers; for `/health`.
+    async fn ping(&self) -> Result<()>;
+    /// Sets the gauges read at scrape time (a connection pool's state); the counters
+    /// and histograms are recorded as writes happen.
+    fn record_gauges(&self) {}
+    /// Closes connections cleanly (checkpointing SQLite's WAL).
+    async fn close(&self);
+}
+
+/// MLflow 3's logged models (`logged_models` and its tags, params and metrics
+/// tables): models a run logged, before and apart from the registry.
+#[async_trait]
+pub trait LoggedModelStore: Send + Sync + 'static {
     /// Inserts a logged model in PENDING status with its params and tags.
     async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel>;
     /// A logged model with its tags, params and metrics; deleted ones only on request.
@@ -122,11 +135,6 @@ pub trait TrackingStore: Send + Sync + 'static {
     /// Soft-deletes (MLflow keeps the row, marked deleted).
     async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()>;
     async fn search_logged_models(&self, search: &LoggedModelSearch) -> Result<Page<LoggedModel>>;
-
-    /// Whether the database answers; for `/health`.
-    async fn ping(&self) -> Result<()>;
-    /// Closes connections cleanly (checkpointing SQLite's WAL).
-    async fn close(&self);
 }
 
 /// Everything the model registry persists (`model_registry.proto`). Version numbers
@@ -241,6 +249,7 @@ pub trait PredictionStore: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Stores {
     pub tracking: Arc<dyn TrackingStore>,
+    pub logged_models: Arc<dyn LoggedModelStore>,
     pub registry: Arc<dyn RegistryStore>,
     pub predictions: Arc<dyn PredictionStore>,
 }
@@ -298,7 +307,7 @@ pub async fn check_schema(uri: &str) -> Result<SchemaState> {
         pool.close().await;
         return state;
     }
-    Err(StoreError::UnsupportedUri(uri.to_string()))
+    Err(StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))
 }
 
 /// Creates MLflow's schema (and experiment 0) on an empty database, or checks that an
@@ -315,7 +324,38 @@ pub async fn upgrade_schema(uri: &str, default_artifact_root: &str) -> Result<()
         pool.close().await;
         return result;
     }
-    Err(StoreError::UnsupportedUri(uri.to_string()))
+    Err(StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))
+}
+
+/// Names of the metrics the stores record (through the `metrics` facade).
+pub mod metric_names {
+    /// Writes queued for SQLite's writer thread and not yet taken into a transaction.
+    pub const SQLITE_WRITER_QUEUE: &str = "cairn_sqlite_writer_queue";
+    /// Writes per SQLite transaction (group commit).
+    pub const SQLITE_COMMIT_SIZE: &str = "cairn_sqlite_commit_writes_size";
+    /// Time to commit a SQLite transaction.
+    pub const SQLITE_COMMIT_LATENCY: &str = "cairn_sqlite_commit_duration_seconds";
+    /// PostgreSQL pool connections, by `state` (idle, in_use) and the pool's `max`.
+    pub const POSTGRES_POOL: &str = "cairn_postgres_pool_connections";
+}
+
+/// Describes the stores' metrics for `/metrics`.
+pub fn describe_metrics() {
+    use metric_names as m;
+    metrics::describe_gauge!(
+        m::SQLITE_WRITER_QUEUE,
+        "Writes waiting for SQLite's writer thread."
+    );
+    metrics::describe_histogram!(m::SQLITE_COMMIT_SIZE, "Writes per SQLite transaction.");
+    metrics::describe_histogram!(
+        m::SQLITE_COMMIT_LATENCY,
+        metrics::Unit::Seconds,
+        "Time to commit one SQLite transaction."
+    );
+    metrics::describe_gauge!(
+        m::POSTGRES_POOL,
+        "PostgreSQL connections, by state (idle, in_use, max)."
+    );
 }
 
 /// Connections a PostgreSQL store opens at most, unless told otherwise.
@@ -338,6 +378,7 @@ pub async fn open_with_pool(
         let store = Arc::new(SqliteStore::open(path, default_artifact_root).await?);
         return Ok(Stores {
             tracking: store.clone(),
+            logged_models: store.clone(),
             registry: store.clone(),
             predictions: store,
         });
@@ -346,9 +387,10 @@ pub async fn open_with_pool(
         let store = Arc::new(PgStore::open(uri, default_artifact_root, pool_size).await?);
         return Ok(Stores {
             tracking: store.clone(),
+            logged_models: store.clone(),
             registry: store.clone(),
             predictions: store,
         });
     }
-    Err(StoreError::UnsupportedUri(uri.to_string()))
+    Err(StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))
 }

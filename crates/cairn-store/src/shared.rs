@@ -152,7 +152,7 @@ pub(crate) fn sort_edges(
                     .push(ModelOutput {
                         model_id: e.destination_id,
                         step: e.step,
-                    })
+                    });
             }
             _ => {}
         }

@@ -1,98 +1,76 @@
-//! What cairn's test suites share.
-//!
-//! Tests that need PostgreSQL get a database of their own (`cairn_t_<uuid>`), made on
-//! the server `CAIRN_TEST_POSTGRES` names (default: the trust-auth server at
-//! 127.0.0.1:5432, database `test`) and dropped when the test ends, so tests stay
-//! parallel. Where no PostgreSQL answers, a test skips with a message saying so;
-//! under CI (`CI` set) it fails instead, because there it must run.
+//! What cairn's test suites share: a real server on a free port ([`TestServer`]),
+//! each test run on both backends ([`on_both_backends!`]), a PostgreSQL database per
+//! test ([`TestPostgres`]) and the rule for missing prerequisites ([`skip_or_fail`]).
 
-use sqlx::Connection;
+mod postgres;
+mod server;
 
-/// The server test databases are made on, as an admin URL.
-pub fn postgres_admin_url() -> String {
-    std::env::var("CAIRN_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".to_string())
+pub use postgres::{postgres_admin_url, TestPostgres};
+pub use server::TestServer;
+
+/// Whether this run is CI's, where every test must run.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some()
 }
 
-/// A database for one test, dropped (connections and all) when this is dropped.
-pub struct TestPostgres {
-    admin: String,
-    pub name: String,
-    pub url: String,
+/// What a test does when `what` (a tool, a server, a package) is missing: outside CI
+/// it says so and the caller returns early (the test skips); under CI, where
+/// `.ci/run` installs everything, it fails. The test is named by its thread, which
+/// the test harness names after it.
+pub fn skip_or_fail(what: &str) {
+    let thread = std::thread::current();
+    skip_or_fail_named(thread.name().unwrap_or("a test"), what);
 }
 
-impl TestPostgres {
-    /// A new empty database, or `None` (after saying why) when no PostgreSQL answers
-    /// outside CI. Under CI a missing server is a failure.
-    pub async fn create(test: &str) -> Option<TestPostgres> {
-        let admin = postgres_admin_url();
-        let mut conn = match sqlx::PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                if std::env::var_os("CI").is_some() {
-                    panic!("{test}: PostgreSQL at {admin} is required under CI: {e}");
+/// [`skip_or_fail`] for a test named by its caller.
+pub fn skip_or_fail_named(test: &str, what: &str) {
+    assert!(
+        !under_ci(),
+        "{test}: {what} is missing, and CI must run this test (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED {test}: {what} is missing; .ci/run installs it");
+}
+
+/// Milliseconds since the Unix epoch, MLflow's timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Declares each test once and runs it on both backends, as `sqlite::<name>` and
+/// `postgres::<name>`: the body gets a fresh [`TestServer`] `$s` on a SQLite file or
+/// on a PostgreSQL database of its own (skipped, or failed under CI, without one).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($( $(#[$meta:meta])* async fn $name:ident($s:ident) $body:block )*) => {
+        mod sqlite {
+            #[allow(unused_imports, reason = "not every suite uses every import")]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                async fn $name() {
+                    let $s = $crate::TestServer::spawn().await;
+                    $body
                 }
-                eprintln!(
-                    "skipped {test}: no PostgreSQL at {admin} ({e}); set CAIRN_TEST_POSTGRES \
-                     to a server where this user may create databases"
-                );
-                return None;
-            }
-        };
-        let name = format!("cairn_t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {admin}: {e}"));
-        let _ = conn.close().await;
-        let (base, _) = admin
-            .rsplit_once('/')
-            .expect("CAIRN_TEST_POSTGRES names a database");
-        Some(TestPostgres {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        })
-    }
-}
-
-impl TestPostgres {
-    /// Ends every other session on this database, as a server restart or a failover
-    /// would; returns how many there were.
-    pub async fn terminate_connections(&self) -> usize {
-        let mut conn = sqlx::PgConnection::connect(&self.admin)
-            .await
-            .expect("admin connection");
-        let ended: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
-        )
-        .bind(&self.name)
-        .fetch_all(&mut conn)
-        .await
-        .expect("pg_terminate_backend");
-        let _ = conn.close().await;
-        ended.len()
-    }
-}
-
-impl Drop for TestPostgres {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // Drop runs inside or outside a runtime; a thread of its own works for both.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports, reason = "not every suite uses every import")]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                async fn $name() {
+                    let Some($s) =
+                        $crate::TestServer::spawn_postgres(concat!(module_path!(), "::", stringify!($name))).await
+                    else {
+                        return;
+                    };
+                    $body
+                }
+            )*
+        }
+    };
 }

@@ -3,6 +3,13 @@
 // toggles on charts, auto-submitting selects, select-all and collapsing child runs.
 "use strict";
 
+// MLflow's UI links (`/#/experiments/1/runs/abc`, printed by `mlflow.start_run`) keep
+// their route after `#`, which the server never sees: move it into the path, where
+// the server redirects it to the matching page.
+if (location.pathname === "/" && location.hash.startsWith("#/")) {
+  location.replace(location.hash.slice(1));
+}
+
 document.addEventListener("change", (e) => {
   const el = e.target;
   if (el.matches("[data-autosubmit]") && el.form) el.form.requestSubmit();

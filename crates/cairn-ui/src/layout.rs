@@ -1,14 +1,15 @@
 //! The page shell every view shares: header navigation, skip link, assets.
 
-use axum::response::Html;
 use maud::{html, Markup, DOCTYPE};
+
+use crate::reply::Reply;
 
 /// Bumped with the binary so browsers fetch new assets after an upgrade.
 const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A whole page around `body`.
-pub fn page(title: &str, body: Markup) -> Html<String> {
-    Html(
+pub fn page(title: &str, body: Markup) -> Reply {
+    Reply::html(
         html! {
             (DOCTYPE)
             html lang="en" {

@@ -1,9 +1,6 @@
 //! Query strings and form bodies with repeated keys (`run=a&run=b`), which serde's
 //! URL-encoded format cannot express, and the links built back from them.
 
-use axum::extract::{FromRequestParts, RawQuery};
-use axum::http::request::Parts;
-use bytes::Bytes;
 use url::form_urlencoded;
 
 use crate::error::UiError;
@@ -107,20 +104,6 @@ pub fn segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Params {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let RawQuery(raw) = RawQuery::from_request_parts(parts, state).await?;
-        Ok(Params::parse(raw.unwrap_or_default().as_bytes()))
-    }
-}
-
-/// A form body (`application/x-www-form-urlencoded`).
-pub fn form(body: &Bytes) -> Params {
-    Params::parse(body)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 mod common;
 
 use cairn_core::entities::{KeyValue, Metric};
-use common::{Browser, UiServer};
+use common::{Browser, TestServer};
 use thirtyfour::prelude::*;
 
 fn metric(key: &str, value: f64, step: i64) -> Metric {
@@ -21,7 +21,7 @@ fn metric(key: &str, value: f64, step: i64) -> Metric {
 }
 
 /// A finished run with a loss curve, an accuracy and two params.
-async fn seed_run(s: &UiServer, exp: &str, name: &str, lr: &str, tags: &[KeyValue]) -> String {
+async fn seed_run(s: &TestServer, exp: &str, name: &str, lr: &str, tags: &[KeyValue]) -> String {
     let run = s
         .client
         .create_run(exp, Some(name), Some(1_700_000_000_000), tags)
@@ -68,7 +68,7 @@ async fn text_of(b: &Browser, css: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn find_open_chart_compare_and_move_an_alias_in_chromium() {
-    let s = UiServer::spawn().await;
+    let s = TestServer::spawn().await;
     let Some(b) = Browser::start("find_open_chart_compare_and_move_an_alias_in_chromium").await
     else {
         return;

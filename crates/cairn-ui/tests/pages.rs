@@ -4,16 +4,16 @@
 mod common;
 
 use cairn_core::entities::KeyValue;
-use common::UiServer;
+use common::TestServer;
 
-async fn get(s: &UiServer, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+async fn get(s: &TestServer, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
     let r = reqwest::get(format!("{}{path}", s.url)).await.unwrap();
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, r.text().await.unwrap(), headers)
 }
 
-async fn post(s: &UiServer, path: &str, form: &[(&str, &str)]) -> u16 {
+async fn post(s: &TestServer, path: &str, form: &[(&str, &str)]) -> u16 {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
@@ -33,7 +33,7 @@ async fn post(s: &UiServer, path: &str, form: &[(&str, &str)]) -> u16 {
 
 /// Alias moves from the API and from the page are recorded in order, with removals
 /// by alias deletion and by version deletion.
-async fn alias_history_is_kept(s: UiServer) {
+async fn alias_history_is_kept(s: TestServer) {
     let c = &s.client;
     let exp = c.create_experiment("e", &[]).await.unwrap();
     let run = c.create_run(&exp, Some("r"), None, &[]).await.unwrap();
@@ -128,19 +128,19 @@ async fn alias_history_is_kept(s: UiServer) {
 
 #[tokio::test]
 async fn alias_history_on_sqlite() {
-    alias_history_is_kept(UiServer::spawn().await).await;
+    alias_history_is_kept(TestServer::spawn().await).await;
 }
 
 #[tokio::test]
 async fn alias_history_on_postgres() {
-    if let Some(s) = UiServer::spawn_postgres("alias_history_on_postgres").await {
+    if let Some(s) = TestServer::spawn_postgres("alias_history_on_postgres").await {
         alias_history_is_kept(s).await;
     }
 }
 
 #[tokio::test]
 async fn bad_input_gets_a_status_and_a_message_that_names_it() {
-    let s = UiServer::spawn().await;
+    let s = TestServer::spawn().await;
     let exp = s.client.create_experiment("e", &[]).await.unwrap();
     s.client
         .create_run(&exp, Some("r"), None, &[])
@@ -203,7 +203,7 @@ async fn bad_input_gets_a_status_and_a_message_that_names_it() {
 
 #[tokio::test]
 async fn artifacts_are_previewed_and_served_sandboxed() {
-    let s = UiServer::spawn().await;
+    let s = TestServer::spawn().await;
     let c = &s.client;
     let exp = c.create_experiment("e", &[]).await.unwrap();
     let run = c

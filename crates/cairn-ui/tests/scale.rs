@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cairn_core::entities::{KeyValue, Metric};
-use common::{Browser, UiServer};
+use common::{Browser, TestServer};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 const RUNS: usize = 10_000;
@@ -50,7 +50,7 @@ fn p95(mut v: Vec<f64>) -> f64 {
 }
 
 /// Wall time of `n` GETs of `path`, one after another, in milliseconds.
-async fn time_get(s: &UiServer, path: &str, n: usize) -> Vec<f64> {
+async fn time_get(s: &TestServer, path: &str, n: usize) -> Vec<f64> {
     let http = reqwest::Client::new();
     let mut out = Vec::new();
     for _ in 0..n {
@@ -95,7 +95,7 @@ fn report(what: &str, v: Vec<f64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run it with --ignored --nocapture, in release"]
 async fn runs_page_and_compare_at_scale() {
-    let s = UiServer::spawn().await;
+    let s = TestServer::spawn().await;
     let Some(b) = Browser::start("runs_page_and_compare_at_scale").await else {
         return;
     };

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use cairn_core::secret::redact;
 use cairn_server::{Server, ServerConfig};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -283,9 +284,9 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         host: args.host,
         port: args.port,
-        backend_store_uri,
+        backend_store_uri: backend_store_uri.into(),
         default_artifact_root: args.storage.default_artifact_root,
-        artifacts_destination,
+        artifacts_destination: artifacts_destination.into(),
         db_pool_size: args.db_pool_size,
     };
     let server = Server::start(&config)
@@ -298,7 +299,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         "cairn server started"
     );
     println!("cairn serving MLflow's API and its web UI at http://{addr}");
-    let ui = cairn_ui::router(server.state());
+    let ui = cairn_server::ui::router(server.state());
     if args.serve.is_empty() {
         server.serve_with(ui, shutdown_signal()).await?;
     } else {
@@ -414,16 +415,17 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         let server = Server::start(&ServerConfig {
             host: "127.0.0.1".into(),
             port: 0,
-            backend_store_uri: args.from.clone(),
+            backend_store_uri: args.from.clone().into(),
             default_artifact_root: "mlflow-artifacts:/".into(),
             artifacts_destination: args
                 .from_artifacts
                 .clone()
-                .unwrap_or_else(|| scratch.to_string_lossy().into_owned()),
+                .unwrap_or_else(|| scratch.to_string_lossy().into_owned())
+                .into(),
             db_pool_size: 4,
         })
         .await
-        .with_context(|| format!("opening the source database {}", args.from))?;
+        .with_context(|| format!("opening the source database {}", redact(&args.from)))?;
         let addr = server.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(async move {
@@ -434,9 +436,13 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     };
     let stores = cairn_store::open(&dest_uri, &args.storage.default_artifact_root)
         .await
-        .with_context(|| format!("opening cairn's database {dest_uri}"))?;
-    let artifacts = cairn_artifacts::ArtifactStore::open(&dest_artifacts)
-        .with_context(|| format!("opening cairn's artifact storage {dest_artifacts}"))?;
+        .with_context(|| format!("opening cairn's database {}", redact(&dest_uri)))?;
+    let artifacts = cairn_artifacts::ArtifactStore::open(&dest_artifacts).with_context(|| {
+        format!(
+            "opening cairn's artifact storage {}",
+            redact(&dest_artifacts)
+        )
+    })?;
     let journal = data_dir.join(format!(
         "import-journal-{}.txt",
         args.from
@@ -458,7 +464,7 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         let _ = stop.send(());
         let _ = task.await;
     }
-    let summary = result.with_context(|| format!("cairn import --from {}", args.from))?;
+    let summary = result.with_context(|| format!("cairn import --from {}", redact(&args.from)))?;
     println!("{summary}");
     Ok(())
 }
@@ -471,34 +477,36 @@ async fn run_db(command: DbCommand) -> anyhow::Result<()> {
             url,
             default_artifact_root,
         } => {
+            let shown = redact(&url);
             cairn_store::upgrade_schema(&url, &default_artifact_root)
                 .await
-                .with_context(|| format!("cairn db upgrade {url}"))?;
-            println!("{url}: MLflow schema at revision {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION})");
+                .with_context(|| format!("cairn db upgrade {shown}"))?;
+            println!("{shown}: MLflow schema at revision {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION})");
             Ok(())
         }
         DbCommand::Check { url } => {
+            let shown = redact(&url);
             let state = cairn_store::check_schema(&url)
                 .await
-                .with_context(|| format!("cairn db check {url}"))?;
+                .with_context(|| format!("cairn db check {shown}"))?;
             match state {
                 SchemaState::Current => {
                     println!(
-                        "{url}: MLflow schema at revision {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION}); \
+                        "{shown}: MLflow schema at revision {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION}); \
                          cairn serves it as it is"
                     );
                     Ok(())
                 }
                 SchemaState::Empty => anyhow::bail!(
-                    "{url}: no MLflow schema yet; `cairn db upgrade {url}` creates it"
+                    "{shown}: no MLflow schema yet; `cairn db upgrade {shown}` creates it"
                 ),
                 SchemaState::Revision(found) => anyhow::bail!(
-                    "{url}: MLflow schema at revision '{found}', but cairn speaks \
+                    "{shown}: MLflow schema at revision '{found}', but cairn speaks \
                      {ALEMBIC_HEAD} (mlflow {MLFLOW_VERSION}); migrate it with `mlflow db \
                      upgrade` from mlflow {MLFLOW_VERSION}"
                 ),
                 SchemaState::NotMlflow(tables) => anyhow::bail!(
-                    "{url}: not an MLflow database (no alembic_version table; found {tables})"
+                    "{shown}: not an MLflow database (no alembic_version table; found {tables})"
                 ),
             }
         }

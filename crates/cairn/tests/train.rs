@@ -366,9 +366,9 @@ fn intents(dir: &Path) {
             for (j, thing) in things.iter().enumerate() {
                 let line = format!("{}\t{label}\n", t.replace("{}", thing));
                 if (i + j) % 4 == 0 {
-                    test.push_str(&line)
+                    test.push_str(&line);
                 } else {
-                    train.push_str(&line)
+                    train.push_str(&line);
                 }
             }
         }

@@ -194,7 +194,7 @@ fn mutate(rng: &mut rand::rngs::StdRng, base: &str) -> String {
             }
             _ => {
                 chars[i] =
-                    ['\'', '"', '`', '(', ')', '=', ' ', 'x', '.', '<'][rng.random_range(0..10)]
+                    ['\'', '"', '`', '(', ')', '=', ' ', 'x', '.', '<'][rng.random_range(0..10)];
             }
         }
     }

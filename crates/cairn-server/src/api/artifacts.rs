@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
-use crate::AppState;
+use cairn_service::Services;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/artifacts", get(list))
         .route(
@@ -36,7 +36,7 @@ fn artifact_path(path: Result<Path<String>, PathRejection>) -> Result<String, Ap
 }
 
 async fn upload(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     path: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
@@ -46,7 +46,7 @@ async fn upload(
 }
 
 async fn download(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let path = artifact_path(path)?;
@@ -111,7 +111,7 @@ struct Listing {
 }
 
 async fn list(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ListReq>,
 ) -> ApiResult<Json<Listing>> {
     let files = s.artifacts.list(req.path.as_deref()).await?;
@@ -128,7 +128,7 @@ async fn list(
 }
 
 async fn delete(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let path = artifact_path(path)?;

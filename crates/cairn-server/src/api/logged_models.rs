@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use super::fields::{required, required_str, EnumValue};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
-use crate::service::logged_models::{CreateLoggedModel, SearchLoggedModels};
-use crate::AppState;
+use cairn_service::logged_models::{CreateLoggedModel, SearchLoggedModels};
+use cairn_service::Services;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/logged-models", post(create))
         .route("/logged-models/search", post(search))
@@ -52,7 +52,7 @@ struct CreateReq {
 }
 
 async fn create(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<CreateReq>,
 ) -> ApiResult<Json<Value>> {
     let m = s
@@ -70,7 +70,7 @@ async fn create(
 }
 
 async fn get_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     Path(model_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(model(s.tracking.get_logged_model(&model_id).await?))
@@ -82,7 +82,7 @@ struct FinalizeReq {
 }
 
 async fn finalize(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     Path(model_id): Path<String>,
     MlflowRequest(req): MlflowRequest<FinalizeReq>,
 ) -> ApiResult<Json<Value>> {
@@ -94,7 +94,7 @@ async fn finalize(
 }
 
 async fn delete_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     Path(model_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     s.tracking.delete_logged_model(&model_id).await?;
@@ -108,7 +108,7 @@ struct TagsReq {
 }
 
 async fn set_tags(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     Path(model_id): Path<String>,
     MlflowRequest(req): MlflowRequest<TagsReq>,
 ) -> ApiResult<Json<Value>> {
@@ -119,7 +119,7 @@ async fn set_tags(
 }
 
 async fn delete_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     Path((model_id, tag_key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     s.tracking
@@ -135,7 +135,7 @@ struct ParamsReq {
 }
 
 async fn log_params(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     Path(model_id): Path<String>,
     MlflowRequest(req): MlflowRequest<ParamsReq>,
 ) -> ApiResult<Json<Value>> {
@@ -182,7 +182,7 @@ struct ModelsPage {
 }
 
 async fn search(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<SearchReq>,
 ) -> ApiResult<Json<ModelsPage>> {
     let order_by = req

@@ -7,11 +7,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::AppState;
+use cairn_service::Services;
 
 use cairn_core::MLFLOW_COMPAT_VERSION;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/health", get(health))
         .route("/version", get(version))
@@ -19,7 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ajax-api/3.0/mlflow/server-info", get(server_info))
 }
 
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+async fn health(State(state): State<Services>) -> impl IntoResponse {
     match state.tracking.store().ping().await {
         Ok(()) => (StatusCode::OK, "OK"),
         Err(e) => {

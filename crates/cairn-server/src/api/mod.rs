@@ -13,11 +13,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::Router;
 
-use crate::AppState;
+use cairn_service::Services;
 
 /// Every route cairn serves: MLflow's API under both of its prefixes, plus the
 /// plain-text probes.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     let mlflow_v2 = tracking::routes()
         .merge(logged_models::routes())
         .merge(registry::routes());

@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
-use crate::AppState;
+use cairn_service::Services;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/predictions/log-batch", post(log_batch))
         .route("/predictions/search", get(search))
@@ -25,7 +25,7 @@ struct LogBatch {
 }
 
 async fn log_batch(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<LogBatch>,
 ) -> ApiResult<Json<Value>> {
     s.predictions.log(&req.predictions).await?;
@@ -56,7 +56,7 @@ fn number(field: &str, value: Option<String>) -> ApiResult<Option<i64>> {
         .transpose()
 }
 
-async fn search(State(s): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
+async fn search(State(s): State<Services>, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
     let search = PredictionSearch {
         model_name: q.model_name.unwrap_or_default(),
         model_version: number("model_version", q.model_version)?,

@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use super::fields::{deserialize_opt_bool, deserialize_opt_string, required, required_str};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
-use crate::service::registry::{CreateModelVersion, RegistrySearchRequest};
-use crate::AppState;
+use cairn_service::registry::{CreateModelVersion, RegistrySearchRequest};
+use cairn_service::Services;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/registered-models/create", post(create_registered_model))
         .route("/registered-models/get", get(get_registered_model))
@@ -111,7 +111,7 @@ fn empty() -> Json<Value> {
 }
 
 async fn create_registered_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let name = req.name()?;
@@ -123,14 +123,14 @@ async fn create_registered_model(
 }
 
 async fn get_registered_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     Ok(model(s.registry.get_registered_model(&req.name()?).await?))
 }
 
 async fn rename_registered_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let m = s
@@ -141,7 +141,7 @@ async fn rename_registered_model(
 }
 
 async fn update_registered_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let m = s
@@ -152,7 +152,7 @@ async fn update_registered_model(
 }
 
 async fn delete_registered_model(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     s.registry.delete_registered_model(&req.name()?).await?;
@@ -206,7 +206,7 @@ struct VersionsPage {
 }
 
 async fn search_registered_models(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<SearchReq>,
 ) -> ApiResult<Json<ModelsPage>> {
     let page = s.registry.search_registered_models(req.into()).await?;
@@ -217,7 +217,7 @@ async fn search_registered_models(
 }
 
 async fn get_latest_versions(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<VersionsPage>> {
     let versions = s
@@ -231,7 +231,7 @@ async fn get_latest_versions(
 }
 
 async fn set_registered_model_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let key = required_str(req.key.clone(), "key")?;
@@ -243,7 +243,7 @@ async fn set_registered_model_tag(
 }
 
 async fn delete_registered_model_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let key = required_str(req.key.clone(), "key")?;
@@ -254,7 +254,7 @@ async fn delete_registered_model_tag(
 }
 
 async fn set_alias(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let alias = required_str(req.alias.clone(), "alias")?;
@@ -265,7 +265,7 @@ async fn set_alias(
 }
 
 async fn delete_alias(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let alias = required_str(req.alias.clone(), "alias")?;
@@ -274,7 +274,7 @@ async fn delete_alias(
 }
 
 async fn get_by_alias(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let alias = required_str(req.alias.clone(), "alias")?;
@@ -301,7 +301,7 @@ struct CreateVersionReq {
 }
 
 async fn create_model_version(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<CreateVersionReq>,
 ) -> ApiResult<Json<Value>> {
     let mv = s
@@ -320,7 +320,7 @@ async fn create_model_version(
 }
 
 async fn get_model_version(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     Ok(version(
@@ -331,7 +331,7 @@ async fn get_model_version(
 }
 
 async fn update_model_version(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     Ok(version(
@@ -342,7 +342,7 @@ async fn update_model_version(
 }
 
 async fn transition_stage(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let stage = required_str(req.stage.clone(), "stage")?;
@@ -355,7 +355,7 @@ async fn transition_stage(
 }
 
 async fn delete_model_version(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     s.registry
@@ -365,7 +365,7 @@ async fn delete_model_version(
 }
 
 async fn search_model_versions(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<SearchReq>,
 ) -> ApiResult<Json<VersionsPage>> {
     let page = s.registry.search_model_versions(req.into()).await?;
@@ -376,7 +376,7 @@ async fn search_model_versions(
 }
 
 async fn get_download_uri(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let uri = s
@@ -387,7 +387,7 @@ async fn get_download_uri(
 }
 
 async fn set_model_version_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let key = required_str(req.key.clone(), "key")?;
@@ -399,7 +399,7 @@ async fn set_model_version_tag(
 }
 
 async fn delete_model_version_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let key = required_str(req.key.clone(), "key")?;

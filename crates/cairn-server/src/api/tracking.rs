@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 use super::fields::{required, required_str, EnumValue};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
-use crate::service::tracking::{BulkInterval, CreateRun};
-use crate::AppState;
+use cairn_service::tracking::{BulkInterval, CreateRun};
+use cairn_service::Services;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Services> {
     Router::new()
         .route("/experiments/create", post(create_experiment))
         .route("/experiments/get", get(get_experiment))
@@ -106,7 +106,7 @@ struct CreateExperimentReq {
 }
 
 async fn create_experiment(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<CreateExperimentReq>,
 ) -> ApiResult<Json<Value>> {
     let name = required_str(req.name, "name")?;
@@ -124,7 +124,7 @@ struct ExperimentIdReq {
 }
 
 async fn get_experiment(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ExperimentIdReq>,
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
@@ -139,7 +139,7 @@ struct ExperimentNameReq {
 }
 
 async fn get_experiment_by_name(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ExperimentNameReq>,
 ) -> ApiResult<Json<Value>> {
     let name = required_str(req.experiment_name, "experiment_name")?;
@@ -169,7 +169,7 @@ struct SearchExperimentsReq {
 }
 
 async fn search_experiments(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<SearchExperimentsReq>,
 ) -> ApiResult<Json<ExperimentsPage>> {
     let view = view_type(req.view_type.map(|v| v.as_string()).as_deref(), "view_type")?;
@@ -198,7 +198,7 @@ struct UpdateExperimentReq {
 }
 
 async fn update_experiment(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<UpdateExperimentReq>,
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
@@ -211,7 +211,7 @@ async fn update_experiment(
 }
 
 async fn delete_experiment(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ExperimentIdReq>,
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
@@ -222,7 +222,7 @@ async fn delete_experiment(
 }
 
 async fn restore_experiment(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ExperimentIdReq>,
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
@@ -241,7 +241,7 @@ struct ExperimentTagReq {
 }
 
 async fn set_experiment_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ExperimentTagReq>,
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
@@ -252,7 +252,7 @@ async fn set_experiment_tag(
 }
 
 async fn delete_experiment_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<ExperimentTagReq>,
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
@@ -293,7 +293,7 @@ struct CreateRunReq {
 }
 
 async fn create_run(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<CreateRunReq>,
 ) -> ApiResult<Json<Value>> {
     let run = s
@@ -310,7 +310,7 @@ async fn create_run(
 }
 
 async fn get_run(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RunIdReq>,
 ) -> ApiResult<Json<Value>> {
     let run = s
@@ -334,7 +334,7 @@ struct UpdateRunReq {
 }
 
 async fn update_run(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<UpdateRunReq>,
 ) -> ApiResult<Json<Value>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -358,7 +358,7 @@ async fn update_run(
 }
 
 async fn delete_run(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RunIdReq>,
 ) -> ApiResult<Json<Value>> {
     s.tracking
@@ -368,7 +368,7 @@ async fn delete_run(
 }
 
 async fn restore_run(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RunIdReq>,
 ) -> ApiResult<Json<Value>> {
     s.tracking
@@ -405,7 +405,7 @@ struct SearchRunsReq {
 }
 
 async fn search_runs(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<SearchRunsReq>,
 ) -> ApiResult<Json<RunsPage>> {
     let view = view_type(
@@ -482,7 +482,7 @@ struct LogMetricReq {
 }
 
 async fn log_metric(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<LogMetricReq>,
 ) -> ApiResult<Json<Value>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -520,7 +520,7 @@ impl KeyValueReq {
 }
 
 async fn log_param(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<KeyValueReq>,
 ) -> ApiResult<Json<Value>> {
     let (run_id, param) = req.into_parts()?;
@@ -531,7 +531,7 @@ async fn log_param(
 }
 
 async fn set_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<KeyValueReq>,
 ) -> ApiResult<Json<Value>> {
     let (run_id, tag) = req.into_parts()?;
@@ -551,7 +551,7 @@ struct DeleteTagReq {
 }
 
 async fn delete_tag(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<DeleteTagReq>,
 ) -> ApiResult<Json<Value>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -575,7 +575,7 @@ struct LogBatchReq {
 }
 
 async fn log_batch(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<LogBatchReq>,
 ) -> ApiResult<Json<Value>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -604,7 +604,7 @@ struct LogInputsReq {
 }
 
 async fn log_inputs(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<LogInputsReq>,
 ) -> ApiResult<Json<Value>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -625,7 +625,7 @@ struct LogOutputsReq {
 }
 
 async fn log_outputs(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<LogOutputsReq>,
 ) -> ApiResult<Json<Value>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -652,7 +652,7 @@ struct GetHistoryReq {
 }
 
 async fn get_metric_history(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<GetHistoryReq>,
 ) -> ApiResult<Json<MetricsPage>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
@@ -690,7 +690,7 @@ struct BulkIntervalReq {
 }
 
 async fn get_metric_history_bulk_interval(
-    State(s): State<AppState>,
+    State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<BulkIntervalReq>,
 ) -> ApiResult<Json<MetricsPage>> {
     let metric_key = required_str(req.metric_key, "metric_key")?;

@@ -16,7 +16,8 @@ use crate::shared::{logged_model_not_found as not_found, sanitize, LOGGED_MODEL_
 use crate::sql::search::{push_logged_model_clause, push_logged_model_order};
 use crate::sql::Sql;
 use crate::types::{LoggedModelSearch, NewLoggedModel};
-use crate::Result;
+use crate::{LoggedModelStore, Result};
+use async_trait::async_trait;
 
 fn info(row: &PgRow) -> Result<LoggedModelInfo> {
     Ok(LoggedModelInfo {
@@ -258,12 +259,13 @@ async fn finalize(
     require(conn, model_id).await
 }
 
-impl PgStore {
-    pub(super) async fn lm_create(&self, new: NewLoggedModel) -> Result<LoggedModel> {
+#[async_trait]
+impl LoggedModelStore for PgStore {
+    async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
         write_tx!(self.pool, |c| create(c, &new).await)
     }
 
-    pub(super) async fn lm_get(
+    async fn get_logged_model(
         &self,
         model_id: &str,
         allow_deleted: bool,
@@ -272,7 +274,7 @@ impl PgStore {
         get(&mut conn, model_id, allow_deleted).await
     }
 
-    pub(super) async fn lm_finalize(
+    async fn finalize_logged_model(
         &self,
         model_id: &str,
         status: LoggedModelStatus,
@@ -281,14 +283,14 @@ impl PgStore {
         write_tx!(self.pool, |c| finalize(c, model_id, status, now_ms).await)
     }
 
-    pub(super) async fn lm_set_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
         write_tx!(self.pool, |c| {
             let experiment_id = experiment_of(c, model_id).await?;
             upsert_tags(c, model_id, experiment_id, tags).await
         })
     }
 
-    pub(super) async fn lm_delete_tag(&self, model_id: &str, key: &str) -> Result<bool> {
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<bool> {
         write_tx!(self.pool, |c| {
             experiment_of(c, model_id).await?;
             let n =
@@ -302,14 +304,14 @@ impl PgStore {
         })
     }
 
-    pub(super) async fn lm_log_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
+    async fn log_logged_model_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
         write_tx!(self.pool, |c| {
             let experiment_id = experiment_of(c, model_id).await?;
             upsert_params(c, model_id, experiment_id, params).await
         })
     }
 
-    pub(super) async fn lm_delete(&self, model_id: &str, now_ms: i64) -> Result<()> {
+    async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()> {
         write_tx!(self.pool, |c| {
             experiment_of(c, model_id).await?;
             sqlx::query(
@@ -325,7 +327,7 @@ impl PgStore {
         })
     }
 
-    pub(super) async fn lm_search(&self, s: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
+    async fn search_logged_models(&self, s: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
         let mut sql = Sql::postgres(format!(
             "SELECT {LOGGED_MODEL_COLUMNS} FROM logged_models m WHERE \
              (m.lifecycle_stage IS NULL OR m.lifecycle_stage != 'deleted')"

@@ -66,11 +66,11 @@ fn normalize_uri(uri: &str) -> Option<String> {
 }
 
 fn options(uri: &str) -> Result<PgConnectOptions> {
-    let normalized =
-        normalize_uri(uri).ok_or_else(|| StoreError::UnsupportedUri(uri.to_string()))?;
-    normalized
-        .parse::<PgConnectOptions>()
-        .map_err(|e| StoreError::UnsupportedUri(format!("{uri}: {e}")))
+    let normalized = normalize_uri(uri)
+        .ok_or_else(|| StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))?;
+    normalized.parse::<PgConnectOptions>().map_err(|e| {
+        StoreError::UnsupportedUri(format!("{}: {e}", cairn_core::secret::redact(uri)))
+    })
 }
 
 /// A pool of at most `max_connections`, after the server has answered once. A server

@@ -11,7 +11,6 @@ use cairn_core::entities::{
     Dataset, DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput,
     Page, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RUN_NAME_TAG,
 };
-use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
 use cairn_core::{page_token, MlflowError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor};
@@ -25,10 +24,7 @@ use crate::shared::{
 use crate::sql::search::{self, RunSet};
 use crate::sql::Sql;
 use crate::sqlite::{join_uri, now_ms};
-use crate::types::{
-    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
-    RunSearch,
-};
+use crate::types::{ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch};
 use crate::{Result, TrackingStore};
 
 /// Reads a metric from columns `key, value, timestamp, step, is_nan` at `at..`.
@@ -913,50 +909,19 @@ impl TrackingStore for PgStore {
             .collect()
     }
 
-    async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
-        self.lm_create(new).await
-    }
-
-    async fn get_logged_model(
-        &self,
-        model_id: &str,
-        allow_deleted: bool,
-    ) -> Result<Option<LoggedModel>> {
-        self.lm_get(model_id, allow_deleted).await
-    }
-
-    async fn finalize_logged_model(
-        &self,
-        model_id: &str,
-        status: LoggedModelStatus,
-        now_ms: i64,
-    ) -> Result<LoggedModel> {
-        self.lm_finalize(model_id, status, now_ms).await
-    }
-
-    async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
-        self.lm_set_tags(model_id, tags).await
-    }
-
-    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<bool> {
-        self.lm_delete_tag(model_id, key).await
-    }
-
-    async fn log_logged_model_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
-        self.lm_log_params(model_id, params).await
-    }
-
-    async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()> {
-        self.lm_delete(model_id, now_ms).await
-    }
-
-    async fn search_logged_models(&self, search: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
-        self.lm_search(search).await
-    }
-
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn record_gauges(&self) {
+        let name = crate::metric_names::POSTGRES_POOL;
+        let size = self.pool.size() as f64;
+        let idle = self.pool.num_idle() as f64;
+        metrics::gauge!(name, "state" => "idle").set(idle);
+        metrics::gauge!(name, "state" => "in_use").set(size - idle);
+        metrics::gauge!(name, "state" => "max")
+            .set(f64::from(self.pool.options().get_max_connections()));
     }
 
     async fn close(&self) {

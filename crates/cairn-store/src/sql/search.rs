@@ -99,11 +99,11 @@ pub(crate) fn push_run_clause(qb: &mut Qb, c: &Clause<RunAttr>) {
             qb.push(")");
         }
         Target::Param(key) => {
-            push_kv_clause(qb, "params", Some(PARAMS_PROBE), "r.run_uuid", key, c)
+            push_kv_clause(qb, "params", Some(PARAMS_PROBE), "r.run_uuid", key, c);
         }
         Target::Tag(key) => push_kv_clause(qb, "tags", None, "r.run_uuid", key, c),
         Target::Attribute(attr) => {
-            push_comparison(qb, &format!("r.{}", attr.column()), c.op, &c.value)
+            push_comparison(qb, &format!("r.{}", attr.column()), c.op, &c.value);
         }
         Target::Dataset(field) => {
             qb.push(
@@ -283,7 +283,7 @@ pub(crate) fn push_experiment_clause(qb: &mut Qb, c: &Clause<ExperimentAttr>) {
             push_comparison(qb, "CAST(e.experiment_id AS TEXT)", c.op, &c.value);
         }
         Target::Attribute(attr) => {
-            push_comparison(qb, &format!("e.{}", attr.column()), c.op, &c.value)
+            push_comparison(qb, &format!("e.{}", attr.column()), c.op, &c.value);
         }
         _ => {}
     }
@@ -319,7 +319,7 @@ pub(crate) fn push_registry_clause(
 ) {
     match &c.target {
         Target::Attribute(attr) => {
-            push_comparison(qb, &format!("{alias}.{}", attr.column()), c.op, &c.value)
+            push_comparison(qb, &format!("{alias}.{}", attr.column()), c.op, &c.value);
         }
         Target::Tag(key) => {
             // `tag.x != 'v'` also matches entities without the tag: the client relies on
@@ -366,7 +366,7 @@ pub(crate) fn push_registry_order(
 pub(crate) fn push_logged_model_clause(qb: &mut Sql, c: &Clause<LoggedModelAttr>) {
     match &c.target {
         Target::Attribute(attr) => {
-            push_comparison(qb, &format!("m.{}", attr.column()), c.op, &c.value)
+            push_comparison(qb, &format!("m.{}", attr.column()), c.op, &c.value);
         }
         Target::Tag(key) | Target::Param(key) => {
             let (table, k, v) = if matches!(c.target, Target::Tag(_)) {

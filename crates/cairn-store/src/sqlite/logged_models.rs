@@ -16,9 +16,10 @@ use crate::shared::{
 use crate::sql::search::{push_logged_model_clause, push_logged_model_order};
 use crate::sql::Sql;
 use crate::types::{LoggedModelSearch, NewLoggedModel};
-use crate::Result;
+use crate::{LoggedModelStore, Result};
+use async_trait::async_trait;
 
-fn info(row: &Row) -> rusqlite::Result<LoggedModelInfo> {
+fn info(row: &Row<'_>) -> rusqlite::Result<LoggedModelInfo> {
     Ok(LoggedModelInfo {
         model_id: row.get(0)?,
         experiment_id: row.get::<_, i64>(1)?.to_string(),
@@ -196,8 +197,9 @@ pub(super) fn log_model_metrics(conn: &Connection, run_id: &str, metrics: &[Metr
     Ok(())
 }
 
-impl SqliteStore {
-    pub(super) async fn lm_create(&self, new: NewLoggedModel) -> Result<LoggedModel> {
+#[async_trait]
+impl LoggedModelStore for SqliteStore {
+    async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
         let model_id = new.model_id.clone();
         self.writer
             .run(move |conn| {
@@ -224,7 +226,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_get(
+    async fn get_logged_model(
         &self,
         model_id: &str,
         allow_deleted: bool,
@@ -235,7 +237,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_finalize(
+    async fn finalize_logged_model(
         &self,
         model_id: &str,
         status: LoggedModelStatus,
@@ -255,7 +257,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_set_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
         let (model_id, tags) = (model_id.to_string(), tags.to_vec());
         self.writer
             .run(move |conn| {
@@ -265,7 +267,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_delete_tag(&self, model_id: &str, key: &str) -> Result<bool> {
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<bool> {
         let (model_id, key) = (model_id.to_string(), key.to_string());
         self.writer
             .run(move |conn| {
@@ -280,7 +282,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_log_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
+    async fn log_logged_model_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
         let (model_id, params) = (model_id.to_string(), params.to_vec());
         self.writer
             .run(move |conn| {
@@ -290,7 +292,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_delete(&self, model_id: &str, now_ms: i64) -> Result<()> {
+    async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()> {
         let model_id = model_id.to_string();
         self.writer
             .run(move |conn| {
@@ -309,7 +311,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn lm_search(&self, s: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
+    async fn search_logged_models(&self, s: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
         let mut sql = Sql::sqlite(format!(
             "SELECT {COLUMNS} FROM logged_models m WHERE \
              (m.lifecycle_stage IS NULL OR m.lifecycle_stage != 'deleted')"

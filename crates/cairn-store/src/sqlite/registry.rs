@@ -25,7 +25,7 @@ use crate::sql::Sql;
 use crate::types::{NewModelVersion, RegistrySearch};
 use crate::{RegistryStore, Result};
 
-fn registered_model(row: &Row) -> rusqlite::Result<RegisteredModel> {
+fn registered_model(row: &Row<'_>) -> rusqlite::Result<RegisteredModel> {
     Ok(RegisteredModel {
         name: row.get(0)?,
         creation_timestamp: row.get(1)?,
@@ -37,7 +37,7 @@ fn registered_model(row: &Row) -> rusqlite::Result<RegisteredModel> {
     })
 }
 
-fn model_version(row: &Row) -> rusqlite::Result<ModelVersion> {
+fn model_version(row: &Row<'_>) -> rusqlite::Result<ModelVersion> {
     let source: Option<String> = row.get(7)?;
     // MLflow's SQL store keeps no model id column; a `models:/m-...` source names it.
     let model_id = source

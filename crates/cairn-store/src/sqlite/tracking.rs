@@ -7,7 +7,6 @@ use cairn_core::entities::{
     Dataset, DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput,
     Page, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RUN_NAME_TAG,
 };
-use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
 use cairn_core::{page_token, MlflowError};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
@@ -19,14 +18,11 @@ use crate::shared::{
 };
 use crate::sql::search::{self, RunSet};
 use crate::sql::{Bind, Sql};
-use crate::types::{
-    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel, NewRun,
-    RunSearch,
-};
+use crate::types::{ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch};
 use crate::{Result, TrackingStore};
 
 /// Reads a metric from columns `key, value, timestamp, step, is_nan` at `at..`.
-fn metric_at(row: &Row, at: usize, run_id: Option<String>) -> rusqlite::Result<Metric> {
+fn metric_at(row: &Row<'_>, at: usize, run_id: Option<String>) -> rusqlite::Result<Metric> {
     let is_nan: bool = row.get(at + 4)?;
     let value: f64 = row.get(at + 1)?;
     Ok(Metric {
@@ -39,12 +35,12 @@ fn metric_at(row: &Row, at: usize, run_id: Option<String>) -> rusqlite::Result<M
     })
 }
 
-pub(super) fn opt_text(row: &Row, idx: usize) -> rusqlite::Result<String> {
+pub(super) fn opt_text(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
     Ok(row.get::<_, Option<String>>(idx)?.unwrap_or_default())
 }
 
 /// Reads [`RUN_COLUMNS`].
-fn run_info(row: &Row) -> rusqlite::Result<RunInfo> {
+fn run_info(row: &Row<'_>) -> rusqlite::Result<RunInfo> {
     let run_id: String = row.get(0)?;
     Ok(RunInfo {
         run_uuid: run_id.clone(),
@@ -62,7 +58,7 @@ fn run_info(row: &Row) -> rusqlite::Result<RunInfo> {
 }
 
 /// Reads [`EXPERIMENT_COLUMNS`].
-fn experiment(row: &Row) -> rusqlite::Result<Experiment> {
+fn experiment(row: &Row<'_>) -> rusqlite::Result<Experiment> {
     Ok(Experiment {
         experiment_id: row.get::<_, i64>(0)?.to_string(),
         name: row.get(1)?,
@@ -78,7 +74,7 @@ fn experiment(row: &Row) -> rusqlite::Result<Experiment> {
 pub(super) fn query_all<T>(
     conn: &Connection,
     sql: &Sql,
-    f: impl FnMut(&Row) -> rusqlite::Result<T>,
+    f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), f)?;
@@ -847,47 +843,6 @@ impl TrackingStore for SqliteStore {
                 })
             })
             .await
-    }
-
-    async fn create_logged_model(&self, new: NewLoggedModel) -> Result<LoggedModel> {
-        self.lm_create(new).await
-    }
-
-    async fn get_logged_model(
-        &self,
-        model_id: &str,
-        allow_deleted: bool,
-    ) -> Result<Option<LoggedModel>> {
-        self.lm_get(model_id, allow_deleted).await
-    }
-
-    async fn finalize_logged_model(
-        &self,
-        model_id: &str,
-        status: LoggedModelStatus,
-        now_ms: i64,
-    ) -> Result<LoggedModel> {
-        self.lm_finalize(model_id, status, now_ms).await
-    }
-
-    async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
-        self.lm_set_tags(model_id, tags).await
-    }
-
-    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<bool> {
-        self.lm_delete_tag(model_id, key).await
-    }
-
-    async fn log_logged_model_params(&self, model_id: &str, params: &[KeyValue]) -> Result<()> {
-        self.lm_log_params(model_id, params).await
-    }
-
-    async fn delete_logged_model(&self, model_id: &str, now_ms: i64) -> Result<()> {
-        self.lm_delete(model_id, now_ms).await
-    }
-
-    async fn search_logged_models(&self, search: &LoggedModelSearch) -> Result<Page<LoggedModel>> {
-        self.lm_search(search).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -5,13 +5,15 @@
 //! concurrent small writes share a commit. A write's result is sent back only after
 //! the commit, so an acknowledged write is a committed one.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::{Result, StoreError};
+use crate::{metric_names, Result, StoreError};
 
 /// A queued write: runs on the connection (inside a savepoint when `isolate`), and
 /// returns whether it failed plus the reply to send once the group's fate is known.
@@ -29,17 +31,22 @@ const MAX_GROUP: usize = 256;
 
 pub(crate) struct Writer {
     tx: mpsc::Sender<Msg>,
+    /// Writes sent and not yet taken by the thread, for the queue gauge.
+    queued: Arc<AtomicUsize>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Writer {
     pub(crate) fn start(conn: Connection) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Msg>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = queued.clone();
         let thread = std::thread::Builder::new()
             .name("cairn-sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
+            .spawn(move || run(conn, rx, &taken))?;
         Ok(Writer {
             tx,
+            queued,
             thread: std::sync::Mutex::new(Some(thread)),
         })
     }
@@ -65,6 +72,7 @@ impl Writer {
             });
             (failed, reply)
         });
+        self.queued.fetch_add(1, Ordering::Relaxed);
         self.tx
             .send(Msg::Write(job))
             .map_err(|_| StoreError::Closed)?;
@@ -98,7 +106,10 @@ fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> 
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
+fn run(conn: Connection, rx: mpsc::Receiver<Msg>, queued: &AtomicUsize) {
+    let queue_gauge = metrics::gauge!(metric_names::SQLITE_WRITER_QUEUE);
+    let commit_size = metrics::histogram!(metric_names::SQLITE_COMMIT_SIZE);
+    let commit_latency = metrics::histogram!(metric_names::SQLITE_COMMIT_LATENCY);
     let mut close: Option<oneshot::Sender<()>> = None;
     while close.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -117,6 +128,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
         if group.is_empty() {
             continue;
         }
+        let left = queued.fetch_sub(group.len(), Ordering::Relaxed) - group.len();
+        queue_gauge.set(left as f64);
+        commit_size.record(group.len() as f64);
+        let started = Instant::now();
         let mut began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut first = began;
@@ -159,6 +174,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
                     false
                 }
             };
+        commit_latency.record(started.elapsed().as_secs_f64());
         for reply in replies {
             reply(committed);
         }

@@ -1,12 +1,8 @@
 //! A run's artifacts: folder listings, previews of text, JSON, YAML, MLmodel, CSV
 //! (first rows) and images, and the raw file.
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
 use cairn_artifacts::FileInfo;
-use cairn_server::AppState;
+use cairn_service::Services;
 use futures::StreamExt;
 use maud::{html, Markup};
 
@@ -14,6 +10,7 @@ use crate::error::{UiError, UiResult};
 use crate::format;
 use crate::layout;
 use crate::query::{to_query, Params};
+use crate::reply::{Body, Reply};
 
 /// The most of a file read for a preview.
 const PREVIEW_BYTES: usize = 256 * 1024;
@@ -91,11 +88,7 @@ pub fn listing(run_id: &str, dir: &str, files: &[FileInfo]) -> Markup {
     }
 }
 
-pub async fn browse(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    q: Params,
-) -> UiResult<Html<String>> {
+pub async fn browse(state: &Services, id: String, q: Params) -> UiResult<Reply> {
     let run = state.tracking.get_run(&id).await?;
     let root = run_root(&run.info.artifact_uri).ok_or_else(|| {
         UiError::BadInput(format!(
@@ -106,7 +99,7 @@ pub async fn browse(
     let dir = q.get("path").unwrap_or("").trim_matches('/').to_string();
     let files = state.artifacts.list(Some(&join(&root, &dir))).await?;
     let preview = match q.get("file") {
-        Some(file) => Some((file.to_string(), preview(&state, &id, &root, file).await?)),
+        Some(file) => Some((file.to_string(), preview(state, &id, &root, file).await?)),
         None => None,
     };
     let name = layout::run_name(&run.info).to_string();
@@ -161,7 +154,7 @@ fn join(a: &str, b: &str) -> String {
 }
 
 /// The start of a file, at most [`PREVIEW_BYTES`], and whether there is more.
-async fn head(state: &AppState, path: &str) -> UiResult<(Vec<u8>, u64)> {
+async fn head(state: &Services, path: &str) -> UiResult<(Vec<u8>, u64)> {
     let download = state.artifacts.download(path).await?;
     let size = download.size;
     let mut body = download.body;
@@ -177,7 +170,7 @@ async fn head(state: &AppState, path: &str) -> UiResult<(Vec<u8>, u64)> {
     Ok((buf, size))
 }
 
-async fn preview(state: &AppState, run_id: &str, root: &str, file: &str) -> UiResult<Markup> {
+async fn preview(state: &Services, run_id: &str, root: &str, file: &str) -> UiResult<Markup> {
     let kind = kind(file);
     if let Kind::Image(_) = kind {
         return Ok(html! {
@@ -242,11 +235,7 @@ fn csv_table(text: &str, sep: u8) -> Markup {
 
 /// The file itself. Scripts in an uploaded SVG or HTML must not run on this origin:
 /// the response is sandboxed and never sniffed.
-pub async fn raw(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    q: Params,
-) -> UiResult<Response> {
+pub async fn raw(state: &Services, id: String, q: Params) -> UiResult<Reply> {
     let run = state.tracking.get_run(&id).await?;
     let root = run_root(&run.info.artifact_uri).ok_or_else(|| {
         UiError::BadInput("the run's artifacts are outside the server's artifact store".into())
@@ -259,16 +248,16 @@ pub async fn raw(
         Kind::Text | Kind::Csv(_) => "text/plain; charset=utf-8",
         Kind::Binary => "application/octet-stream",
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_LENGTH, download.size.to_string()),
-            (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+    Ok(Reply {
+        status: 200,
+        headers: vec![
+            ("content-type", content_type.to_string()),
+            ("content-length", download.size.to_string()),
+            ("content-security-policy", "sandbox".to_string()),
+            ("x-content-type-options", "nosniff".to_string()),
         ],
-        Body::from_stream(download.body),
-    )
-        .into_response())
+        body: Body::Stream(download.body),
+    })
 }
 
 #[cfg(test)]

@@ -4,12 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use axum::extract::State;
-use axum::response::Html;
 use cairn_core::entities::Run;
 use cairn_core::validation::BULK_INTERVAL_MAX_RUNS;
-use cairn_server::service::tracking::BulkInterval;
-use cairn_server::AppState;
+use cairn_service::tracking::BulkInterval;
+use cairn_service::Services;
 use futures::future::try_join_all;
 use maud::{html, Markup};
 
@@ -19,6 +17,7 @@ use crate::error::{UiError, UiResult};
 use crate::format;
 use crate::layout;
 use crate::query::Params;
+use crate::reply::Reply;
 
 /// Steps per run asked of the store: the bulk-interval sampling keeps the shape of
 /// a 1,000-step curve at a fraction of the points.
@@ -42,7 +41,7 @@ fn metric(r: &Run, k: &str) -> Option<f64> {
     r.data.metrics.iter().find(|m| m.key == k).map(|m| m.value)
 }
 
-pub async fn page(State(state): State<AppState>, q: Params) -> UiResult<Html<String>> {
+pub async fn page(state: &Services, q: Params) -> UiResult<Reply> {
     let ids = q.all("run");
     if ids.is_empty() {
         return Err(UiError::BadInput(

@@ -1,22 +1,20 @@
 //! The experiments list: search by name, create, rename, delete and restore.
 
-use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use bytes::Bytes;
 use cairn_core::entities::LifecycleStage;
-use cairn_server::AppState;
+use cairn_service::Services;
 use maud::html;
 
 use super::{quoted, view_type};
 use crate::error::UiResult;
 use crate::format;
 use crate::layout;
-use crate::query::{form, Params};
+use crate::query::Params;
+use crate::reply::Reply;
 
 /// Experiments per page; the list pages on with MLflow's page tokens.
 const PAGE: i64 = 100;
 
-pub async fn list(State(state): State<AppState>, q: Params) -> UiResult<Html<String>> {
+pub async fn list(state: &Services, q: Params) -> UiResult<Reply> {
     let (view, view_name) = view_type(q.get("view"));
     let name = q.get("q").unwrap_or("");
     let filter = (!name.is_empty()).then(|| format!("name ILIKE {}", quoted(&format!("%{name}%"))));
@@ -98,40 +96,34 @@ pub async fn list(State(state): State<AppState>, q: Params) -> UiResult<Html<Str
     Ok(layout::page("Experiments", body))
 }
 
-pub async fn create(State(state): State<AppState>, body: Bytes) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn create(state: &Services, f: Params) -> UiResult<Reply> {
     let id = state
         .tracking
         .create_experiment(f.require("name")?.trim(), None, Vec::new())
         .await?;
-    Ok(Redirect::to(&format!("/experiments/{id}")).into_response())
+    Ok(Reply::redirect(&format!("/experiments/{id}")))
 }
 
-pub async fn rename(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn rename(state: &Services, id: String, f: Params) -> UiResult<Reply> {
     state
         .tracking
         .rename_experiment(&id, f.require("name")?.trim())
         .await?;
-    Ok(Redirect::to("/experiments").into_response())
+    Ok(Reply::redirect("/experiments"))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> UiResult<Response> {
+pub async fn delete(state: &Services, id: String) -> UiResult<Reply> {
     state
         .tracking
         .set_experiment_lifecycle(&id, LifecycleStage::Deleted)
         .await?;
-    Ok(Redirect::to("/experiments?view=deleted").into_response())
+    Ok(Reply::redirect("/experiments?view=deleted"))
 }
 
-pub async fn restore(State(state): State<AppState>, Path(id): Path<String>) -> UiResult<Response> {
+pub async fn restore(state: &Services, id: String) -> UiResult<Reply> {
     state
         .tracking
         .set_experiment_lifecycle(&id, LifecycleStage::Active)
         .await?;
-    Ok(Redirect::to("/experiments").into_response())
+    Ok(Reply::redirect("/experiments"))
 }

@@ -4,13 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use bytes::Bytes;
 use cairn_core::entities::Run;
 use cairn_core::registry::ModelVersion;
-use cairn_server::service::registry::RegistrySearchRequest;
-use cairn_server::AppState;
+use cairn_service::registry::RegistrySearchRequest;
+use cairn_service::Services;
 use futures::future::join_all;
 use maud::{html, Markup};
 
@@ -18,7 +15,8 @@ use super::quoted;
 use crate::error::UiResult;
 use crate::format;
 use crate::layout;
-use crate::query::{form, segment, Params};
+use crate::query::{segment, Params};
+use crate::reply::Reply;
 
 /// Versions listed on a model's page, newest first.
 const VERSIONS: i64 = 200;
@@ -31,7 +29,7 @@ fn model_url(name: &str) -> String {
     format!("/registry/{}", segment(name))
 }
 
-pub async fn list(State(state): State<AppState>, q: Params) -> UiResult<Html<String>> {
+pub async fn list(state: &Services, q: Params) -> UiResult<Reply> {
     let search = q.get("q").unwrap_or("");
     let page = state
         .registry
@@ -73,10 +71,7 @@ pub async fn list(State(state): State<AppState>, q: Params) -> UiResult<Html<Str
     Ok(layout::page("Registered models", body))
 }
 
-pub async fn model(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> UiResult<Html<String>> {
+pub async fn model(state: &Services, name: String) -> UiResult<Reply> {
     let model = state.registry.get_registered_model(&name).await?;
     let versions = state
         .registry
@@ -264,70 +259,45 @@ fn versions_table(
     }
 }
 
-pub async fn set_alias(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn set_alias(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     state
         .registry
         .set_alias(&name, f.require("alias")?.trim(), f.require("version")?)
         .await?;
-    Ok(Redirect::to(&model_url(&name)).into_response())
+    Ok(Reply::redirect(&model_url(&name)))
 }
 
-pub async fn delete_alias(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn delete_alias(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     state
         .registry
         .delete_alias(&name, f.require("alias")?)
         .await?;
-    Ok(Redirect::to(&model_url(&name)).into_response())
+    Ok(Reply::redirect(&model_url(&name)))
 }
 
-pub async fn describe(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn describe(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     // An emptied box clears the description (MLflow stores the empty string).
     let text = f.text("description");
     state
         .registry
         .update_registered_model(&name, Some(text))
         .await?;
-    Ok(Redirect::to(&model_url(&name)).into_response())
+    Ok(Reply::redirect(&model_url(&name)))
 }
 
-pub async fn set_tag(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn set_tag(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     let value = f.text("value");
     state
         .registry
         .set_registered_model_tag(&name, f.require("key")?.trim(), value)
         .await?;
-    Ok(Redirect::to(&model_url(&name)).into_response())
+    Ok(Reply::redirect(&model_url(&name)))
 }
 
-pub async fn delete_tag(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn delete_tag(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     state
         .registry
         .delete_registered_model_tag(&name, f.require("key")?)
         .await?;
-    Ok(Redirect::to(&model_url(&name)).into_response())
+    Ok(Reply::redirect(&model_url(&name)))
 }

@@ -1,10 +1,8 @@
 //! One run: its info, params, latest metrics, tags, input datasets, metric history
 //! charts (step or relative time on x, log scale, smoothing, zoom) and artifacts.
 
-use axum::extract::{Path, State};
-use axum::response::Html;
 use cairn_core::entities::{Metric, Run};
-use cairn_server::AppState;
+use cairn_service::Services;
 use futures::future::try_join_all;
 use maud::{html, Markup};
 
@@ -15,6 +13,7 @@ use crate::error::UiResult;
 use crate::format;
 use crate::layout;
 use crate::query::Params;
+use crate::reply::Reply;
 
 /// Points drawn per curve: more than a chart's width in pixels adds nothing visible.
 pub const MAX_POINTS: usize = 1000;
@@ -118,11 +117,7 @@ pub fn thin(pts: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
     (0..n).map(|i| pts[i * last / (n - 1)]).collect()
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    q: Params,
-) -> UiResult<Html<String>> {
+pub async fn page(state: &Services, id: String, q: Params) -> UiResult<Reply> {
     let run = state.tracking.get_run(&id).await?;
     let exp = state
         .tracking

@@ -5,19 +5,16 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderName, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use bytes::Bytes;
 use cairn_core::entities::{Run, ViewType};
-use cairn_server::AppState;
+use cairn_service::Services;
 use maud::{html, Markup};
 
 use super::view_type;
 use crate::error::{UiError, UiResult};
 use crate::format;
 use crate::layout;
-use crate::query::{form, Params};
+use crate::query::Params;
+use crate::reply::Reply;
 
 /// The tag MLflow (and Optuna's callback, and `cairn train`) sets on child runs.
 pub use cairn_core::entities::PARENT_RUN_TAG as PARENT_TAG;
@@ -38,11 +35,7 @@ struct FilterError {
     position: Option<usize>,
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    q: Params,
-) -> UiResult<Response> {
+pub async fn page(state: &Services, id: String, q: Params) -> UiResult<Reply> {
     let started = Instant::now();
     let exp = state.tracking.get_experiment(&id).await?;
     let (view, view_name) = view_type(q.get("view"));
@@ -97,18 +90,11 @@ pub async fn page(
             }
         }
     };
-    let status = if filter_error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = if filter_error.is_some() { 400 } else { 200 };
     let timing = format!("page;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
-    Ok((
-        status,
-        [(HeaderName::from_static("server-timing"), timing)],
-        layout::page(&exp.name, body),
-    )
-        .into_response())
+    Ok(layout::page(&exp.name, body)
+        .with_status(status)
+        .with_header("server-timing", timing))
 }
 
 /// The columns the link names, or the first few keys of each kind on this page.
@@ -392,8 +378,7 @@ fn row(run: &Run, depth: usize, kids: usize, cols: &Columns) -> Markup {
 }
 
 /// Deletes or restores the selected runs, then goes back to the runs page.
-pub async fn lifecycle(State(state): State<AppState>, body: Bytes) -> UiResult<Response> {
-    let f = form(&body);
+pub async fn lifecycle(state: &Services, f: Params) -> UiResult<Reply> {
     let runs = f.all("run");
     if runs.is_empty() {
         return Err(UiError::BadInput("select at least one run ('run')".into()));
@@ -415,7 +400,7 @@ pub async fn lifecycle(State(state): State<AppState>, body: Bytes) -> UiResult<R
         .get("back")
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
         .unwrap_or("/experiments");
-    Ok(Redirect::to(back).into_response())
+    Ok(Reply::redirect(back))
 }
 
 #[cfg(test)]

@@ -7,76 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use cairn_client::Client;
-use cairn_server::{Server, ServerConfig};
-pub use cairn_testkit::TestPostgres;
-use tempfile::TempDir;
 use thirtyfour::prelude::*;
-use tokio::sync::oneshot;
 
-pub struct UiServer {
-    pub url: String,
-    pub client: Client,
-    pub dir: TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    /// The PostgreSQL database behind a server on that backend, dropped after it.
-    pub postgres: Option<TestPostgres>,
-}
+pub use cairn_testkit::TestServer;
 
-impl UiServer {
-    /// On SQLite in a temporary folder.
-    pub async fn spawn() -> UiServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let uri = format!("sqlite:///{}", dir.path().join("mlflow.db").display());
-        Self::spawn_with(dir, uri).await
-    }
-
-    /// On a PostgreSQL database of its own, or `None` (the test skips) where no
-    /// PostgreSQL answers outside CI.
-    pub async fn spawn_postgres(test: &str) -> Option<UiServer> {
-        let db = TestPostgres::create(test).await?;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut server = Self::spawn_with(dir, db.url.clone()).await;
-        server.postgres = Some(db);
-        Some(server)
-    }
-
-    async fn spawn_with(dir: TempDir, backend_store_uri: String) -> UiServer {
-        let config = ServerConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            backend_store_uri,
-            default_artifact_root: "mlflow-artifacts:/".into(),
-            artifacts_destination: dir.path().join("artifacts").display().to_string(),
-            db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
-        };
-        let server = Server::start(&config).await.expect("server starts");
-        let addr = server.local_addr().expect("bound address");
-        let ui = cairn_ui::router(server.state());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(server.serve_with(ui, async move {
-            let _ = rx.await;
-        }));
-        let url = format!("http://{addr}");
-        UiServer {
-            client: Client::new(&url),
-            url,
-            dir,
-            stop: Some(tx),
-            postgres: None,
-        }
-    }
-}
-
-impl Drop for UiServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// Headless chromium behind its chromedriver, quit and killed on drop.
 pub struct Browser {
     pub driver: WebDriver,
     chromedriver: Child,
@@ -109,10 +43,7 @@ impl Browser {
         let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
             let what = "Debian's chromium and chromium-driver (/usr/bin/chromium, \
                         /usr/bin/chromedriver; or set CAIRN_CHROMIUM and CAIRN_CHROMEDRIVER)";
-            if std::env::var_os("CI").is_some() {
-                panic!("{test}: the browser tests need {what} under CI");
-            }
-            eprintln!("skipped {test}: it needs {what}");
+            cairn_testkit::skip_or_fail_named(test, what);
             return None;
         };
         let port = free_port();

@@ -43,12 +43,9 @@ pub fn python_with_mlflow() -> Option<PathBuf> {
     })
 }
 
-/// Skips a test whose prerequisite is missing, except in CI, where it must be there.
+/// Skips a test whose prerequisite is missing, except in CI (see `cairn_testkit`).
 pub fn skip_or_fail(what: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is missing, and CI must run this test (.ci/run installs it)");
-    }
-    eprintln!("SKIPPED: {what} is missing; run .ci/run (or make .venv with mlflow==3.17.2) to run this test");
+    cairn_testkit::skip_or_fail(what);
 }
 
 /// A `cairn server` process on a free port.

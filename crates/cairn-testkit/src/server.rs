@@ -1,13 +1,15 @@
-//! Spawns a real cairn server on a free port with a fresh data folder.
+//! A real `cairn server` (API and web UI) in the test's process, on a free port and a
+//! fresh data folder, talked to over HTTP like any client would.
 
-#![allow(dead_code)]
+use std::path::PathBuf;
 
 use cairn_client::Client;
 use cairn_server::{Server, ServerConfig};
-pub use cairn_testkit::TestPostgres;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::TestPostgres;
 
 pub struct TestServer {
     pub client: Client,
@@ -15,12 +17,14 @@ pub struct TestServer {
     pub postgres: Option<TestPostgres>,
     pub url: String,
     pub dir: TempDir,
-    pub db_path: std::path::PathBuf,
+    /// The SQLite file of a server on that backend.
+    pub db_path: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestServer {
+    /// A server on a new SQLite file.
     pub async fn spawn() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("mlflow.db");
@@ -38,7 +42,7 @@ impl TestServer {
     }
 
     /// Starts a server on an existing database file.
-    pub async fn spawn_on(dir: TempDir, db_path: std::path::PathBuf) -> TestServer {
+    pub async fn spawn_on(dir: TempDir, db_path: PathBuf) -> TestServer {
         let uri = format!("sqlite:///{}", db_path.display());
         let mut server = Self::spawn_with(dir, uri).await;
         server.db_path = db_path;
@@ -49,15 +53,16 @@ impl TestServer {
         let config = ServerConfig {
             host: "127.0.0.1".into(),
             port: 0,
-            backend_store_uri,
+            backend_store_uri: backend_store_uri.into(),
             default_artifact_root: "mlflow-artifacts:/".into(),
             db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
-            artifacts_destination: dir.path().join("artifacts").display().to_string(),
+            artifacts_destination: dir.path().join("artifacts").display().to_string().into(),
         };
         let server = Server::start(&config).await.expect("server starts");
         let addr = server.local_addr().expect("bound address");
+        let ui = cairn_server::ui::router(server.state());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(async move {
+        let task = tokio::spawn(server.serve_with(ui, async move {
             let _ = rx.await;
         }));
         let url = format!("http://{addr}");
@@ -66,14 +71,14 @@ impl TestServer {
             postgres: None,
             url,
             dir,
-            db_path: std::path::PathBuf::new(),
+            db_path: PathBuf::new(),
             stop: Some(tx),
             task: Some(task),
         }
     }
 
-    /// Stops the server gracefully and gives back its data folder.
-    pub async fn stop(mut self) -> (TempDir, std::path::PathBuf) {
+    /// Stops the server gracefully and gives back its data folder and database file.
+    pub async fn stop(mut self) -> (TempDir, PathBuf) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -87,46 +92,11 @@ impl TestServer {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Declares each test once and runs it on both backends, as `sqlite::<name>` and
-/// `postgres::<name>`: the body gets a fresh server `$s` on a SQLite file or on a
-/// PostgreSQL database of its own.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($( $(#[$meta:meta])* async fn $name:ident($s:ident) $body:block )*) => {
-        mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                $(#[$meta])*
-                #[tokio::test]
-                async fn $name() {
-                    let $s = $crate::common::TestServer::spawn().await;
-                    $body
-                }
-            )*
+impl Drop for TestServer {
+    /// A server the test did not stop stops with it.
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
         }
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                $(#[$meta])*
-                #[tokio::test]
-                async fn $name() {
-                    let Some($s) =
-                        $crate::common::TestServer::spawn_postgres(concat!(module_path!(), "::", stringify!($name))).await
-                    else {
-                        return;
-                    };
-                    $body
-                }
-            )*
-        }
-    };
+    }
 }

@@ -7,21 +7,25 @@ use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
     RunInfo, RunStatus, ViewType, RUN_NAME_TAG,
 };
+use cairn_core::ids::ExperimentId;
 use cairn_core::search;
 use cairn_core::validation::{self as v, KeyKind};
-use cairn_core::{names, page_token, MlflowError};
+use cairn_core::Result;
+use cairn_core::{names, page_token, ErrorCode, MlflowError};
 use cairn_store::{
-    ExperimentSearch, HistoryRange, NewExperiment, NewRun, RunSearch, TrackingStore,
+    ExperimentSearch, HistoryRange, LoggedModelStore, NewExperiment, NewRun, RunSearch,
+    TrackingStore,
 };
 
-use super::now_ms;
-use crate::error::ApiResult;
+use crate::now_ms;
 
 /// The id of the experiment MLflow creates on every database and uses by default.
 pub const DEFAULT_EXPERIMENT_ID: &str = "0";
 
 pub struct TrackingService {
     store: Arc<dyn TrackingStore>,
+    /// MLflow 3's logged models, which runs produce and the registry points at.
+    pub(crate) logged_models: Arc<dyn LoggedModelStore>,
 }
 
 /// A run-creation request, after parsing.
@@ -43,14 +47,15 @@ pub struct BulkInterval {
 }
 
 fn parse_experiment_id(id: &str) -> Result<i64, MlflowError> {
-    id.trim()
-        .parse()
-        .map_err(|_| MlflowError::not_found(format!("No Experiment with id={id} exists")))
+    ExperimentId::parse(id).map(ExperimentId::get)
 }
 
 impl TrackingService {
-    pub fn new(store: Arc<dyn TrackingStore>) -> Self {
-        TrackingService { store }
+    pub fn new(store: Arc<dyn TrackingStore>, logged_models: Arc<dyn LoggedModelStore>) -> Self {
+        TrackingService {
+            store,
+            logged_models,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn TrackingStore> {
@@ -59,12 +64,13 @@ impl TrackingService {
 
     // ------------------------------------------------------------------ experiments
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn create_experiment(
         &self,
         name: &str,
         artifact_location: Option<String>,
         tags: Vec<KeyValue>,
-    ) -> ApiResult<String> {
+    ) -> Result<String> {
         v::validate_experiment_name(name)?;
         for t in &tags {
             v::validate_experiment_tag(&t.key, &t.value)?;
@@ -81,23 +87,26 @@ impl TrackingService {
             .await?)
     }
 
-    pub async fn get_experiment(&self, id: &str) -> ApiResult<Experiment> {
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
+    pub async fn get_experiment(&self, id: &str) -> Result<Experiment> {
         let n = parse_experiment_id(id)?;
-        self.store.get_experiment(n).await?.ok_or_else(|| {
-            MlflowError::not_found(format!("No Experiment with id={id} exists")).into()
-        })
+        self.store
+            .get_experiment(n)
+            .await?
+            .ok_or_else(|| MlflowError::not_found(format!("No Experiment with id={id} exists")))
     }
 
-    pub async fn get_experiment_by_name(&self, name: &str) -> ApiResult<Experiment> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
         self.store
             .get_experiment_by_name(name)
             .await?
             .ok_or_else(|| {
                 MlflowError::not_found(format!("Could not find experiment with name '{name}'"))
-                    .into()
             })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_experiments(
         &self,
         filter: Option<&str>,
@@ -105,7 +114,7 @@ impl TrackingService {
         view_type: ViewType,
         max_results: Option<i64>,
         page_token: Option<&str>,
-    ) -> ApiResult<Page<Experiment>> {
+    ) -> Result<Page<Experiment>> {
         let max_results =
             v::validate_max_results(max_results.unwrap_or(1000), v::SEARCH_MAX_RESULTS_THRESHOLD)?;
         Ok(self
@@ -120,14 +129,14 @@ impl TrackingService {
             .await?)
     }
 
-    pub async fn rename_experiment(&self, id: &str, new_name: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
+    pub async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
         v::validate_experiment_name(new_name)?;
         let exp = self.get_experiment(id).await?;
         if exp.lifecycle_stage != LifecycleStage::Active {
             return Err(MlflowError::invalid_parameter(format!(
                 "Cannot rename a non-active experiment. Experiment {id} is in the 'deleted' state."
-            ))
-            .into());
+            )));
         }
         self.store
             .rename_experiment(parse_experiment_id(id)?, new_name)
@@ -135,20 +144,21 @@ impl TrackingService {
         Ok(())
     }
 
-    pub async fn set_experiment_lifecycle(&self, id: &str, stage: LifecycleStage) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
+    pub async fn set_experiment_lifecycle(&self, id: &str, stage: LifecycleStage) -> Result<()> {
         if stage == LifecycleStage::Deleted && id.trim() == DEFAULT_EXPERIMENT_ID {
             return Err(MlflowError::invalid_parameter(
                 "Cannot delete the default experiment '0'. This is an internally reserved \
                  experiment.",
-            )
-            .into());
+            ));
         }
         let exp = self.get_experiment(id).await?;
-        if stage == LifecycleStage::Active && exp.lifecycle_stage == LifecycleStage::Active {
-            return Err(MlflowError::invalid_parameter(format!(
-                "Cannot restore an active experiment. Experiment {id} is in the 'active' state."
-            ))
-            .into());
+        // MLflow looks the experiment up among those in the other state: deleting a
+        // deleted experiment or restoring an active one finds none.
+        if exp.lifecycle_stage == stage {
+            return Err(MlflowError::not_found(format!(
+                "No Experiment with id={id} exists"
+            )));
         }
         self.store
             .set_experiment_lifecycle(parse_experiment_id(id)?, stage, now_ms())
@@ -156,14 +166,14 @@ impl TrackingService {
         Ok(())
     }
 
-    pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id, key = %key))]
+    pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> Result<()> {
         v::validate_experiment_tag(key, value)?;
         let exp = self.get_experiment(id).await?;
         if exp.lifecycle_stage != LifecycleStage::Active {
             return Err(MlflowError::invalid_parameter(format!(
                 "The experiment {id} must be in the 'active' state. Current state is deleted."
-            ))
-            .into());
+            )));
         }
         self.store
             .set_experiment_tag(parse_experiment_id(id)?, key, value)
@@ -171,7 +181,8 @@ impl TrackingService {
         Ok(())
     }
 
-    pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id, key = %key))]
+    pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> Result<()> {
         self.get_experiment(id).await?;
         if !self
             .store
@@ -180,15 +191,15 @@ impl TrackingService {
         {
             return Err(MlflowError::not_found(format!(
                 "No tag with name: {key} in experiment with id {id}"
-            ))
-            .into());
+            )));
         }
         Ok(())
     }
 
     // ------------------------------------------------------------------------- runs
 
-    pub async fn create_run(&self, req: CreateRun) -> ApiResult<Run> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn create_run(&self, req: CreateRun) -> Result<Run> {
         let experiment_id = req
             .experiment_id
             .filter(|s| !s.is_empty())
@@ -198,8 +209,7 @@ impl TrackingService {
             return Err(MlflowError::invalid_parameter(format!(
                 "The experiment {experiment_id} must be in the 'active' state. Current state is \
                  deleted."
-            ))
-            .into());
+            )));
         }
         for t in &req.tags {
             v::validate_tag(&t.key, &t.value)?;
@@ -216,8 +226,7 @@ impl TrackingService {
                 return Err(MlflowError::invalid_parameter(format!(
                     "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
                      different values (run_name='{name}', mlflow.runName='{tag}')."
-                ))
-                .into());
+                )));
             }
         }
         let run_name = run_name
@@ -248,39 +257,41 @@ impl TrackingService {
             .await?)
     }
 
-    pub async fn get_run(&self, run_id: &str) -> ApiResult<Run> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
         self.store
             .get_run(run_id)
             .await?
-            .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")).into())
+            .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")))
     }
 
-    pub(crate) async fn run_info(&self, run_id: &str) -> ApiResult<RunInfo> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
+    pub(crate) async fn run_info(&self, run_id: &str) -> Result<RunInfo> {
         self.store
             .get_run_info(run_id)
             .await?
-            .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")).into())
+            .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")))
     }
 
     /// The run, which must be active: MLflow refuses writes to deleted runs.
-    async fn active_run(&self, run_id: &str) -> ApiResult<RunInfo> {
+    async fn active_run(&self, run_id: &str) -> Result<RunInfo> {
         let info = self.run_info(run_id).await?;
         if info.lifecycle_stage != LifecycleStage::Active {
             return Err(MlflowError::invalid_parameter(format!(
                 "The run {run_id} must be in the 'active' state. Current state is deleted."
-            ))
-            .into());
+            )));
         }
         Ok(info)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn update_run(
         &self,
         run_id: &str,
         status: Option<RunStatus>,
         end_time: Option<i64>,
         run_name: Option<&str>,
-    ) -> ApiResult<RunInfo> {
+    ) -> Result<RunInfo> {
         self.active_run(run_id).await?;
         let run_name = run_name.filter(|s| !s.is_empty());
         if let Some(name) = run_name {
@@ -292,7 +303,8 @@ impl TrackingService {
             .await?)
     }
 
-    pub async fn delete_run(&self, run_id: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
+    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
         self.run_info(run_id).await?;
         self.store
             .set_run_lifecycle(run_id, LifecycleStage::Deleted, Some(now_ms()))
@@ -300,7 +312,8 @@ impl TrackingService {
         Ok(())
     }
 
-    pub async fn restore_run(&self, run_id: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
+    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
         self.run_info(run_id).await?;
         self.store
             .set_run_lifecycle(run_id, LifecycleStage::Active, None)
@@ -310,13 +323,14 @@ impl TrackingService {
 
     /// Checks and writes metrics, params and tags atomically: one bad entry and nothing
     /// of the batch is written.
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn log_batch(
         &self,
         run_id: &str,
         metrics: Vec<Metric>,
         params: Vec<KeyValue>,
         tags: Vec<KeyValue>,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         v::validate_batch_sizes(metrics.len(), params.len(), tags.len())?;
         for m in &metrics {
             v::validate_key(KeyKind::Metric, &m.key)?;
@@ -324,47 +338,72 @@ impl TrackingService {
         for p in &params {
             v::validate_param(&p.key, &p.value)?;
         }
-        // The same param twice in one batch must agree with itself.
-        let mut seen = std::collections::HashMap::new();
+        // One value per param key in a batch, as MLflow checks it (even when the
+        // values agree).
+        let mut seen = std::collections::HashSet::new();
+        let mut duplicates: Vec<&str> = Vec::new();
         for p in &params {
-            if let Some(prev) = seen.insert(p.key.as_str(), p.value.as_str()) {
-                if prev != p.value {
-                    return Err(MlflowError::invalid_parameter(format!(
-                        "Duplicate parameter keys have been submitted: '{}' with values '{}' \
-                         and '{}'",
-                        p.key, prev, p.value
-                    ))
-                    .into());
-                }
+            if !seen.insert(p.key.as_str()) && !duplicates.contains(&p.key.as_str()) {
+                duplicates.push(&p.key);
             }
+        }
+        if !duplicates.is_empty() {
+            let listed: Vec<String> = duplicates.iter().map(|k| format!("'{k}'")).collect();
+            return Err(MlflowError::invalid_parameter(format!(
+                "Duplicate parameter keys have been submitted: [{}]. Please ensure the request \
+                 contains only one param value per param key.",
+                listed.join(", ")
+            )));
         }
         for t in &tags {
             v::validate_tag(&t.key, &t.value)?;
         }
         self.active_run(run_id).await?;
+        // A point recorded for a logged model needs that model: the store's foreign
+        // key would refuse it as a database error (a 500 the client retries).
+        let mut model_ids: Vec<&str> = metrics
+            .iter()
+            .filter_map(|m| m.model_id.as_deref())
+            .collect();
+        model_ids.sort_unstable();
+        model_ids.dedup();
+        for model_id in model_ids {
+            if self
+                .logged_models
+                .get_logged_model(model_id, true)
+                .await?
+                .is_none()
+            {
+                return Err(MlflowError::new(
+                    ErrorCode::BadRequest,
+                    format!("Logged model with ID '{model_id}' not found: its metrics cannot be logged."),
+                ));
+            }
+        }
         self.store
             .log_batch(run_id, &metrics, &params, &tags)
             .await?;
         Ok(())
     }
 
-    pub async fn delete_tag(&self, run_id: &str, key: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id, key = %key))]
+    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         self.active_run(run_id).await?;
         if !self.store.delete_run_tag(run_id, key).await? {
             return Err(MlflowError::not_found(format!(
                 "No tag with name: {key} in run with id {run_id}"
-            ))
-            .into());
+            )));
         }
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn log_inputs(
         &self,
         run_id: &str,
         datasets: Vec<DatasetInput>,
         models: Vec<ModelInput>,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         for d in &datasets {
             let ds = &d.dataset;
             v::check_length("Dataset name", &ds.name, v::MAX_DATASET_NAME_LENGTH)?;
@@ -389,12 +428,14 @@ impl TrackingService {
         Ok(())
     }
 
-    pub async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
+    pub async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
         self.active_run(run_id).await?;
         self.store.log_outputs(run_id, &models).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_runs(
         &self,
         experiment_ids: &[String],
@@ -403,7 +444,7 @@ impl TrackingService {
         view_type: ViewType,
         max_results: Option<i64>,
         page_token: Option<&str>,
-    ) -> ApiResult<Page<Run>> {
+    ) -> Result<Page<Run>> {
         let max_results =
             v::validate_max_results(max_results.unwrap_or(1000), v::SEARCH_MAX_RESULTS_THRESHOLD)?;
         let experiment_ids = experiment_ids
@@ -430,14 +471,15 @@ impl TrackingService {
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id, key = %key))]
     pub async fn metric_history(
         &self,
         run_id: &str,
         key: &str,
         max_results: Option<i64>,
         token: Option<&str>,
-    ) -> ApiResult<Page<Metric>> {
-        self.run_info(run_id).await?;
+    ) -> Result<Page<Metric>> {
+        // A run that does not exist has an empty history, as in MLflow: no lookup.
         let offset = page_token::decode(token)?;
         let Some(max_results) = max_results else {
             // No page size: the whole history, as MLflow's server does.
@@ -466,9 +508,10 @@ impl TrackingService {
 
     /// Each run's history of one metric, down-sampled to at most `max_results` steps
     /// shared by all runs (always keeping the first and last step), as the UI charts it.
-    pub async fn metric_history_bulk_interval(&self, req: BulkInterval) -> ApiResult<Vec<Metric>> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn metric_history_bulk_interval(&self, req: BulkInterval) -> Result<Vec<Metric>> {
         if req.run_ids.is_empty() {
-            return Err(MlflowError::missing("run_ids").into());
+            return Err(MlflowError::missing("run_ids"));
         }
         if req.run_ids.len() > v::BULK_INTERVAL_MAX_RUNS {
             return Err(MlflowError::invalid_parameter(format!(
@@ -476,16 +519,14 @@ impl TrackingService {
                  {} run_ids.",
                 v::BULK_INTERVAL_MAX_RUNS,
                 req.run_ids.len()
-            ))
-            .into());
+            )));
         }
         if let (Some(s), Some(e)) = (req.start_step, req.end_step) {
             if s > e {
                 return Err(MlflowError::invalid_parameter(format!(
                     "end_step must be greater than start_step. Found start_step={s} and \
                      end_step={e}."
-                ))
-                .into());
+                )));
             }
         }
         let max_results =

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::logged_model::model_id_of_uri;
-use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
-use cairn_core::search::{self, Clause, OrderBy, RegistryAttr};
+use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage, PROMPT_TAG};
+use cairn_core::search::{self, Clause, OrderBy, RegistryAttr, Target};
 use cairn_core::validation as v;
+use cairn_core::Result;
 use cairn_core::{page_token, MlflowError};
 use cairn_store::{NewModelVersion, RegistrySearch, RegistryStore};
 
-use super::now_ms;
-use super::tracking::TrackingService;
-use crate::error::ApiResult;
+use crate::now_ms;
+use crate::tracking::TrackingService;
 
 /// The tag on a logged model listing the versions registered from it.
 const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";
@@ -147,12 +147,13 @@ impl RegistryService {
 
     // ------------------------------------------------------------ registered models
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn create_registered_model(
         &self,
         name: &str,
         description: Option<&str>,
         tags: Vec<KeyValue>,
-    ) -> ApiResult<RegisteredModel> {
+    ) -> Result<RegisteredModel> {
         v::validate_model_name(name)?;
         for t in &tags {
             v::validate_registry_tag(&t.key, &t.value)?;
@@ -163,22 +164,24 @@ impl RegistryService {
             .await?)
     }
 
-    pub async fn get_registered_model(&self, name: &str) -> ApiResult<RegisteredModel> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
+    pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         v::validate_model_name(name)?;
         self.store.get_registered_model(name).await?.ok_or_else(|| {
-            MlflowError::not_found(format!("Registered Model with name={name} not found")).into()
+            MlflowError::not_found(format!("Registered Model with name={name} not found"))
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn rename_registered_model(
         &self,
         name: &str,
         new_name: Option<&str>,
-    ) -> ApiResult<RegisteredModel> {
+    ) -> Result<RegisteredModel> {
         v::validate_model_name(name)?;
         let new_name = match new_name {
             Some(n) if !n.trim().is_empty() => n,
-            _ => return Err(MlflowError::missing("new_name").into()),
+            _ => return Err(MlflowError::missing("new_name")),
         };
         v::validate_model_name(new_name)?;
         Ok(self
@@ -187,11 +190,12 @@ impl RegistryService {
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn update_registered_model(
         &self,
         name: &str,
         description: Option<&str>,
-    ) -> ApiResult<RegisteredModel> {
+    ) -> Result<RegisteredModel> {
         v::validate_model_name(name)?;
         match description {
             Some(d) => Ok(self
@@ -202,29 +206,46 @@ impl RegistryService {
         }
     }
 
-    pub async fn delete_registered_model(&self, name: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
+    pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
         v::validate_model_name(name)?;
         Ok(self.store.delete_registered_model(name).await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_registered_models(
         &self,
         req: RegistrySearchRequest,
-    ) -> ApiResult<Page<RegisteredModel>> {
-        let search = req.validate(
+    ) -> Result<Page<RegisteredModel>> {
+        let mut search = req.validate(
             search::registered_model_filter,
             search::registered_model_order_by,
             (100, 1000),
         )?;
+        // MLflow's server leaves prompts (registered models tagged as such) out of a
+        // model search unless the filter asks about that tag itself, whether or not
+        // the client appended its own clause for it.
+        let asks_for_prompts = search
+            .filter
+            .iter()
+            .any(|c| c.target == Target::Tag(PROMPT_TAG.to_string()));
+        if !asks_for_prompts {
+            search
+                .filter
+                .extend(search::registered_model_filter(&format!(
+                    "tag.`{PROMPT_TAG}` != 'true'"
+                ))?);
+        }
         Ok(self.store.search_registered_models(&search).await?)
     }
 
     /// The newest version in each of `stages` (every stage when empty).
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn get_latest_versions(
         &self,
         name: &str,
         stages: &[String],
-    ) -> ApiResult<Vec<ModelVersion>> {
+    ) -> Result<Vec<ModelVersion>> {
         let wanted = stages
             .iter()
             .map(|s| Stage::parse(s))
@@ -237,12 +258,8 @@ impl RegistryService {
             .collect())
     }
 
-    pub async fn set_registered_model_tag(
-        &self,
-        name: &str,
-        key: &str,
-        value: &str,
-    ) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, key = %key))]
+    pub async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
         v::validate_model_name(name)?;
         v::validate_registry_tag(key, value)?;
         Ok(self
@@ -251,7 +268,8 @@ impl RegistryService {
             .await?)
     }
 
-    pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, key = %key))]
+    pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
         v::validate_model_name(name)?;
         Ok(self.store.delete_registered_model_tag(name, key).await?)
     }
@@ -261,10 +279,11 @@ impl RegistryService {
     /// Checks the source the way MLflow's server does (it must lie inside the run or
     /// logged model the request names), resolves where its files are, and records
     /// the new version on the logged model it came from.
-    pub async fn create_model_version(&self, req: CreateModelVersion) -> ApiResult<ModelVersion> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn create_model_version(&self, req: CreateModelVersion) -> Result<ModelVersion> {
         v::validate_model_name(&req.name)?;
         if req.source.is_empty() {
-            return Err(MlflowError::missing("source").into());
+            return Err(MlflowError::missing("source"));
         }
         for t in &req.tags {
             v::validate_registry_tag(&t.key, &t.value)?;
@@ -277,7 +296,7 @@ impl RegistryService {
         if let Some(source_model) = model_id_of_uri(&source) {
             // models:/m-<id>: the files are the logged model's.
             if model_id.as_deref().is_some_and(|m| m != source_model) {
-                return Err(invalid_source(&source, "model_id").into());
+                return Err(invalid_source(&source, "model_id"));
             }
             let model = self
                 .tracking
@@ -307,7 +326,7 @@ impl RegistryService {
                 .await
                 .map_err(|_| invalid_source(&source, "model_id"))?;
             if !is_within(&source, &model.info.artifact_uri) {
-                return Err(invalid_source(&source, "model_id").into());
+                return Err(invalid_source(&source, "model_id"));
             }
             run_id = run_id.or(model.info.source_run_id.clone());
         } else {
@@ -333,7 +352,7 @@ impl RegistryService {
         Ok(mv)
     }
 
-    async fn check_run_source(&self, source: &str, run_id: Option<&str>) -> ApiResult<()> {
+    async fn check_run_source(&self, source: &str, run_id: Option<&str>) -> Result<()> {
         if is_local(source) {
             if let Some(run_id) = run_id {
                 let run = self
@@ -350,22 +369,20 @@ impl RegistryService {
                  version source, the run_id request parameter has to be specified and the \
                  local path has to be contained within the artifact directory of the run \
                  specified by the run_id."
-            ))
-            .into());
+            )));
         }
         if uri_parts(source).2.iter().any(|s| s == "..") {
             return Err(MlflowError::invalid_parameter(format!(
                 "Invalid model version source: '{source}'. If supplying a source as an http, \
                  https, local file path, ftp, objectstore, or mlflow-artifacts uri, an \
                  absolute path must be provided without relative path references present."
-            ))
-            .into());
+            )));
         }
         if let Some(rest) = source.strip_prefix("runs:/") {
             let source_run = rest.split('/').next().unwrap_or("");
             return match run_id {
                 Some(r) if r == source_run && !rest.starts_with('/') => Ok(()),
-                _ => Err(invalid_source(source, "run_id").into()),
+                _ => Err(invalid_source(source, "run_id")),
             };
         }
         if is_proxied_artifact(source) {
@@ -379,13 +396,13 @@ impl RegistryService {
                     return Ok(());
                 }
             }
-            return Err(invalid_source(source, "run_id").into());
+            return Err(invalid_source(source, "run_id"));
         }
         Ok(())
     }
 
     /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag.
-    async fn record_version_on_model(&self, model_id: &str, mv: &ModelVersion) -> ApiResult<()> {
+    async fn record_version_on_model(&self, model_id: &str, mv: &ModelVersion) -> Result<()> {
         let model = self.tracking.get_logged_model(model_id).await?;
         let entry =
             serde_json::json!({"name": mv.name, "version": mv.version.parse::<i64>().unwrap_or(0)});
@@ -406,23 +423,24 @@ impl RegistryService {
             .await
     }
 
-    pub async fn get_model_version(&self, name: &str, version: &str) -> ApiResult<ModelVersion> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
+    pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         self.store.get_model_version(name, n).await?.ok_or_else(|| {
             MlflowError::not_found(format!(
                 "Model Version (name={name}, version={n}) not found"
             ))
-            .into()
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
     pub async fn update_model_version(
         &self,
         name: &str,
         version: &str,
         description: Option<&str>,
-    ) -> ApiResult<ModelVersion> {
+    ) -> Result<ModelVersion> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         match description {
@@ -434,13 +452,14 @@ impl RegistryService {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
     pub async fn transition_stage(
         &self,
         name: &str,
         version: &str,
         stage: &str,
         archive_existing: bool,
-    ) -> ApiResult<ModelVersion> {
+    ) -> Result<ModelVersion> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         let stage = Stage::parse(stage)?;
@@ -450,16 +469,18 @@ impl RegistryService {
             .await?)
     }
 
-    pub async fn delete_model_version(&self, name: &str, version: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
+    pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         Ok(self.store.delete_model_version(name, n, now_ms()).await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn search_model_versions(
         &self,
         req: RegistrySearchRequest,
-    ) -> ApiResult<Page<ModelVersion>> {
+    ) -> Result<Page<ModelVersion>> {
         let search = req.validate(
             search::model_version_filter,
             search::model_version_order_by,
@@ -468,13 +489,14 @@ impl RegistryService {
         Ok(self.store.search_model_versions(&search).await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version, key = %key))]
     pub async fn set_model_version_tag(
         &self,
         name: &str,
         version: &str,
         key: &str,
         value: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         v::validate_registry_tag(key, value)?;
@@ -484,18 +506,20 @@ impl RegistryService {
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version, key = %key))]
     pub async fn delete_model_version_tag(
         &self,
         name: &str,
         version: &str,
         key: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         Ok(self.store.delete_model_version_tag(name, n, key).await?)
     }
 
-    pub async fn download_uri(&self, name: &str, version: &str) -> ApiResult<String> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
+    pub async fn download_uri(&self, name: &str, version: &str) -> Result<String> {
         v::validate_model_name(name)?;
         let n = v::parse_model_version(version)?;
         Ok(self.store.model_version_download_uri(name, n).await?)
@@ -503,7 +527,8 @@ impl RegistryService {
 
     // ----------------------------------------------------------------------- aliases
 
-    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias, version = %version))]
+    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
         v::validate_model_name(name)?;
         v::validate_alias(alias)?;
         v::validate_alias_not_reserved(alias)?;
@@ -514,7 +539,8 @@ impl RegistryService {
             .await?)
     }
 
-    pub async fn delete_alias(&self, name: &str, alias: &str) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias))]
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
         v::validate_model_name(name)?;
         v::validate_alias(alias)?;
         Ok(self
@@ -524,14 +550,16 @@ impl RegistryService {
     }
 
     /// Where the model's aliases pointed over time, newest first.
-    pub async fn alias_history(&self, name: &str, limit: u32) -> ApiResult<Vec<AliasEvent>> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
+    pub async fn alias_history(&self, name: &str, limit: u32) -> Result<Vec<AliasEvent>> {
         v::validate_model_name(name)?;
         Ok(self.store.alias_history(name, limit).await?)
     }
 
     /// `latest` means the newest version; a missing alias is INVALID_PARAMETER_VALUE
     /// (400), as MLflow answers, not a 404.
-    pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> ApiResult<ModelVersion> {
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias))]
+    pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         v::validate_model_name(name)?;
         v::validate_alias(alias)?;
         if alias.eq_ignore_ascii_case("latest") {
@@ -542,7 +570,6 @@ impl RegistryService {
                 .max_by_key(|mv| mv.version.parse::<i64>().unwrap_or(0))
                 .ok_or_else(|| {
                     MlflowError::not_found(format!("Latest version not found for model {name}."))
-                        .into()
                 });
         }
         self.store
@@ -550,7 +577,6 @@ impl RegistryService {
             .await?
             .ok_or_else(|| {
                 MlflowError::invalid_parameter(format!("Registered model alias {alias} not found."))
-                    .into()
             })
     }
 }

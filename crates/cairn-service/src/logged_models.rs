@@ -5,12 +5,12 @@ use cairn_core::entities::{KeyValue, LifecycleStage, Page};
 use cairn_core::logged_model::{LoggedModel, LoggedModelStatus, MODEL_ID_PREFIX};
 use cairn_core::search::{self, LoggedModelAttr, OrderBy};
 use cairn_core::validation as v;
+use cairn_core::Result;
 use cairn_core::{names, page_token, MlflowError};
 use cairn_store::{LoggedModelSearch, NewLoggedModel};
 
-use super::now_ms;
-use super::tracking::TrackingService;
-use crate::error::ApiResult;
+use crate::now_ms;
+use crate::tracking::TrackingService;
 
 /// What `POST /logged-models` carries, after parsing.
 pub struct CreateLoggedModel {
@@ -41,14 +41,14 @@ fn not_found(model_id: &str) -> MlflowError {
 }
 
 impl TrackingService {
-    pub async fn create_logged_model(&self, req: CreateLoggedModel) -> ApiResult<LoggedModel> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn create_logged_model(&self, req: CreateLoggedModel) -> Result<LoggedModel> {
         let experiment = self.get_experiment(&req.experiment_id).await?;
         if experiment.lifecycle_stage != LifecycleStage::Active {
             return Err(MlflowError::invalid_parameter(format!(
                 "The experiment {} must be in the 'active' state. Current state is deleted.",
                 experiment.experiment_id
-            ))
-            .into());
+            )));
         }
         let name = req
             .name
@@ -58,8 +58,7 @@ impl TrackingService {
             return Err(MlflowError::invalid_parameter(format!(
                 "Invalid model name ('{name}') provided. Model name must not contain any of the \
                  following characters: / : . % \" '"
-            ))
-            .into());
+            )));
         }
         if let Some(run_id) = req.source_run_id.as_deref().filter(|r| !r.is_empty()) {
             self.run_info(run_id).await?;
@@ -75,7 +74,7 @@ impl TrackingService {
         let artifact_location =
             format!("{}/models/{model_id}/artifacts", root.trim_end_matches('/'));
         Ok(self
-            .store()
+            .logged_models
             .create_logged_model(NewLoggedModel {
                 model_id,
                 experiment_id: experiment.experiment_id.parse().unwrap_or(0),
@@ -90,18 +89,20 @@ impl TrackingService {
             .await?)
     }
 
-    pub async fn get_logged_model(&self, model_id: &str) -> ApiResult<LoggedModel> {
-        self.store()
+    #[tracing::instrument(level = "debug", skip_all, fields(model_id = %model_id))]
+    pub async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        self.logged_models
             .get_logged_model(model_id, false)
             .await?
-            .ok_or_else(|| not_found(model_id).into())
+            .ok_or_else(|| not_found(model_id))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(model_id = %model_id))]
     pub async fn finalize_logged_model(
         &self,
         model_id: &str,
         status: LoggedModelStatus,
-    ) -> ApiResult<LoggedModel> {
+    ) -> Result<LoggedModel> {
         if !matches!(
             status,
             LoggedModelStatus::Ready | LoggedModelStatus::UploadFailed
@@ -110,58 +111,64 @@ impl TrackingService {
                 "Invalid model status '{}': a model is finalized as LOGGED_MODEL_READY or \
                  LOGGED_MODEL_UPLOAD_FAILED",
                 status.as_str()
-            ))
-            .into());
+            )));
         }
         Ok(self
-            .store()
+            .logged_models
             .finalize_logged_model(model_id, status, now_ms())
             .await?)
     }
 
-    pub async fn set_logged_model_tags(
-        &self,
-        model_id: &str,
-        tags: Vec<KeyValue>,
-    ) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all, fields(model_id = %model_id))]
+    pub async fn set_logged_model_tags(&self, model_id: &str, tags: Vec<KeyValue>) -> Result<()> {
         for t in &tags {
             v::validate_tag(&t.key, &t.value)?;
         }
-        Ok(self.store().set_logged_model_tags(model_id, &tags).await?)
+        Ok(self
+            .logged_models
+            .set_logged_model_tags(model_id, &tags)
+            .await?)
     }
 
-    pub async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> ApiResult<()> {
-        if !self.store().delete_logged_model_tag(model_id, key).await? {
+    #[tracing::instrument(level = "debug", skip_all, fields(model_id = %model_id, key = %key))]
+    pub async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        if !self
+            .logged_models
+            .delete_logged_model_tag(model_id, key)
+            .await?
+        {
             return Err(MlflowError::not_found(format!(
                 "No tag with key '{key}' found for model with ID '{model_id}'."
-            ))
-            .into());
+            )));
         }
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(model_id = %model_id))]
     pub async fn log_logged_model_params(
         &self,
         model_id: &str,
         params: Vec<KeyValue>,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         for p in &params {
             v::validate_param(&p.key, &p.value)?;
         }
         Ok(self
-            .store()
+            .logged_models
             .log_logged_model_params(model_id, &params)
             .await?)
     }
 
-    pub async fn delete_logged_model(&self, model_id: &str) -> ApiResult<()> {
-        Ok(self.store().delete_logged_model(model_id, now_ms()).await?)
+    #[tracing::instrument(level = "debug", skip_all, fields(model_id = %model_id))]
+    pub async fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        Ok(self
+            .logged_models
+            .delete_logged_model(model_id, now_ms())
+            .await?)
     }
 
-    pub async fn search_logged_models(
-        &self,
-        req: SearchLoggedModels,
-    ) -> ApiResult<Page<LoggedModel>> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn search_logged_models(&self, req: SearchLoggedModels) -> Result<Page<LoggedModel>> {
         let experiment_ids = req
             .experiment_ids
             .iter()
@@ -175,7 +182,7 @@ impl TrackingService {
             })
             .collect::<Result<Vec<_>, _>>()?;
         if experiment_ids.is_empty() {
-            return Err(MlflowError::missing("experiment_ids").into());
+            return Err(MlflowError::missing("experiment_ids"));
         }
         let filter = match req.filter.as_deref() {
             Some(f) if !f.trim().is_empty() => search::logged_model_filter(f)?,
@@ -190,7 +197,7 @@ impl TrackingService {
             v::validate_max_results(req.max_results.unwrap_or(SEARCH_DEFAULT), SEARCH_MAX)?;
         let offset = page_token::decode(req.page_token.as_deref())?;
         Ok(self
-            .store()
+            .logged_models
             .search_logged_models(&LoggedModelSearch {
                 experiment_ids,
                 filter,

@@ -7,10 +7,9 @@ use cairn_core::entities::Page;
 use cairn_core::predictions::{
     PredictionRecord, PredictionSearch, MAX_LOG_BATCH, MAX_SEARCH_RESULTS,
 };
+use cairn_core::Result;
 use cairn_core::{ErrorCode, MlflowError};
 use cairn_store::PredictionStore;
-
-use crate::error::ApiResult;
 
 pub struct PredictionService {
     store: Arc<dyn PredictionStore>,
@@ -22,7 +21,8 @@ impl PredictionService {
     }
 
     /// Appends a batch whole, or nothing when any record is invalid.
-    pub async fn log(&self, records: &[PredictionRecord]) -> ApiResult<()> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn log(&self, records: &[PredictionRecord]) -> Result<()> {
         if records.len() > MAX_LOG_BATCH {
             return Err(MlflowError::new(
                 ErrorCode::InvalidParameterValue,
@@ -30,8 +30,7 @@ impl PredictionService {
                     "predictions: a batch holds at most {MAX_LOG_BATCH} records, got {}",
                     records.len()
                 ),
-            )
-            .into());
+            ));
         }
         for (i, r) in records.iter().enumerate() {
             r.validate(i)?;
@@ -40,20 +39,19 @@ impl PredictionService {
         Ok(())
     }
 
-    pub async fn search(&self, mut search: PredictionSearch) -> ApiResult<Page<PredictionRecord>> {
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn search(&self, mut search: PredictionSearch) -> Result<Page<PredictionRecord>> {
         if search.model_name.is_empty() {
             return Err(MlflowError::new(
                 ErrorCode::InvalidParameterValue,
                 "model_name is required",
-            )
-            .into());
+            ));
         }
         if !(1..=MAX_SEARCH_RESULTS).contains(&search.max_results) {
             return Err(MlflowError::new(
                 ErrorCode::InvalidParameterValue,
                 format!("max_results must be between 1 and {MAX_SEARCH_RESULTS}"),
-            )
-            .into());
+            ));
         }
         let limit = search.max_results;
         // One more than asked tells whether another page follows.

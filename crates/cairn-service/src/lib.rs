@@ -1,0 +1,53 @@
+//! cairn's rules, between the edges that parse (the REST API, the web UI, the CLI and,
+//! later, jobs) and the stores that persist.
+//!
+//! Every function here returns [`cairn_core::MlflowError`], never an HTTP type, so the
+//! same rules run in process from any caller. A store or storage failure reaches the
+//! caller as one opaque `INTERNAL_ERROR`; its cause is logged once, inside the
+//! caller's span (which carries the request id), where it is converted.
+
+pub mod artifacts;
+pub mod logged_models;
+pub mod predictions;
+pub mod registry;
+pub mod tracking;
+
+use std::sync::Arc;
+
+use cairn_artifacts::ArtifactStore;
+use cairn_store::Stores;
+
+pub use artifacts::ArtifactService;
+pub use predictions::PredictionService;
+pub use registry::RegistryService;
+pub use tracking::TrackingService;
+
+/// Every capability's service over one backend's stores and one artifact destination:
+/// what a handler, a UI page or a job step reaches.
+#[derive(Clone)]
+pub struct Services {
+    pub tracking: Arc<TrackingService>,
+    pub registry: Arc<RegistryService>,
+    pub artifacts: Arc<ArtifactService>,
+    pub predictions: Arc<PredictionService>,
+}
+
+impl Services {
+    pub fn new(stores: Stores, artifacts: ArtifactStore) -> Self {
+        let tracking = Arc::new(TrackingService::new(stores.tracking, stores.logged_models));
+        Services {
+            registry: Arc::new(RegistryService::new(stores.registry, tracking.clone())),
+            tracking,
+            artifacts: Arc::new(ArtifactService::new(artifacts)),
+            predictions: Arc::new(PredictionService::new(stores.predictions)),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, MLflow's timestamp unit.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
