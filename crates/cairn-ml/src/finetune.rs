@@ -174,7 +174,7 @@ struct Linear {
 }
 
 impl Linear {
-    fn new(vb: VarBuilder, d_in: usize, d_out: usize) -> candle_core::Result<Linear> {
+    fn new(vb: VarBuilder<'_>, d_in: usize, d_out: usize) -> candle_core::Result<Linear> {
         Ok(Linear {
             weight: vb.get((d_out, d_in), "weight")?,
             bias: vb.get(d_out, "bias")?,
@@ -200,7 +200,7 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    fn new(vb: VarBuilder, dim: usize, eps: f64) -> candle_core::Result<LayerNorm> {
+    fn new(vb: VarBuilder<'_>, dim: usize, eps: f64) -> candle_core::Result<LayerNorm> {
         Ok(LayerNorm {
             weight: vb.get(dim, "weight")?,
             bias: vb.get(dim, "bias")?,
@@ -234,7 +234,7 @@ struct Bert {
 }
 
 impl Bert {
-    fn new(vb: VarBuilder, s: &BertShape) -> candle_core::Result<Bert> {
+    fn new(vb: VarBuilder<'_>, s: &BertShape) -> candle_core::Result<Bert> {
         let h = s.hidden_size;
         let e = vb.pp("embeddings");
         let layers = (0..s.num_hidden_layers)
@@ -395,25 +395,60 @@ fn token_targets(
     (labels, weights)
 }
 
-/// Fine-tunes the encoder in `src` (`config.json`, `model.safetensors`,
-/// `tokenizer.json`) to tell `classes` apart on `texts`/`y`, and writes the tuned
-/// encoder to `dst` in the same layout. `dev` (texts, class indices) is scored after
-/// each epoch and the best epoch's weights are the ones written; `on_epoch` may stop
-/// the run early. Returns the epoch whose weights were written.
-#[allow(clippy::too_many_arguments)]
+/// What one fine-tuning run works on: the encoder it starts from, where the tuned
+/// one goes, the labelled training texts, the optional dev set and slot tags, and
+/// the settings. Everything is borrowed, so a request is cheap to copy and to
+/// build again with one field changed (`FineTuneRequest { dev: None, ..request }`).
+#[derive(Debug, Clone, Copy)]
+pub struct FineTuneRequest<'a> {
+    /// The encoder folder to start from: `config.json`, `model.safetensors` and
+    /// `tokenizer.json`, in the sentence-transformers layout.
+    pub src: &'a Path,
+    /// The folder the tuned encoder is written to, in the same layout (created if
+    /// missing; its files are overwritten).
+    pub dst: &'a Path,
+    /// Texts are cut to this many tokens, as the inference encoder cuts them.
+    pub max_tokens: usize,
+    /// The training texts.
+    pub texts: &'a [String],
+    /// The class index of each training text (as many as `texts`).
+    pub y: &'a [usize],
+    /// How many classes the classification head tells apart (every index in `y`
+    /// and in the dev labels is below it).
+    pub n_classes: usize,
+    /// Dev texts and their class indices, scored after each epoch: the best
+    /// epoch's weights are the ones written. Without it (or with no rows) the last
+    /// epoch's weights are written.
+    pub dev: Option<(&'a [String], &'a [usize])>,
+    /// Word-level slot tags of the training texts (one row per text), for
+    /// JointBERT's slot-filling loss beside the intent loss.
+    pub slots: Option<SlotTargets<'a>>,
+    /// The optimizer, schedule and regularisation settings.
+    pub config: &'a FineTuneConfig,
+}
+
+/// Fine-tunes the encoder in `request.src` to tell the classes apart on the
+/// training texts, and writes the tuned encoder to `request.dst` in the same
+/// layout. The dev set, when there is one, is scored after each epoch and the best
+/// epoch's weights are the ones written. `on_step` is called after each optimizer
+/// step with (step, total steps); `on_epoch` after each epoch, and may stop the run
+/// early. Returns the epoch whose weights were written.
 pub fn fine_tune(
-    src: &Path,
-    dst: &Path,
-    max_tokens: usize,
-    texts: &[String],
-    y: &[usize],
-    n_classes: usize,
-    dev: Option<(&[String], &[usize])>,
-    slots: Option<SlotTargets>,
-    config: &FineTuneConfig,
+    request: FineTuneRequest<'_>,
     mut on_step: impl FnMut(usize, usize),
     mut on_epoch: impl FnMut(&FineTuneEpoch) -> Continue,
 ) -> Result<usize> {
+    let FineTuneRequest {
+        src,
+        dst,
+        max_tokens,
+        texts,
+        y,
+        n_classes,
+        dev,
+        slots,
+        config,
+    } = request;
     if texts.is_empty() || texts.len() != y.len() {
         return Err(MlError::Config(format!(
             "fine-tuning needs as many labels as texts ({} texts, {} labels)",

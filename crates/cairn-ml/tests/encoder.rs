@@ -100,7 +100,7 @@ fn minilm_embeds_unit_vectors_that_place_paraphrases_together() {
 /// closer together than the stock weights put them.
 #[test]
 fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
-    use cairn_ml::finetune::{fine_tune, FineTuneConfig, FineTuneEpoch};
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig, FineTuneEpoch, FineTuneRequest};
     use cairn_ml::linear::Continue;
     let Some(dir) = encoder_dir() else { return };
     let intents = [
@@ -142,15 +142,17 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
     let mut epochs = Vec::new();
     let mut steps = 0;
     let kept = fine_tune(
-        &dir,
-        out.path(),
-        64,
-        &texts,
-        &y,
-        3,
-        Some((&texts, &y)),
-        None,
-        &config,
+        FineTuneRequest {
+            src: &dir,
+            dst: out.path(),
+            max_tokens: 64,
+            texts: &texts,
+            y: &y,
+            n_classes: 3,
+            dev: Some((&texts, &y)),
+            slots: None,
+            config: &config,
+        },
         |_, _| steps += 1,
         |e| {
             epochs.push(e.clone());
@@ -186,15 +188,17 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
     // (MiniLM's own gap here is about 0.37; six epochs take it to about 0.50).
     let last = tempfile::tempdir().unwrap();
     let kept = fine_tune(
-        &dir,
-        last.path(),
-        64,
-        &texts,
-        &y,
-        3,
-        None,
-        None,
-        &config,
+        FineTuneRequest {
+            src: &dir,
+            dst: last.path(),
+            max_tokens: 64,
+            texts: &texts,
+            y: &y,
+            n_classes: 3,
+            dev: None,
+            slots: None,
+            config: &config,
+        },
         |_, _| {},
         |_| Continue::Yes,
     )
@@ -238,7 +242,7 @@ fn fine_tuning_pulls_each_intent_together_and_saves_a_loadable_encoder() {
 /// dev), and the warm-up and decay are spread over the steps actually taken.
 #[test]
 fn fine_tuning_stops_after_max_steps_within_an_epoch() {
-    use cairn_ml::finetune::{fine_tune, FineTuneConfig};
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig, FineTuneRequest};
     use cairn_ml::linear::Continue;
     let Some(dir) = encoder_dir() else { return };
     let (texts, y) = three_intents();
@@ -252,15 +256,17 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
     let out = tempfile::tempdir().unwrap();
     let (mut steps, mut epochs) = (Vec::new(), Vec::new());
     let kept = fine_tune(
-        &dir,
-        out.path(),
-        64,
-        &texts,
-        &y,
-        3,
-        Some((&texts, &y)),
-        None,
-        &config,
+        FineTuneRequest {
+            src: &dir,
+            dst: out.path(),
+            max_tokens: 64,
+            texts: &texts,
+            y: &y,
+            n_classes: 3,
+            dev: Some((&texts, &y)),
+            slots: None,
+            config: &config,
+        },
         |step, total| steps.push((step, total)),
         |e| {
             epochs.push(e.epoch);
@@ -278,15 +284,17 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
         ..Default::default()
     };
     let refused = fine_tune(
-        &dir,
-        out.path(),
-        64,
-        &texts,
-        &y,
-        3,
-        None,
-        None,
-        &zero,
+        FineTuneRequest {
+            src: &dir,
+            dst: out.path(),
+            max_tokens: 64,
+            texts: &texts,
+            y: &y,
+            n_classes: 3,
+            dev: None,
+            slots: None,
+            config: &zero,
+        },
         |_, _| {},
         |_| Continue::Yes,
     );
@@ -298,7 +306,7 @@ fn fine_tuning_stops_after_max_steps_within_an_epoch() {
 /// seed writes the same encoder and reports the same losses; another seed does not.
 #[test]
 fn fine_tuning_with_the_same_seed_repeats_the_run() {
-    use cairn_ml::finetune::{fine_tune, FineTuneConfig};
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig, FineTuneRequest};
     use cairn_ml::linear::Continue;
     let Some(dir) = encoder_dir() else { return };
     let (texts, y) = three_intents();
@@ -313,15 +321,17 @@ fn fine_tuning_with_the_same_seed_repeats_the_run() {
         let out = tempfile::tempdir().unwrap();
         let mut losses = Vec::new();
         fine_tune(
-            &dir,
-            out.path(),
-            64,
-            &texts,
-            &y,
-            3,
-            Some((&texts, &y)),
-            None,
-            &config,
+            FineTuneRequest {
+                src: &dir,
+                dst: out.path(),
+                max_tokens: 64,
+                texts: &texts,
+                y: &y,
+                n_classes: 3,
+                dev: Some((&texts, &y)),
+                slots: None,
+                config: &config,
+            },
             |_, _| {},
             |e| {
                 losses.push((e.train_loss, e.val_loss));
@@ -345,7 +355,7 @@ fn fine_tuning_with_the_same_seed_repeats_the_run() {
 /// per epoch and falls as the token head learns which words are cities.
 #[test]
 fn fine_tuning_with_slot_tags_learns_the_slots() {
-    use cairn_ml::finetune::{fine_tune, FineTuneConfig, SlotTargets};
+    use cairn_ml::finetune::{fine_tune, FineTuneConfig, FineTuneRequest, SlotTargets};
     use cairn_ml::linear::Continue;
     let Some(dir) = encoder_dir() else { return };
     // Tags: 0 = O, 1 = B-city, 2 = B-time.
@@ -370,18 +380,20 @@ fn fine_tuning_with_slot_tags_learns_the_slots() {
     let out = tempfile::tempdir().unwrap();
     let mut epochs = Vec::new();
     fine_tune(
-        &dir,
-        out.path(),
-        64,
-        &texts,
-        &y,
-        2,
-        None,
-        Some(SlotTargets {
-            tags: &tags,
-            n_tags: 3,
-        }),
-        &config,
+        FineTuneRequest {
+            src: &dir,
+            dst: out.path(),
+            max_tokens: 64,
+            texts: &texts,
+            y: &y,
+            n_classes: 2,
+            dev: None,
+            slots: Some(SlotTargets {
+                tags: &tags,
+                n_tags: 3,
+            }),
+            config: &config,
+        },
         |_, _| {},
         |e| {
             epochs.push(e.clone());
@@ -401,18 +413,20 @@ fn fine_tuning_with_slot_tags_learns_the_slots() {
 
     let short = [vec![0usize, 1]];
     let refused = fine_tune(
-        &dir,
-        out.path(),
-        64,
-        &texts,
-        &y,
-        2,
-        None,
-        Some(SlotTargets {
-            tags: &short,
-            n_tags: 3,
-        }),
-        &config,
+        FineTuneRequest {
+            src: &dir,
+            dst: out.path(),
+            max_tokens: 64,
+            texts: &texts,
+            y: &y,
+            n_classes: 2,
+            dev: None,
+            slots: Some(SlotTargets {
+                tags: &short,
+                n_tags: 3,
+            }),
+            config: &config,
+        },
         |_, _| {},
         |_| Continue::Yes,
     );

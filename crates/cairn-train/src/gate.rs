@@ -1,6 +1,7 @@
 //! Registration and gated promotion: the new version is registered, checked, and
 //! tagged `passed_tests` and `beats_threshold`; the alias moves to it only when
-//! both are true.
+//! both are true. The champion is scored with [`crate::evaluation`], as the new
+//! model was, so this module never uses the pipeline that calls it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +10,7 @@ use cairn_ml::model_dir::{self, CairnModel};
 use serde_json::Value;
 
 use crate::error::{Result, TrainError};
-use crate::pipeline::{score, TestSet};
+use crate::evaluation::{score, TestSet};
 use crate::spec::{OodSpec, RegisterSpec};
 use crate::tracker::{RunRef, Tracker};
 

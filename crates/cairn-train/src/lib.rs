@@ -3,6 +3,7 @@
 //! plots, the model directory (cairn's flavor), registration and gated promotion.
 
 pub mod error;
+pub mod evaluation;
 pub mod gate;
 pub mod pipeline;
 pub mod progress;
