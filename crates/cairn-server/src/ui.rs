@@ -14,7 +14,7 @@ use cairn_ui::{Params, Reply, UiResult};
 
 /// The UI's routes, ready to merge beside the API's (`cairn server` mounts them at
 /// `/`), with MLflow's UI paths redirected to the matching page (see
-/// [`mlflow_links`]).
+/// `mlflow_links`).
 pub fn router(state: Services) -> Router {
     Router::new()
         .route("/", get(experiments_list))

@@ -1,8 +1,8 @@
 //! MLflow's search language: filters (`metrics.acc > 0.5 AND params.lr = '0.01'`) and
 //! `order_by` keys (`metrics.loss DESC`).
 //!
-//! [`lexer`] turns a string into tokens, [`parser`] turns tokens into a [`Filter`] of
-//! AND-ed [`Clause`]s, and [`validate`] checks each clause against what the searched
+//! `lexer` turns a string into tokens, `parser` turns tokens into a [`Filter`] of
+//! AND-ed [`Clause`]s, and `validate` checks each clause against what the searched
 //! entity supports (runs, experiments). Every error is INVALID_PARAMETER_VALUE and
 //! names the token it stopped at. The store turns a validated filter into SQL.
 
