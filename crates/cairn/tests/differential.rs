@@ -3,7 +3,8 @@
 //! meets) sent to a real `mlflow server` 3.17.2 and to this cairn, each on a fresh
 //! database, comparing status, `error_code`, body kind and the key set of every
 //! answer. Any difference not in `compat/differential/known.tsv` fails, and so does a
-//! listed one that has gone (so the list stays the truth).
+//! listed one that has gone (so the list stays the truth), except a DERIVED one, which
+//! can come and go with the order of ties.
 
 mod common;
 
@@ -75,7 +76,13 @@ fn cairn_answers_raw_requests_as_mlflow_server_does_or_as_documented() {
             ));
         }
     }
-    let gone: Vec<&String> = known.keys().filter(|k| !differing.contains(*k)).collect();
+    // A DERIVED difference follows from another one and may come and go with the order
+    // of ties (runs both servers start at the same time): only the others must stay.
+    let gone: Vec<&String> = known
+        .iter()
+        .filter(|(k, judgement)| *judgement != "DERIVED" && !differing.contains(*k))
+        .map(|(k, _)| k)
+        .collect();
     let mut by_judgement: BTreeMap<&str, usize> = BTreeMap::new();
     for name in &differing {
         if let Some(j) = known.get(name) {

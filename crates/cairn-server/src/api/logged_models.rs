@@ -30,6 +30,68 @@ pub fn routes() -> Router<Services> {
             delete(delete_tag),
         )
         .route("/logged-models/{model_id}/params", post(log_params))
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(list_artifacts),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/files",
+            get(get_artifact),
+        )
+}
+
+#[derive(Deserialize)]
+struct ArtifactsReq {
+    artifact_directory_path: Option<String>,
+    artifact_file_path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ArtifactListing {
+    root_uri: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<super::artifacts::FileInfo>,
+}
+
+/// A logged model's files under a directory, paths relative to its root.
+async fn list_artifacts(
+    State(s): State<Services>,
+    Path(model_id): Path<String>,
+    MlflowRequest(req): MlflowRequest<ArtifactsReq>,
+) -> ApiResult<Json<ArtifactListing>> {
+    let model = s.tracking.get_logged_model(&model_id).await?;
+    let files = s
+        .artifacts
+        .list_run(
+            &model.info.artifact_uri,
+            req.artifact_directory_path.as_deref(),
+        )
+        .await?;
+    Ok(Json(ArtifactListing {
+        root_uri: model.info.artifact_uri,
+        files: files.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// One file of a logged model (MLflow's UI reads `MLmodel` this way).
+async fn get_artifact(
+    State(s): State<Services>,
+    Path(model_id): Path<String>,
+    MlflowRequest(req): MlflowRequest<ArtifactsReq>,
+) -> ApiResult<axum::response::Response> {
+    let Some(path) = req.artifact_file_path.filter(|p| !p.is_empty()) else {
+        return Err(cairn_core::MlflowError::new(
+            cairn_core::ErrorCode::BadRequest,
+            "Request must include the \"artifact_file_path\" query parameter.",
+        )
+        .into());
+    };
+    let model = s.tracking.get_logged_model(&model_id).await?;
+    let file = s
+        .artifacts
+        .download_run(&model.info.artifact_uri, &path)
+        .await?;
+    Ok(super::artifacts::file_response(&path, file))
 }
 
 fn model(m: LoggedModel) -> Json<Value> {

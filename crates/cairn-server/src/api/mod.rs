@@ -20,7 +20,8 @@ use cairn_service::Services;
 pub fn router(state: Services) -> Router {
     let mlflow_v2 = tracking::routes()
         .merge(logged_models::routes())
-        .merge(registry::routes());
+        .merge(registry::routes())
+        .merge(artifacts::run_routes());
     let artifacts = artifacts::routes();
     Router::new()
         .nest("/api/2.0/mlflow", mlflow_v2.clone())
@@ -28,6 +29,7 @@ pub fn router(state: Services) -> Router {
         .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
         .nest("/api/2.0/cairn", predictions::routes())
+        .merge(artifacts::root_routes())
         .merge(meta::routes())
         .fallback(not_found)
         .with_state(state)

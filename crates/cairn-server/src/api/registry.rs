@@ -10,7 +10,7 @@ use cairn_core::wire::{deserialize_opt_i64, deserialize_string_list};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::fields::{deserialize_opt_bool, deserialize_opt_string, required, required_str};
+use super::fields::{deserialize_opt_bool, deserialize_opt_string, required_str};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::registry::{CreateModelVersion, RegistrySearchRequest};
@@ -235,7 +235,8 @@ async fn set_registered_model_tag(
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let key = required_str(req.key.clone(), "key")?;
-    let value = required(req.value.clone(), "value")?;
+    // A missing value is proto3's default, the empty string, as MLflow reads it.
+    let value = req.value.clone().unwrap_or_default();
     s.registry
         .set_registered_model_tag(&req.name()?, &key, &value)
         .await?;
@@ -346,7 +347,8 @@ async fn transition_stage(
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let stage = required_str(req.stage.clone(), "stage")?;
-    let archive = required(req.archive_existing_versions, "archive_existing_versions")?;
+    // Absent is proto3's default, false, as MLflow reads it.
+    let archive = req.archive_existing_versions.unwrap_or(false);
     Ok(version(
         s.registry
             .transition_stage(&req.name()?, &req.version()?, &stage, archive)
@@ -391,7 +393,8 @@ async fn set_model_version_tag(
     MlflowRequest(req): MlflowRequest<RegistryReq>,
 ) -> ApiResult<Json<Value>> {
     let key = required_str(req.key.clone(), "key")?;
-    let value = required(req.value.clone(), "value")?;
+    // A missing value is proto3's default, the empty string, as MLflow reads it.
+    let value = req.value.clone().unwrap_or_default();
     s.registry
         .set_model_version_tag(&req.name()?, &req.version()?, &key, &value)
         .await?;

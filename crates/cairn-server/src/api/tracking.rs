@@ -246,7 +246,8 @@ async fn set_experiment_tag(
 ) -> ApiResult<Json<Value>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
     let key = required_str(req.key, "key")?;
-    let value = required(req.value, "value")?;
+    // A missing value is proto3's default, the empty string, as MLflow reads it.
+    let value = req.value.unwrap_or_default();
     s.tracking.set_experiment_tag(&id, &key, &value).await?;
     Ok(Json(json!({})))
 }
@@ -514,7 +515,8 @@ impl KeyValueReq {
     fn into_parts(self) -> Result<(String, KeyValue), MlflowError> {
         let run_id = resolve_run_id(self.run_id, self.run_uuid)?;
         let key = required_str(self.key, "key")?;
-        let value = required(self.value, "value")?;
+        // A missing value is proto3's default, the empty string, as MLflow reads it.
+        let value = self.value.unwrap_or_default();
         Ok((run_id, KeyValue::new(key, value)))
     }
 }

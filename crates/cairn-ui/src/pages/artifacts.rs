@@ -2,6 +2,7 @@
 //! (first rows) and images, and the raw file.
 
 use cairn_artifacts::FileInfo;
+use cairn_service::artifacts::{join, proxied_root};
 use cairn_service::Services;
 use futures::StreamExt;
 use maud::{html, Markup};
@@ -20,12 +21,7 @@ const CSV_ROWS: usize = 50;
 /// Where a run's artifacts are inside the server's artifact store, when its URI
 /// points there (`mlflow-artifacts:/1/<run>/artifacts`, with or without a host).
 pub fn run_root(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("mlflow-artifacts:")?;
-    let path = match rest.strip_prefix("//") {
-        Some(with_host) => with_host.split_once('/').map_or("", |(_, p)| p),
-        None => rest,
-    };
-    Some(path.trim_matches('/').to_string())
+    proxied_root(uri).ok()
 }
 
 /// What a preview shows, by the file's name.
@@ -143,14 +139,6 @@ pub async fn browse(state: &Services, id: String, q: Params) -> UiResult<Reply> 
         }
     };
     Ok(layout::page(&format!("Artifacts of {name}"), body))
-}
-
-fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_string(),
-        (_, true) => a.to_string(),
-        _ => format!("{a}/{b}"),
-    }
 }
 
 /// The start of a file, at most [`PREVIEW_BYTES`], and whether there is more.
