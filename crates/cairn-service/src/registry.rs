@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::logged_model::model_id_of_uri;
-use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage, PROMPT_TAG};
-use cairn_core::search::{self, Clause, OrderBy, RegistryAttr, Target};
+use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
+use cairn_core::search::{self, Clause, OrderBy, RegistryAttr};
 use cairn_core::validation as v;
 use cairn_core::Result;
 use cairn_core::{page_token, MlflowError};
@@ -217,25 +217,11 @@ impl RegistryService {
         &self,
         req: RegistrySearchRequest,
     ) -> Result<Page<RegisteredModel>> {
-        let mut search = req.validate(
+        let search = req.validate(
             search::registered_model_filter,
             search::registered_model_order_by,
             (100, 1000),
         )?;
-        // MLflow's server leaves prompts (registered models tagged as such) out of a
-        // model search unless the filter asks about that tag itself, whether or not
-        // the client appended its own clause for it.
-        let asks_for_prompts = search
-            .filter
-            .iter()
-            .any(|c| c.target == Target::Tag(PROMPT_TAG.to_string()));
-        if !asks_for_prompts {
-            search
-                .filter
-                .extend(search::registered_model_filter(&format!(
-                    "tag.`{PROMPT_TAG}` != 'true'"
-                ))?);
-        }
         Ok(self.store.search_registered_models(&search).await?)
     }
 

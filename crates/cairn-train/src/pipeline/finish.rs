@@ -29,7 +29,10 @@ pub struct Outcome {
 /// Logs `metrics`, the report and the plots to `parent`, saves and uploads the
 /// model directory (with the encoder folder and the input examples), and gates the
 /// version when `register` is given.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is a separate result of the run it records; a struct would only rename them"
+)]
 pub(super) fn finish(
     register: Option<&RegisterSpec>,
     tracker: &Tracker,

@@ -1,7 +1,10 @@
 //! A real cairn server with the UI on a free port, and a headless Debian chromium
 //! driven over WebDriver (chromedriver), for the browser tests and the scale runs.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part: `expect` would fail in some"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

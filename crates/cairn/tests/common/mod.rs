@@ -1,6 +1,9 @@
 //! Helpers for tests that run the real `cairn` binary and real MLflow.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part: `expect` would fail in some"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -283,7 +286,10 @@ impl Drop for S3Server {
     }
 }
 
-#[allow(unused_imports)]
+#[allow(
+    unused_imports,
+    reason = "not every test binary that shares this module uses it"
+)]
 pub use cairn_testkit::TestPostgres;
 
 /// Runs `cairn <args>`, returning (success, stdout, stderr).
