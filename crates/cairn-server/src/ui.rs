@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use cairn_service::Services;
 use cairn_ui::pages::{artifacts, compare, experiments, registry, run, runs};
-use cairn_ui::{Params, Reply, UiResult};
+use cairn_ui::{segment, to_query, Params, Reply, UiResult};
 
 /// The UI's routes, ready to merge beside the API's (`cairn server` mounts them at
 /// `/`), with MLflow's UI paths redirected to the matching page (see
@@ -78,9 +78,7 @@ fn mlflow_links() -> Router<Services> {
             .and_then(|r| serde_json::from_str(r).ok())
             .unwrap_or_default();
         let pairs: Vec<(&str, &str)> = runs.iter().map(|r| ("run", r.as_str())).collect();
-        let mut to = url::form_urlencoded::Serializer::new(String::new());
-        to.extend_pairs(pairs);
-        see_other(&format!("/compare?{}", to.finish()))
+        see_other(&format!("/compare{}", to_query(&pairs)))
     }
     Router::new()
         .route("/experiments/{id}/runs/{run_id}", get(to_run))
@@ -95,12 +93,6 @@ fn mlflow_links() -> Router<Services> {
 
 fn see_other(location: &str) -> Response {
     write(Reply::redirect(location))
-}
-
-fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 /// A page's reply, or its error as a page, as an HTTP response.

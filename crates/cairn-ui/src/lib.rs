@@ -20,7 +20,7 @@ mod query;
 mod reply;
 
 pub use error::{UiError, UiResult};
-pub use query::Params;
+pub use query::{segment, to_query, Params};
 pub use reply::{Body, Reply};
 
 /// The UI's stylesheet.
