@@ -7,34 +7,37 @@ use crate::reply::Reply;
 /// Bumped with the binary so browsers fetch new assets after an upgrade.
 const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A whole page around `body`.
+/// A whole page around `body`, as a 200 reply.
 pub fn page(title: &str, body: Markup) -> Reply {
-    Reply::html(
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                head {
-                    meta charset="utf-8";
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { (title) " · cairn" }
-                    link rel="stylesheet" href={ "/static/app.css?v=" (ASSET_VERSION) };
-                    script defer src={ "/static/app.js?v=" (ASSET_VERSION) } {}
-                }
-                body {
-                    a.skip href="#main" { "Skip to content" }
-                    header.top {
-                        a.brand href="/" { "cairn" }
-                        nav aria-label="Main" {
-                            a href="/experiments" { "Experiments" }
-                            a href="/registry" { "Models" }
-                        }
+    Reply::html(document(title, body).into_string())
+}
+
+/// The whole HTML document around `body`: what a page's `render` returns, so a test
+/// reads the same text the server sends.
+pub fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · cairn" }
+                link rel="stylesheet" href={ "/static/app.css?v=" (ASSET_VERSION) };
+                script defer src={ "/static/app.js?v=" (ASSET_VERSION) } {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { "cairn" }
+                    nav aria-label="Main" {
+                        a href="/experiments" { "Experiments" }
+                        a href="/registry" { "Models" }
                     }
-                    main #main { (body) }
                 }
+                main #main { (body) }
             }
         }
-        .into_string(),
-    )
+    }
 }
 
 /// `Home / Experiments / x` trail.

@@ -8,8 +8,9 @@
 //! as the REST API ([`cairn_service::Services`]), never the store.
 //!
 //! Each page is a function from the services and the request's parameters to a
-//! [`Reply`]; it loads, then renders. No HTTP framework here: `cairn-server`'s `ui`
-//! module routes requests to these functions and writes their replies.
+//! [`Reply`]; it loads a view model, then renders it with no I/O (see [`pages`]).
+//! No HTTP framework here: `cairn-server`'s `ui` module routes requests to these
+//! functions and writes their replies.
 
 mod chart;
 mod error;

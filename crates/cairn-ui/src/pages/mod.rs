@@ -1,9 +1,15 @@
-//! One module per page family; each handler reads its query, calls services and
-//! renders.
+//! One module per page family. Each page comes in two steps: a view model's async
+//! `load` reads the query and calls the services, and its `render` builds the HTML
+//! from that model alone, with no I/O, so the pages' HTML is tested from hand-built
+//! models without a store. The page function the server routes to runs one, then the
+//! other. The form handlers (create, rename, delete, aliases, tags) only call a
+//! service and redirect.
 
 pub mod artifacts;
 pub mod compare;
 pub mod experiments;
+#[cfg(test)]
+mod fixtures;
 pub mod registry;
 pub mod run;
 pub mod runs;
