@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use cairn_core::entities::{Run, ViewType};
+use cairn_core::entities::{Experiment, Run, ViewType};
 use cairn_service::Services;
 use maud::{html, Markup};
 
@@ -30,71 +30,132 @@ struct Columns {
 }
 
 /// A filter the grammar refused, pointed at where it stopped.
-struct FilterError {
-    message: String,
-    position: Option<usize>,
+#[derive(Debug, Clone)]
+pub struct FilterError {
+    pub message: String,
+    /// The character where the grammar stopped, when it says.
+    pub position: Option<usize>,
 }
 
+/// What an experiment's runs page shows: one page of a run search, or the filter's
+/// error when the grammar refused it (then no search ran).
+#[derive(Debug, Clone)]
+pub struct RunsPage {
+    /// The request's query: columns, paging and sort links keep the rest of it.
+    pub query: Params,
+    /// The experiment's id as the request spelled it: the page's links repeat it.
+    pub id: String,
+    pub experiment: Experiment,
+    pub view: ViewType,
+    /// `active`, `deleted` or `all`.
+    pub view_name: &'static str,
+    /// The filter as typed ("" for none).
+    pub filter: String,
+    /// The sort, in MLflow's `order_by` grammar.
+    pub order: String,
+    pub runs: Vec<Run>,
+    pub next_page_token: Option<String>,
+    pub filter_error: Option<FilterError>,
+}
+
+/// An experiment's runs page: 400 when the filter is refused, with how long loading
+/// and rendering took in `server-timing`.
 pub async fn page(state: &Services, id: String, q: Params) -> UiResult<Reply> {
     let started = Instant::now();
-    let exp = state.tracking.get_experiment(&id).await?;
-    let (view, view_name) = view_type(q.get("view"));
-    let filter = q.get("filter").unwrap_or("").to_string();
-    let order = q.get("order").unwrap_or(DEFAULT_ORDER).to_string();
-    let per = q.number("per", 100.0, 1.0, 1000.0)? as i64;
+    let view = RunsPage::load(state, id, q).await?;
+    let html = view.render().into_string();
+    let timing = format!("page;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+    Ok(Reply::html(html)
+        .with_status(view.status())
+        .with_header("server-timing", timing))
+}
 
-    // The filter is checked on its own first so its error can point into the box;
-    // the service checks it again with everything else.
-    let checked = cairn_core::search::run_filter(&filter).map_err(|e| FilterError {
-        message: e.message,
-        position: e.position,
-    });
-    let (runs, next, filter_error) = match checked {
-        Err(e) => (Vec::new(), None, Some(e)),
-        Ok(_) => {
-            let page = state
-                .tracking
-                .search_runs(
-                    std::slice::from_ref(&id),
-                    Some(&filter),
-                    std::slice::from_ref(&order),
-                    view,
-                    Some(per),
-                    q.get("page"),
-                )
-                .await?;
-            (page.items, page.next_page_token, None)
+impl RunsPage {
+    /// The experiment, then its runs as the query filters, sorts and pages them.
+    pub async fn load(state: &Services, id: String, q: Params) -> UiResult<Self> {
+        let experiment = state.tracking.get_experiment(&id).await?;
+        let (view, view_name) = view_type(q.get("view"));
+        let filter = q.get("filter").unwrap_or("").to_string();
+        let order = q.get("order").unwrap_or(DEFAULT_ORDER).to_string();
+        let per = q.number("per", 100.0, 1.0, 1000.0)? as i64;
+
+        // The filter is checked on its own first so its error can point into the box;
+        // the service checks it again with everything else.
+        let checked = cairn_core::search::run_filter(&filter).map_err(|e| FilterError {
+            message: e.message,
+            position: e.position,
+        });
+        let (runs, next_page_token, filter_error) = match checked {
+            Err(e) => (Vec::new(), None, Some(e)),
+            Ok(_) => {
+                let page = state
+                    .tracking
+                    .search_runs(
+                        std::slice::from_ref(&id),
+                        Some(&filter),
+                        std::slice::from_ref(&order),
+                        view,
+                        Some(per),
+                        q.get("page"),
+                    )
+                    .await?;
+                (page.items, page.next_page_token, None)
+            }
+        };
+        Ok(RunsPage {
+            query: q,
+            id,
+            experiment,
+            view,
+            view_name,
+            filter,
+            order,
+            runs,
+            next_page_token,
+            filter_error,
+        })
+    }
+
+    /// 400 when the filter was refused, else 200.
+    pub fn status(&self) -> u16 {
+        if self.filter_error.is_some() {
+            400
+        } else {
+            200
         }
-    };
-    let columns = columns(&q, &runs);
-    let body = html! {
-        (layout::crumbs(&[("Experiments", Some("/experiments".into())), (&exp.name, None)]))
-        h1 { (exp.name) }
-        p.meta {
-            "ID " (exp.experiment_id)
-            @if let Some(loc) = &exp.artifact_location { " · artifacts at " code { (loc) } }
-            " · " (exp.lifecycle_stage.as_str())
-        }
-        (filter_box(&id, &q, &filter, view_name, filter_error.as_ref()))
-        (column_chooser(&q, &runs, &columns))
-        @if filter_error.is_none() {
-            (table(&id, &q, &runs, &columns, &order, view))
-            nav.pager aria-label="Pages" {
-                @if q.get("page").is_some() {
-                    a href={ "/experiments/" (id) (q.with("page", &[])) } { "← First page" }
-                }
-                span { (runs.len()) " runs on this page" }
-                @if let Some(next) = &next {
-                    a rel="next" href={ "/experiments/" (id) (q.with("page", &[next])) } { "Next page →" }
+    }
+
+    /// The page's HTML: no I/O, so a test can render hand-built runs.
+    pub fn render(&self) -> Markup {
+        let (exp, q, runs) = (&self.experiment, &self.query, &self.runs);
+        let id = self.id.as_str();
+        let filter_error = self.filter_error.as_ref();
+        let columns = columns(q, runs);
+        let body = html! {
+            (layout::crumbs(&[("Experiments", Some("/experiments".into())), (&exp.name, None)]))
+            h1 { (exp.name) }
+            p.meta {
+                "ID " (exp.experiment_id)
+                @if let Some(loc) = &exp.artifact_location { " · artifacts at " code { (loc) } }
+                " · " (exp.lifecycle_stage.as_str())
+            }
+            (filter_box(id, q, &self.filter, self.view_name, filter_error))
+            (column_chooser(q, runs, &columns))
+            @if filter_error.is_none() {
+                (table(id, q, runs, &columns, &self.order, self.view))
+                nav.pager aria-label="Pages" {
+                    @if q.get("page").is_some() {
+                        a href={ "/experiments/" (id) (q.with("page", &[])) } { "← First page" }
+                    }
+                    span { (runs.len()) " runs on this page" }
+                    @if let Some(next) = &self.next_page_token {
+                        a rel="next" href={ "/experiments/" (id) (q.with("page", &[next])) } { "Next page →" }
+                    }
                 }
             }
-        }
-    };
-    let status = if filter_error.is_some() { 400 } else { 200 };
-    let timing = format!("page;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
-    Ok(layout::page(&exp.name, body)
-        .with_status(status)
-        .with_header("server-timing", timing))
+        };
+        layout::document(&exp.name, body)
+    }
 }
 
 /// The columns the link names, or the first few keys of each kind on this page.
@@ -406,6 +467,94 @@ pub async fn lifecycle(state: &Services, f: Params) -> UiResult<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pages::fixtures::{experiment, query, run, with_data};
+
+    fn page(runs: Vec<Run>, q: &str, filter_error: Option<FilterError>) -> RunsPage {
+        let query = query(q);
+        RunsPage {
+            filter: query.get("filter").unwrap_or("").to_string(),
+            query,
+            id: "1".into(),
+            experiment: experiment("1", "exp <1>"),
+            view: ViewType::ActiveOnly,
+            view_name: "active",
+            order: DEFAULT_ORDER.into(),
+            runs,
+            next_page_token: Some("p2".into()),
+            filter_error,
+        }
+    }
+
+    #[test]
+    fn runs_show_formatted_values_with_children_under_their_parent() {
+        let parent = with_data(
+            run("aaa", "sweep"),
+            &[("lr", "0.1")],
+            &[("acc", 0.123456789, 3)],
+            &[],
+        );
+        let child = with_data(
+            run("bbb", "<trial>"),
+            &[("lr", "0.2")],
+            &[("acc", 1.5e-7, 3)],
+            &[(PARENT_TAG, "aaa"), ("team", "red")],
+        );
+        // The child first, as a search by start time may return it.
+        let view = page(vec![child, parent], "", None);
+        assert_eq!(view.status(), 200);
+        let html = view.render().into_string();
+        assert!(
+            html.contains("<title>exp &lt;1&gt; · cairn</title>"),
+            "{html}"
+        );
+        let (at_parent, at_child) = (
+            html.find(r#"data-run="aaa""#).expect("the parent's row"),
+            html.find(r#"data-run="bbb""#).expect("the child's row"),
+        );
+        assert!(at_parent < at_child, "the child follows its parent");
+        assert!(
+            html.contains(r#"data-run="bbb" data-child-of="aaa""#),
+            "{html}"
+        );
+        assert!(html.contains("1 child runs"));
+        assert!(html.contains("&lt;trial&gt;</a>"), "{html}");
+        assert!(html.contains(r#"<td class="num">0.123457</td>"#), "{html}");
+        assert!(html.contains(r#"<td class="num">1.5000e-7</td>"#), "{html}");
+        assert!(html.contains(r#"<td class="num">1m 05s</td>"#), "{html}");
+        // Default columns: the page's metrics and params; user tags only when asked.
+        assert!(html.contains("metrics.%60acc%60+DESC") && html.contains("params.%60lr%60+DESC"));
+        assert!(!html.contains("tags.%60team%60"));
+        assert!(html.contains("2 runs on this page"));
+        assert!(html.contains(r#"href="/experiments/1?page=p2""#), "{html}");
+    }
+
+    #[test]
+    fn a_refused_filter_is_a_400_pointing_at_the_token() {
+        let view = page(
+            Vec::new(),
+            "filter=metrics.acc+%3E%3E+1",
+            Some(FilterError {
+                message: "unexpected '>'".into(),
+                position: Some(12),
+            }),
+        );
+        assert_eq!(view.status(), 400);
+        let html = view.render().into_string();
+        assert!(html.contains(r#"aria-invalid="true""#), "{html}");
+        assert!(
+            html.contains("<pre>metrics.acc <mark>&gt;&gt;</mark> 1</pre>"),
+            "{html}"
+        );
+        // No table and no pager when no search ran.
+        assert!(!html.contains("runs on this page") && !html.contains("No runs match."));
+    }
+
+    #[test]
+    fn no_runs_says_so() {
+        let html = page(Vec::new(), "view=active", None).render().into_string();
+        assert!(html.contains("No runs match."));
+        assert!(html.contains("0 runs on this page"));
+    }
 
     #[test]
     fn the_token_at_an_error_is_cut_out() {
