@@ -15,10 +15,8 @@
 //! database where a round trip costs anyway, is planned on sqlx.
 
 mod checkpointer;
-mod logged_models;
 mod predictions;
 mod readers;
-mod registry;
 mod tracking;
 mod writer;
 
@@ -27,13 +25,18 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::schema::{self, ALEMBIC_HEAD, MLFLOW_VERSION};
+use crate::schema::{self, ALEMBIC_HEAD};
 use crate::{Result, StoreError};
 
-use crate::sql::Bind;
+use crate::shared::{join_uri, now_ms};
+use crate::sql::exec::{Cols, Exec};
+use crate::sql::{Bind, Dialect, Sql};
 use checkpointer::Checkpointer;
 use readers::Readers;
 use writer::Writer;
+
+crate::sql::logged_models::logged_model_store!(SqliteStore, lite_read, lite_write);
+crate::sql::registry::registry_store!(SqliteStore, lite_read, lite_write);
 
 pub struct SqliteStore {
     writer: Writer,
@@ -179,14 +182,7 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 e => Err(e),
             })?;
-        let found = found.unwrap_or_default();
-        if found != ALEMBIC_HEAD {
-            return Err(StoreError::SchemaRevision {
-                found,
-                supported: ALEMBIC_HEAD,
-                mlflow_version: MLFLOW_VERSION,
-            });
-        }
+        schema::require_head(found)?;
     }
     for stmt in schema::SQLITE_CAIRN_DDL {
         tx.execute_batch(stmt)?;
@@ -209,15 +205,6 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
     Ok(())
 }
 
-/// Appends a path segment to a URI the way MLflow's `append_to_uri_path` does.
-pub(crate) fn join_uri(root: &str, segment: &str) -> String {
-    if root.ends_with('/') {
-        format!("{root}{segment}")
-    } else {
-        format!("{root}/{segment}")
-    }
-}
-
 impl SqliteStore {
     /// Stops background checkpoints before the writer's final one.
     pub(crate) fn stop_checkpointer(&self) {
@@ -225,13 +212,6 @@ impl SqliteStore {
             c.stop();
         }
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl rusqlite::ToSql for Bind {
@@ -242,6 +222,100 @@ impl rusqlite::ToSql for Bind {
             Bind::Real(v) => ToSqlOutput::Borrowed(ValueRef::Real(*v)),
             Bind::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Bind::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v as i64)),
+            Bind::NullInt | Bind::NullReal | Bind::NullText => {
+                ToSqlOutput::Borrowed(ValueRef::Null)
+            }
+            // `Sql::push_in` writes lists of placeholders for SQLite, never arrays.
+            Bind::Texts(_) | Bind::Ints(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite takes no array values".into(),
+                ))
+            }
         })
     }
 }
+
+/// A connection as the shared scripts' executor: each statement runs (and is done)
+/// when its future is first polled; see [`crate::sql::exec::ready`].
+pub(crate) struct Lite<'c>(pub &'c Connection);
+
+impl Exec for Lite<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &Sql) -> Result<u64> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(sql.params.iter()))? as u64)
+    }
+
+    async fn fetch<T>(
+        &mut self,
+        sql: &Sql,
+        mut f: impl FnMut(&dyn Cols) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(row)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.get(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool> {
+        Ok(self.get(i)?)
+    }
+
+    fn null_at(&self, i: usize) -> StoreError {
+        rusqlite::Error::InvalidColumnType(i, "NULL".into(), rusqlite::types::Type::Null).into()
+    }
+}
+
+/// Runs `$body` (an expression over the executor `$ex`, awaiting a shared script)
+/// through `$runner` ([`Readers`] or [`Writer`]), in the thread that owns the
+/// connection. What the body uses is moved there.
+macro_rules! lite_run {
+    ($runner:expr, |$ex:ident| $body:expr) => {
+        $runner
+            .run(move |conn| {
+                $crate::sql::exec::ready(async move {
+                    let $ex = &mut $crate::sqlite::Lite(conn);
+                    $body
+                })
+            })
+            .await
+    };
+}
+pub(crate) use lite_run;
+
+/// A script on a read connection, in a blocking thread.
+macro_rules! lite_read {
+    ($store:expr, |$ex:ident| $body:expr) => {
+        $crate::sqlite::lite_run!($store.readers, |$ex| $body)
+    };
+}
+pub(crate) use lite_read;
+
+/// A script on the writer thread: the body runs in its own savepoint of the
+/// group-committed transaction (see [`writer`]).
+macro_rules! lite_write {
+    ($store:expr, |$ex:ident| $body:expr) => {
+        $crate::sqlite::lite_run!($store.writer, |$ex| $body)
+    };
+}
+pub(crate) use lite_write;
