@@ -2,16 +2,15 @@
 //! MLflow gave them (`integer` and `bigint` both), and write transactions that are
 //! retried when PostgreSQL asks.
 
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use sqlx::{PgConnection, Postgres, Row, TypeInfo, ValueRef};
+use sqlx::Postgres;
 
-use crate::sql::exec::{Cols, Exec};
-use crate::sql::{Bind, Dialect, Sql};
-use crate::{Result, StoreError};
+use crate::sql::{Bind, Sql};
+use crate::StoreError;
 
 /// The statement with its values bound.
-pub(super) fn query(sql: &Sql) -> Query<'_, Postgres, PgArguments> {
+pub(crate) fn query(sql: &Sql) -> Query<'_, Postgres, PgArguments> {
     let mut q = sqlx::query(&sql.text);
     for b in &sql.params {
         q = match b {
@@ -27,60 +26,6 @@ pub(super) fn query(sql: &Sql) -> Query<'_, Postgres, PgArguments> {
         };
     }
     q
-}
-
-impl Cols for PgRow {
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        let raw = self.try_get_raw(i)?;
-        if raw.is_null() {
-            return Ok(None);
-        }
-        let width = raw.type_info().name().to_string();
-        Ok(Some(match width.as_str() {
-            "INT2" => self.try_get::<i16, _>(i)? as i64,
-            "INT4" => self.try_get::<i32, _>(i)? as i64,
-            _ => self.try_get::<i64, _>(i)?,
-        }))
-    }
-
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.try_get::<Option<String>, _>(i)?)
-    }
-
-    fn opt_real(&self, i: usize) -> Result<Option<f64>> {
-        Ok(self.try_get::<Option<f64>, _>(i)?)
-    }
-
-    fn boolean(&self, i: usize) -> Result<bool> {
-        Ok(self.try_get::<bool, _>(i)?)
-    }
-
-    fn null_at(&self, i: usize) -> StoreError {
-        StoreError::Postgres(sqlx::Error::ColumnDecode {
-            index: i.to_string(),
-            source: "unexpected NULL".into(),
-        })
-    }
-}
-
-/// A connection or transaction as the shared scripts' executor.
-impl Exec for PgConnection {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
-    async fn execute(&mut self, sql: &Sql) -> Result<u64> {
-        Ok(query(sql).execute(&mut *self).await?.rows_affected())
-    }
-
-    async fn fetch<T>(
-        &mut self,
-        sql: &Sql,
-        mut f: impl FnMut(&dyn Cols) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let rows = query(sql).fetch_all(&mut *self).await?;
-        rows.iter().map(|r| f(r)).collect()
-    }
 }
 
 /// SQLSTATEs after which the whole transaction is worth running again: a

@@ -15,7 +15,7 @@ use super::exec::{pg_read, pg_write, write_tx};
 use super::PgStore;
 use crate::shared::{latest_per_key, param_changed, sanitize};
 use crate::sql::exec::Cols;
-use crate::sql::{logged_models, tracking};
+use crate::sql::tracking;
 use crate::Result;
 
 tracking::tracking_store!(PgStore, pg_read, pg_write);
@@ -120,17 +120,8 @@ async fn log_batch(
         .execute(&mut *conn)
         .await?;
     }
-    let mut tags: Vec<&KeyValue> = tags.iter().collect();
-    tags.sort_by(|a, b| a.key.cmp(&b.key));
-    for t in tags {
-        tracking::upsert_run_tag(conn, run_id, &t.key, &t.value).await?;
-    }
-    if metrics.iter().any(|m| m.model_id.is_some()) {
-        logged_models::log_model_metrics(conn, run_id, metrics).await?;
-    }
-    Ok(())
+    tracking::finish_batch(conn, run_id, metrics, tags).await
 }
-
 
 impl PgStore {
     async fn write_batch(

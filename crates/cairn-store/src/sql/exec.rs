@@ -14,9 +14,11 @@ use std::task::{Context, Poll, Waker};
 
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::{page_token, MlflowError};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row, TypeInfo, ValueRef};
 
 use super::{Dialect, Sql};
-use crate::Result;
+use crate::{Result, StoreError};
 
 /// Column access by position. MLflow's schema mixes `integer` and `bigint` on
 /// PostgreSQL (SQLite has one integer); the API speaks i64 for all.
@@ -26,7 +28,7 @@ pub(crate) trait Cols {
     fn opt_real(&self, i: usize) -> Result<Option<f64>>;
     fn boolean(&self, i: usize) -> Result<bool>;
     /// The error for a NULL where the schema promises a value.
-    fn null_at(&self, i: usize) -> crate::StoreError;
+    fn null_at(&self, i: usize) -> StoreError;
 
     fn int(&self, i: usize) -> Result<i64> {
         self.opt_int(i)?.ok_or_else(|| self.null_at(i))
@@ -126,5 +128,118 @@ pub(crate) fn page<T>(items: Vec<T>, offset: u64, max_results: u64, has_more: bo
     Page {
         items,
         next_page_token,
+    }
+}
+
+// The two drivers. SQLite's rows are read in place (no copy of a row); PostgreSQL's
+// integer columns are read whatever width MLflow gave them.
+
+/// A connection as the shared scripts' executor: each statement runs (and is done)
+/// when its future is first polled; see [`crate::sql::exec::ready`].
+pub(crate) struct Lite<'c>(pub &'c rusqlite::Connection);
+
+impl Exec for Lite<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &Sql) -> Result<u64> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(sql.params.iter()))? as u64)
+    }
+
+    async fn fetch<T>(
+        &mut self,
+        sql: &Sql,
+        mut f: impl FnMut(&dyn Cols) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(f(row)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.get(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool> {
+        Ok(self.get(i)?)
+    }
+
+    fn null_at(&self, i: usize) -> StoreError {
+        rusqlite::Error::InvalidColumnType(i, "NULL".into(), rusqlite::types::Type::Null).into()
+    }
+}
+
+impl Cols for PgRow {
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        let raw = self.try_get_raw(i)?;
+        if raw.is_null() {
+            return Ok(None);
+        }
+        let width = raw.type_info().name().to_string();
+        Ok(Some(match width.as_str() {
+            "INT2" => self.try_get::<i16, _>(i)? as i64,
+            "INT4" => self.try_get::<i32, _>(i)? as i64,
+            _ => self.try_get::<i64, _>(i)?,
+        }))
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get::<Option<String>, _>(i)?)
+    }
+
+    fn opt_real(&self, i: usize) -> Result<Option<f64>> {
+        Ok(self.try_get::<Option<f64>, _>(i)?)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool> {
+        Ok(self.try_get::<bool, _>(i)?)
+    }
+
+    fn null_at(&self, i: usize) -> StoreError {
+        StoreError::Postgres(sqlx::Error::ColumnDecode {
+            index: i.to_string(),
+            source: "unexpected NULL".into(),
+        })
+    }
+}
+
+/// A connection or transaction as the shared scripts' executor.
+impl Exec for PgConnection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn execute(&mut self, sql: &Sql) -> Result<u64> {
+        Ok(crate::postgres::exec::query(sql)
+            .execute(&mut *self)
+            .await?
+            .rows_affected())
+    }
+
+    async fn fetch<T>(
+        &mut self,
+        sql: &Sql,
+        mut f: impl FnMut(&dyn Cols) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let rows = crate::postgres::exec::query(sql)
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter().map(|r| f(r)).collect()
     }
 }

@@ -36,7 +36,8 @@ async fn complete<E: Exec>(ex: &mut E, infos: Vec<LoggedModelInfo>) -> Result<Ve
         return Ok(Vec::new());
     }
     let ids = || infos.iter().map(|i| i.model_id.clone());
-    let mut sql = ex.sql("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id");
+    let mut sql =
+        ex.sql("SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id");
     sql.push_in(ids()).push(" ORDER BY tag_key");
     let mut tags = key_values(ex, &sql).await?;
     let mut sql =
@@ -312,7 +313,8 @@ macro_rules! logged_model_store {
                     now_ms: i64,
                 ) -> Result<LoggedModel> {
                     let model_id = model_id.to_string();
-                    $write!(self, |ex| script::finalize(ex, &model_id, status, now_ms).await)
+                    $write!(self, |ex| script::finalize(ex, &model_id, status, now_ms)
+                        .await)
                 }
 
                 async fn set_logged_model_tags(

@@ -100,7 +100,9 @@ async fn complete_versions<E: Exec>(ex: &mut E, versions: &mut [ModelVersion]) -
     sql.push_in(names).push(" ORDER BY alias");
     let mut aliases: HashMap<(String, String), Vec<String>> = HashMap::new();
     for (owner, alias) in ex
-        .fetch(&sql, |r| Ok(((r.text(0)?, r.int(1)?.to_string()), r.text(2)?)))
+        .fetch(&sql, |r| {
+            Ok(((r.text(0)?, r.int(1)?.to_string()), r.text(2)?))
+        })
         .await?
     {
         aliases.entry(owner).or_default().push(alias);
@@ -336,7 +338,8 @@ pub(crate) async fn rename_model<E: Exec>(
         ],
     };
     for table in tables {
-        let text = format!("UPDATE {table} SET name = ?2 WHERE workspace = 'default' AND name = ?1");
+        let text =
+            format!("UPDATE {table} SET name = ?2 WHERE workspace = 'default' AND name = ?1");
         run(ex, &text, name, &[new_name.into()]).await?;
     }
     run(
@@ -389,7 +392,13 @@ pub(crate) async fn delete_model<E: Exec>(ex: &mut E, name: &str) -> Result<()> 
         let text = format!("DELETE FROM {table} WHERE workspace = 'default' AND name = ?1");
         run(ex, &text, name, &[]).await?;
     }
-    run(ex, "DELETE FROM cairn_alias_events WHERE name = ?1", name, &[]).await?;
+    run(
+        ex,
+        "DELETE FROM cairn_alias_events WHERE name = ?1",
+        name,
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
@@ -402,7 +411,13 @@ pub(crate) async fn search_models<E: Exec>(
     ));
     for c in &s.filter {
         sql.push(" AND ");
-        push_registry_clause(&mut sql, "rm", "registered_model_tags", "t.name = rm.name", c);
+        push_registry_clause(
+            &mut sql,
+            "rm",
+            "registered_model_tags",
+            "t.name = rm.name",
+            c,
+        );
     }
     push_registry_order(&mut sql, "rm", &s.order_by, &[(RegistryAttr::Name, "ASC")]);
     sql.push_page(s.max_results, s.offset);
@@ -650,7 +665,13 @@ pub(crate) async fn set_alias<E: Exec>(
          WHERE (SELECT version FROM registered_model_aliases \
          WHERE workspace = 'default' AND name = ?1 AND alias = ?2) {differs} ?3"
     );
-    run(ex, &text, name, &[alias.into(), version.into(), now_ms.into()]).await?;
+    run(
+        ex,
+        &text,
+        name,
+        &[alias.into(), version.into(), now_ms.into()],
+    )
+    .await?;
     run(
         ex,
         "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?1, ?2, ?3) \
@@ -775,7 +796,10 @@ macro_rules! registry_store {
                     now_ms: i64,
                 ) -> Result<RegisteredModel> {
                     let (name, new_name) = (name.to_string(), new_name.to_string());
-                    $write!(self, |ex| script::rename_model(ex, &name, &new_name, now_ms).await)
+                    $write!(self, |ex| script::rename_model(
+                        ex, &name, &new_name, now_ms
+                    )
+                    .await)
                 }
 
                 async fn update_registered_model(
@@ -810,7 +834,8 @@ macro_rules! registry_store {
                     value: &str,
                 ) -> Result<()> {
                     let (name, key, value) = (name.to_string(), key.to_string(), value.to_string());
-                    $write!(self, |ex| script::set_model_tag(ex, &name, &key, &value).await)
+                    $write!(self, |ex| script::set_model_tag(ex, &name, &key, &value)
+                        .await)
                 }
 
                 async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
@@ -854,8 +879,15 @@ macro_rules! registry_store {
                 ) -> Result<ModelVersion> {
                     let name = name.to_string();
                     $write!(self, |ex| {
-                        script::transition_stage(ex, &name, version, stage, archive_existing, now_ms)
-                            .await
+                        script::transition_stage(
+                            ex,
+                            &name,
+                            version,
+                            stage,
+                            archive_existing,
+                            now_ms,
+                        )
+                        .await
                     })
                 }
 
@@ -866,7 +898,10 @@ macro_rules! registry_store {
                     now_ms: i64,
                 ) -> Result<()> {
                     let name = name.to_string();
-                    $write!(self, |ex| script::delete_version(ex, &name, version, now_ms).await)
+                    $write!(self, |ex| script::delete_version(
+                        ex, &name, version, now_ms
+                    )
+                    .await)
                 }
 
                 async fn search_model_versions(
@@ -897,7 +932,10 @@ macro_rules! registry_store {
                     key: &str,
                 ) -> Result<()> {
                     let (name, key) = (name.to_string(), key.to_string());
-                    $write!(self, |ex| script::delete_version_tag(ex, &name, version, &key).await)
+                    $write!(self, |ex| script::delete_version_tag(
+                        ex, &name, version, &key
+                    )
+                    .await)
                 }
 
                 async fn model_version_download_uri(
@@ -917,7 +955,10 @@ macro_rules! registry_store {
                     now_ms: i64,
                 ) -> Result<()> {
                     let (name, alias) = (name.to_string(), alias.to_string());
-                    $write!(self, |ex| script::set_alias(ex, &name, &alias, version, now_ms).await)
+                    $write!(self, |ex| script::set_alias(
+                        ex, &name, &alias, version, now_ms
+                    )
+                    .await)
                 }
 
                 async fn delete_registered_model_alias(
@@ -927,7 +968,8 @@ macro_rules! registry_store {
                     now_ms: i64,
                 ) -> Result<()> {
                     let (name, alias) = (name.to_string(), alias.to_string());
-                    $write!(self, |ex| script::delete_alias(ex, &name, &alias, now_ms).await)
+                    $write!(self, |ex| script::delete_alias(ex, &name, &alias, now_ms)
+                        .await)
                 }
 
                 async fn alias_history(&self, name: &str, limit: u32) -> Result<Vec<AliasEvent>> {

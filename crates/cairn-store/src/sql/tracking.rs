@@ -3,8 +3,7 @@
 //!
 //! The log-batch write is each backend's own (`write_batch`): SQLite inserts metrics
 //! with cached multi-row statements on its writer thread, PostgreSQL sends a batch as
-//! arrays (`UNNEST`), one statement per table. Both call [`upsert_run_tag`] and
-//! [`log_model_metrics`](super::logged_models::log_model_metrics) from here.
+//! arrays (`UNNEST`), one statement per table. Both end with [`finish_batch`].
 
 use std::collections::HashMap;
 
@@ -106,7 +105,8 @@ async fn attach_experiment_tags<E: Exec>(ex: &mut E, experiments: &mut [Experime
     if experiments.is_empty() {
         return Ok(());
     }
-    let mut sql = ex.sql("SELECT experiment_id, \"key\", value FROM experiment_tags WHERE experiment_id");
+    let mut sql =
+        ex.sql("SELECT experiment_id, \"key\", value FROM experiment_tags WHERE experiment_id");
     sql.push_in_ints(
         experiments
             .iter()
@@ -116,7 +116,10 @@ async fn attach_experiment_tags<E: Exec>(ex: &mut E, experiments: &mut [Experime
     let mut tags: HashMap<String, Vec<KeyValue>> = HashMap::new();
     for (id, kv) in ex
         .fetch(&sql, |r| {
-            Ok((r.int(0)?.to_string(), KeyValue::new(r.text(1)?, r.text_or_empty(2)?)))
+            Ok((
+                r.int(0)?.to_string(),
+                KeyValue::new(r.text(1)?, r.text_or_empty(2)?),
+            ))
         })
         .await?
     {
@@ -262,6 +265,28 @@ pub(crate) async fn upsert_run_tag<E: Exec>(
             .arg(value)
             .arg(run_id);
         ex.execute(&sql).await?;
+    }
+    Ok(())
+}
+
+/// The end of a log-batch on both stores, after its own params and metrics: the tags
+/// (on PostgreSQL in key order, so concurrent batches lock rows in one order), then
+/// the points that name a logged model, for that model too.
+pub(crate) async fn finish_batch<E: Exec>(
+    ex: &mut E,
+    run_id: &str,
+    metrics: &[Metric],
+    tags: &[KeyValue],
+) -> Result<()> {
+    let mut tags: Vec<&KeyValue> = tags.iter().collect();
+    if ex.dialect() == Dialect::Postgres {
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    for t in tags {
+        upsert_run_tag(ex, run_id, &t.key, &t.value).await?;
+    }
+    if metrics.iter().any(|m| m.model_id.is_some()) {
+        super::logged_models::log_model_metrics(ex, run_id, metrics).await?;
     }
     Ok(())
 }
@@ -451,7 +476,12 @@ pub(crate) async fn update_run<E: Exec>(
     let text = "UPDATE runs SET status = COALESCE(?1, status), \
                 end_time = COALESCE(?2, end_time) WHERE run_uuid = ?3";
     let status = status.map(|s| s.as_str());
-    run(ex, text, vec![status.into(), end_time.into(), run_id.into()]).await?;
+    run(
+        ex,
+        text,
+        vec![status.into(), end_time.into(), run_id.into()],
+    )
+    .await?;
     if let Some(name) = run_name {
         upsert_run_tag(ex, run_id, RUN_NAME_TAG, name).await?;
     }
@@ -467,7 +497,12 @@ pub(crate) async fn set_run_lifecycle<E: Exec>(
     deleted_time: Option<i64>,
 ) -> Result<()> {
     let text = "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE run_uuid = ?3";
-    run(ex, text, vec![stage.as_str().into(), deleted_time.into(), run_id.into()]).await?;
+    run(
+        ex,
+        text,
+        vec![stage.as_str().into(), deleted_time.into(), run_id.into()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -521,7 +556,11 @@ pub(crate) async fn log_inputs<E: Exec>(
         let text = "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, \
                     destination_id, step) VALUES (?1, 'DATASET', ?2, 'RUN', ?3, 0) \
                     ON CONFLICT DO NOTHING";
-        let values = vec![input_uuid.as_str().into(), dataset_uuid.into(), run_id.into()];
+        let values = vec![
+            input_uuid.as_str().into(),
+            dataset_uuid.into(),
+            run_id.into(),
+        ];
         if run(ex, text, values).await? == 0 {
             continue;
         }
@@ -610,7 +649,9 @@ pub(crate) async fn search_runs<E: Exec>(ex: &mut E, s: &RunSearch) -> Result<Pa
     ids.truncate(max_results as usize);
     let mut infos: HashMap<String, RunInfo> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(Sql::chunk_size(dialect, SQLITE_ROW_CHUNK)) {
-        let mut sql = ex.sql(&format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid"));
+        let mut sql = ex.sql(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_uuid"
+        ));
         sql.push_in(chunk.iter().cloned());
         for info in ex.fetch(&sql, run_info).await? {
             infos.insert(info.run_id.clone(), info);
@@ -710,7 +751,11 @@ macro_rules! tracking_store {
                     $read!(self, |ex| script::search_experiments(ex, &s).await)
                 }
 
-                async fn rename_experiment(&self, experiment_id: i64, new_name: &str) -> Result<()> {
+                async fn rename_experiment(
+                    &self,
+                    experiment_id: i64,
+                    new_name: &str,
+                ) -> Result<()> {
                     let new_name = new_name.to_string();
                     $write!(self, |ex| {
                         script::rename_experiment(ex, experiment_id, &new_name).await
@@ -740,7 +785,11 @@ macro_rules! tracking_store {
                     })
                 }
 
-                async fn delete_experiment_tag(&self, experiment_id: i64, key: &str) -> Result<bool> {
+                async fn delete_experiment_tag(
+                    &self,
+                    experiment_id: i64,
+                    key: &str,
+                ) -> Result<bool> {
                     let key = key.to_string();
                     $write!(self, |ex| {
                         script::delete_experiment_tag(ex, experiment_id, &key).await

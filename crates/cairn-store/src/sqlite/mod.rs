@@ -29,8 +29,7 @@ use crate::schema::{self, ALEMBIC_HEAD};
 use crate::{Result, StoreError};
 
 use crate::shared::{join_uri, now_ms};
-use crate::sql::exec::{Cols, Exec};
-use crate::sql::{Bind, Dialect, Sql};
+use crate::sql::Bind;
 use checkpointer::Checkpointer;
 use readers::Readers;
 use writer::Writer;
@@ -235,57 +234,6 @@ impl rusqlite::ToSql for Bind {
     }
 }
 
-/// A connection as the shared scripts' executor: each statement runs (and is done)
-/// when its future is first polled; see [`crate::sql::exec::ready`].
-pub(crate) struct Lite<'c>(pub &'c Connection);
-
-impl Exec for Lite<'_> {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    async fn execute(&mut self, sql: &Sql) -> Result<u64> {
-        let mut stmt = self.0.prepare_cached(&sql.text)?;
-        Ok(stmt.execute(rusqlite::params_from_iter(sql.params.iter()))? as u64)
-    }
-
-    async fn fetch<T>(
-        &mut self,
-        sql: &Sql,
-        mut f: impl FnMut(&dyn Cols) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let mut stmt = self.0.prepare_cached(&sql.text)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(f(row)?);
-        }
-        Ok(out)
-    }
-}
-
-impl Cols for rusqlite::Row<'_> {
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        Ok(self.get(i)?)
-    }
-
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.get(i)?)
-    }
-
-    fn opt_real(&self, i: usize) -> Result<Option<f64>> {
-        Ok(self.get(i)?)
-    }
-
-    fn boolean(&self, i: usize) -> Result<bool> {
-        Ok(self.get(i)?)
-    }
-
-    fn null_at(&self, i: usize) -> StoreError {
-        rusqlite::Error::InvalidColumnType(i, "NULL".into(), rusqlite::types::Type::Null).into()
-    }
-}
-
 /// Runs `$body` (an expression over the executor `$ex`, awaiting a shared script)
 /// through `$runner` ([`Readers`] or [`Writer`]), in the thread that owns the
 /// connection. What the body uses is moved there.
@@ -294,7 +242,7 @@ macro_rules! lite_run {
         $runner
             .run(move |conn| {
                 $crate::sql::exec::ready(async move {
-                    let $ex = &mut $crate::sqlite::Lite(conn);
+                    let $ex = &mut $crate::sql::exec::Lite(conn);
                     $body
                 })
             })

@@ -6,10 +6,10 @@ use cairn_core::entities::{KeyValue, Metric};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
-use super::{lite_read, lite_write, Lite, SqliteStore};
+use super::{lite_read, lite_write, SqliteStore};
 use crate::shared::{latest_per_key, param_changed, sanitize};
-use crate::sql::exec::ready;
-use crate::sql::{logged_models, tracking};
+use crate::sql::exec::{ready, Lite};
+use crate::sql::tracking;
 use crate::Result;
 
 tracking::tracking_store!(SqliteStore, lite_read, lite_write);
@@ -107,16 +107,13 @@ fn log_batch_sync(
             upsert.execute(params![key, value, timestamp, step, is_nan, run_id])?;
         }
     }
-    let ex = &mut Lite(conn);
-    for t in tags {
-        ready(tracking::upsert_run_tag(ex, run_id, &t.key, &t.value))?;
-    }
-    if metrics.iter().any(|m| m.model_id.is_some()) {
-        ready(logged_models::log_model_metrics(ex, run_id, metrics))?;
-    }
-    Ok(())
+    ready(tracking::finish_batch(
+        &mut Lite(conn),
+        run_id,
+        metrics,
+        tags,
+    ))
 }
-
 
 impl SqliteStore {
     /// SQLite's override of the log-batch write: params checked one by one through
