@@ -124,15 +124,11 @@ async fn log_batch(
 }
 
 impl PgStore {
-    async fn write_batch(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[KeyValue],
-        tags: &[KeyValue],
-    ) -> Result<()> {
-        write_tx!(self.pool, |c| log_batch(c, run_id, metrics, params, tags)
-            .await)
+    async fn write_batch(&self, b: tracking::Batch<'_>) -> Result<()> {
+        write_tx!(self.pool, |c| log_batch(
+            c, b.run_id, b.metrics, b.params, b.tags
+        )
+        .await)
     }
 
     fn gauges(&self) {

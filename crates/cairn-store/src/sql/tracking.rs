@@ -269,6 +269,16 @@ pub(crate) async fn upsert_run_tag<E: Exec>(
     Ok(())
 }
 
+/// A log-batch as [`TrackingStore::log_batch`](crate::TrackingStore::log_batch)
+/// takes it, handed to the backend's own write (`write_batch`).
+#[derive(Clone, Copy)]
+pub(crate) struct Batch<'a> {
+    pub run_id: &'a str,
+    pub metrics: &'a [Metric],
+    pub params: &'a [KeyValue],
+    pub tags: &'a [KeyValue],
+}
+
 /// The end of a log-batch on both stores, after its own params and metrics: the tags
 /// (on PostgreSQL in key order, so concurrent batches lock rows in one order), then
 /// the points that name a logged model, for that model too.
@@ -715,7 +725,7 @@ pub(crate) async fn ping<E: Exec>(ex: &mut E) -> Result<()> {
 
 /// Implements [`TrackingStore`](crate::TrackingStore) for a store with `$read` and
 /// `$write` macros (see `lite_read`, `pg_write`) and its own `write_batch`,
-/// `ping_db`, `gauges` and `shutdown`.
+/// `gauges` and `shutdown`.
 macro_rules! tracking_store {
     ($store:ty, $read:ident, $write:ident) => {
         const _: () = {
@@ -844,7 +854,13 @@ macro_rules! tracking_store {
                     params: &[KeyValue],
                     tags: &[KeyValue],
                 ) -> Result<()> {
-                    self.write_batch(run_id, metrics, params, tags).await
+                    let batch = script::Batch {
+                        run_id,
+                        metrics,
+                        params,
+                        tags,
+                    };
+                    self.write_batch(batch).await
                 }
 
                 async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<bool> {

@@ -119,15 +119,9 @@ impl SqliteStore {
     /// SQLite's override of the log-batch write: params checked one by one through
     /// cached statements, metrics through cached multi-row INSERTs (far fewer VDBE
     /// programs per point than one INSERT each), all on the writer thread.
-    async fn write_batch(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[KeyValue],
-        tags: &[KeyValue],
-    ) -> Result<()> {
-        let run_id = run_id.to_string();
-        let (metrics, params, tags) = (metrics.to_vec(), params.to_vec(), tags.to_vec());
+    async fn write_batch(&self, b: tracking::Batch<'_>) -> Result<()> {
+        let run_id = b.run_id.to_string();
+        let (metrics, params, tags) = (b.metrics.to_vec(), b.params.to_vec(), b.tags.to_vec());
         self.writer
             .run(move |conn| log_batch_sync(conn, &run_id, &metrics, &params, &tags))
             .await
