@@ -8,7 +8,11 @@
 //!
 //! Unlike SQLite there is no single writer here: any number of replicas write at
 //! once, so each write is a transaction that locks what it depends on (see
-//! `registry.rs`) and is run again when PostgreSQL aborts it for a deadlock.
+//! `sql/registry.rs`) and is run again when PostgreSQL aborts it for a deadlock.
+//!
+//! The statements both stores share are written once in [`crate::sql`]; this module
+//! runs them on the pool ([`exec::pg_read`], [`exec::pg_write`]) and keeps
+//! PostgreSQL's own log-batch and prediction insert (`UNNEST` over arrays).
 
 pub(crate) mod exec;
 mod predictions;

@@ -1,9 +1,12 @@
 //! SQL shared by both backends: a small builder (text plus bound values, so no value
-//! is ever spliced into SQL) and the translation of search clauses into SQL over
-//! MLflow's tables.
+//! is ever spliced into SQL), the translation of search clauses into SQL over
+//! MLflow's tables ([`search`]), and every store operation written once as a script
+//! over an executor ([`exec`]) for both drivers: [`tracking`], [`registry`],
+//! [`logged_models`], [`predictions`].
 //!
-//! The two dialects differ here only in placeholders (`?` against `$n`) and in
-//! SQLite's `INDEXED BY` hints; everything else is written once in SQL both accept.
+//! The dialects differ here only where they must, each spot saying why: placeholders
+//! (`?N` against `$N`, see [`Sql::new`]), SQLite's `INDEXED BY` hints and chunked
+//! `IN` lists against PostgreSQL's arrays, and PostgreSQL's row locks.
 
 pub(crate) mod exec;
 pub(crate) mod logged_models;

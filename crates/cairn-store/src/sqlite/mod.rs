@@ -13,6 +13,11 @@
 //! statements per request that cost 1.5-3.5x in throughput and latency (see
 //! docs/benchmarks.md). PostgreSQL (issue 4), a network
 //! database where a round trip costs anyway, is planned on sqlx.
+//!
+//! What the two stores share (every statement but SQLite's own log-batch and
+//! prediction insert) is written once in [`crate::sql`]; this module owns the
+//! connections and runs those scripts where they belong ([`lite_read`],
+//! [`lite_write`]).
 
 mod checkpointer;
 mod predictions;
