@@ -33,6 +33,23 @@ pub(crate) const LOGGED_MODEL_COLUMNS: &str = "m.model_id, m.experiment_id, m.na
      m.artifact_location, m.creation_timestamp_ms, m.last_updated_timestamp_ms, m.status, \
      m.status_message, m.model_type, m.source_run_id";
 
+/// Appends a path segment to a URI the way MLflow's `append_to_uri_path` does.
+pub(crate) fn join_uri(root: &str, segment: &str) -> String {
+    if root.ends_with('/') {
+        format!("{root}{segment}")
+    } else {
+        format!("{root}/{segment}")
+    }
+}
+
+/// Milliseconds since the epoch, MLflow's unit for every time it stores.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// MLflow's SQL store keeps NaN as 0 with `is_nan` set, and clamps the infinities to
 /// the largest doubles; so does cairn, so both read each other's rows.
 pub(crate) fn sanitize(value: f64) -> (f64, bool) {

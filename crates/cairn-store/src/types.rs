@@ -21,6 +21,7 @@ pub struct NewRun {
     pub tags: Vec<KeyValue>,
 }
 
+#[derive(Clone)]
 pub struct ExperimentSearch {
     pub filter: Vec<Clause<ExperimentAttr>>,
     pub order_by: Vec<OrderBy<ExperimentAttr>>,
@@ -39,6 +40,7 @@ pub struct RunSearch {
     pub offset: u64,
 }
 
+#[derive(Clone)]
 pub struct HistoryRange {
     pub run_ids: Vec<String>,
     pub key: String,
@@ -59,6 +61,7 @@ pub struct NewModelVersion {
 }
 
 /// A registered-model or model-version search.
+#[derive(Clone)]
 pub struct RegistrySearch {
     pub filter: Vec<Clause<RegistryAttr>>,
     pub order_by: Vec<OrderBy<RegistryAttr>>,
@@ -79,6 +82,7 @@ pub struct NewLoggedModel {
 }
 
 /// A logged-model search: experiments, a validated filter, order and page.
+#[derive(Clone)]
 pub struct LoggedModelSearch {
     pub experiment_ids: Vec<i64>,
     pub filter: Vec<Clause<LoggedModelAttr>>,

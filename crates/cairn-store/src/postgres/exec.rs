@@ -1,15 +1,16 @@
 //! Running statements: binding [`Sql`] values, reading columns whatever integer width
-//! MLflow gave them, and write transactions that are retried when PostgreSQL asks.
+//! MLflow gave them (`integer` and `bigint` both), and write transactions that are
+//! retried when PostgreSQL asks.
 
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use sqlx::{Postgres, Row, TypeInfo, ValueRef};
+use sqlx::Postgres;
 
 use crate::sql::{Bind, Sql};
-use crate::{Result, StoreError};
+use crate::StoreError;
 
 /// The statement with its values bound.
-pub(super) fn query(sql: &Sql) -> Query<'_, Postgres, PgArguments> {
+pub(crate) fn query(sql: &Sql) -> Query<'_, Postgres, PgArguments> {
     let mut q = sqlx::query(&sql.text);
     for b in &sql.params {
         q = match b {
@@ -17,65 +18,14 @@ pub(super) fn query(sql: &Sql) -> Query<'_, Postgres, PgArguments> {
             Bind::Real(v) => q.bind(*v),
             Bind::Text(v) => q.bind(v.as_str()),
             Bind::Bool(v) => q.bind(*v),
+            Bind::NullInt => q.bind(None::<i64>),
+            Bind::NullReal => q.bind(None::<f64>),
+            Bind::NullText => q.bind(None::<String>),
+            Bind::Texts(v) => q.bind(v.as_slice()),
+            Bind::Ints(v) => q.bind(v.as_slice()),
         };
     }
     q
-}
-
-/// Column access by position. MLflow's schema mixes `integer` (experiment ids,
-/// version numbers, statuses) and `bigint` (times, steps); the API speaks i64 for all.
-pub(super) trait Cols {
-    fn int(&self, i: usize) -> Result<i64>;
-    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
-    fn text(&self, i: usize) -> Result<String>;
-    fn opt_text(&self, i: usize) -> Result<Option<String>>;
-    fn opt_real(&self, i: usize) -> Result<Option<f64>>;
-    fn boolean(&self, i: usize) -> Result<bool>;
-
-    /// A nullable text column read as `""` when NULL, as MLflow's entities do.
-    fn text_or_empty(&self, i: usize) -> Result<String> {
-        Ok(self.opt_text(i)?.unwrap_or_default())
-    }
-}
-
-impl Cols for PgRow {
-    fn int(&self, i: usize) -> Result<i64> {
-        self.opt_int(i)?.ok_or_else(|| {
-            StoreError::Postgres(sqlx::Error::ColumnDecode {
-                index: i.to_string(),
-                source: "unexpected NULL".into(),
-            })
-        })
-    }
-
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        let raw = self.try_get_raw(i)?;
-        if raw.is_null() {
-            return Ok(None);
-        }
-        let width = raw.type_info().name().to_string();
-        Ok(Some(match width.as_str() {
-            "INT2" => self.try_get::<i16, _>(i)? as i64,
-            "INT4" => self.try_get::<i32, _>(i)? as i64,
-            _ => self.try_get::<i64, _>(i)?,
-        }))
-    }
-
-    fn text(&self, i: usize) -> Result<String> {
-        Ok(self.try_get::<String, _>(i)?)
-    }
-
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.try_get::<Option<String>, _>(i)?)
-    }
-
-    fn opt_real(&self, i: usize) -> Result<Option<f64>> {
-        Ok(self.try_get::<Option<f64>, _>(i)?)
-    }
-
-    fn boolean(&self, i: usize) -> Result<bool> {
-        Ok(self.try_get::<bool, _>(i)?)
-    }
 }
 
 /// SQLSTATEs after which the whole transaction is worth running again: a
@@ -130,3 +80,22 @@ macro_rules! write_tx {
     }};
 }
 pub(super) use write_tx;
+
+/// Runs `$body` (an expression over the executor `$ex`, awaiting a shared script) on
+/// a pooled connection.
+macro_rules! pg_read {
+    ($store:expr, |$ex:ident| $body:expr) => {{
+        let mut conn = $store.pool.acquire().await?;
+        let $ex: &mut sqlx::PgConnection = &mut conn;
+        $body
+    }};
+}
+pub(crate) use pg_read;
+
+/// As [`pg_read`], in a write transaction run again on a deadlock ([`write_tx`]).
+macro_rules! pg_write {
+    ($store:expr, |$ex:ident| $body:expr) => {
+        $crate::postgres::exec::write_tx!($store.pool, |$ex| $body)
+    };
+}
+pub(crate) use pg_write;

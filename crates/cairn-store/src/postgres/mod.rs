@@ -8,12 +8,14 @@
 //!
 //! Unlike SQLite there is no single writer here: any number of replicas write at
 //! once, so each write is a transaction that locks what it depends on (see
-//! `registry.rs`) and is run again when PostgreSQL aborts it for a deadlock.
+//! `sql/registry.rs`) and is run again when PostgreSQL aborts it for a deadlock.
+//!
+//! The statements both stores share are written once in [`crate::sql`]; this module
+//! runs them on the pool ([`exec::pg_read`], [`exec::pg_write`]) and keeps
+//! PostgreSQL's own log-batch and prediction insert (`UNNEST` over arrays).
 
 pub(crate) mod exec;
-mod logged_models;
 mod predictions;
-mod registry;
 mod tracking;
 
 use std::time::Duration;
@@ -21,7 +23,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool, Row};
 
-use crate::schema::{self, ALEMBIC_HEAD, MLFLOW_VERSION};
+use exec::{pg_read, pg_write};
+
+use crate::schema::{self, ALEMBIC_HEAD};
 use crate::{Result, SchemaState, StoreError};
 
 /// The advisory-lock key cairn holds while it creates or checks the schema
@@ -30,6 +34,9 @@ const SCHEMA_LOCK_KEY: i64 = 0x63_61_69_72_6e;
 
 /// How long a start waits for the database to answer before giving up.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
+
+crate::sql::logged_models::logged_model_store!(PgStore, pg_read, pg_write);
+crate::sql::registry::registry_store!(PgStore, pg_read, pg_write);
 
 /// The tracking and registry store on one connection pool.
 pub struct PgStore {
@@ -171,27 +178,20 @@ pub(crate) async fn ensure_schema(pool: &PgPool, default_artifact_root: &str) ->
         let found: Option<String> = sqlx::query_scalar("SELECT version_num FROM alembic_version")
             .fetch_optional(&mut *tx)
             .await?;
-        let found = found.unwrap_or_default();
-        if found != ALEMBIC_HEAD {
-            return Err(StoreError::SchemaRevision {
-                found,
-                supported: ALEMBIC_HEAD,
-                mlflow_version: MLFLOW_VERSION,
-            });
-        }
+        schema::require_head(found)?;
     }
     for stmt in schema::POSTGRES_CAIRN_DDL {
         sqlx::query(stmt).execute(&mut *tx).await?;
     }
     // MLflow's own store inserts experiment 0 with an explicit id; the sequence is
     // left alone, as MLflow leaves it (its first id is 1).
-    let now = crate::sqlite::now_ms();
+    let now = crate::shared::now_ms();
     sqlx::query(
         "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, \
          creation_time, last_update_time, workspace) \
          VALUES (0, 'Default', $1, 'active', $2, $2, 'default') ON CONFLICT DO NOTHING",
     )
-    .bind(crate::sqlite::join_uri(default_artifact_root, "0"))
+    .bind(crate::shared::join_uri(default_artifact_root, "0"))
     .bind(now)
     .execute(&mut *tx)
     .await?;

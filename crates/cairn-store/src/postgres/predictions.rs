@@ -1,31 +1,36 @@
-//! The prediction log on PostgreSQL.
+//! The prediction log on PostgreSQL: the insert, PostgreSQL's own; the rest is
+//! [`crate::sql::predictions`].
 
-use super::exec::Cols;
+use cairn_core::predictions::PredictionRecord;
+
+use super::exec::pg_read;
 use super::PgStore;
-use crate::error::StoreError;
-use crate::shared::{json_column, PREDICTION_COLUMNS};
-use crate::{PredictionStore, Result};
-use async_trait::async_trait;
-use cairn_core::predictions::{PredictionRecord, PredictionSearch};
+use crate::sql::predictions::prediction_store;
+use crate::Result;
 
-#[async_trait]
-impl PredictionStore for PgStore {
-    async fn log_predictions(&self, records: &[PredictionRecord]) -> Result<()> {
+prediction_store!(PgStore, pg_read);
+
+/// The batch by column, one array per `cairn_predictions` column.
+type Columns<'a> = (
+    Vec<&'a str>,
+    Vec<i32>,
+    Vec<&'a str>,
+    Vec<i32>,
+    Vec<Option<&'a str>>,
+    Vec<Option<&'a str>>,
+    Vec<i64>,
+    Vec<String>,
+    Vec<String>,
+);
+
+impl PgStore {
+    /// PostgreSQL's override of the append: one statement for the whole batch, the
+    /// columns sent as arrays (`UNNEST`), so a batch costs one round trip.
+    async fn insert_predictions(&self, records: &[PredictionRecord]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
-        // One statement for the whole batch: the columns go as arrays.
-        let mut cols: (
-            Vec<&str>,
-            Vec<i32>,
-            Vec<&str>,
-            Vec<i32>,
-            Vec<Option<&str>>,
-            Vec<Option<&str>>,
-            Vec<i64>,
-            Vec<String>,
-            Vec<String>,
-        ) = Default::default();
+        let mut cols: Columns<'_> = Default::default();
         for r in records {
             cols.0.push(&r.request_id);
             cols.1.push(i32::try_from(r.row_index).unwrap_or(i32::MAX));
@@ -56,49 +61,5 @@ impl PredictionStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    async fn search_predictions(
-        &self,
-        search: &PredictionSearch,
-    ) -> Result<Vec<(i64, PredictionRecord)>> {
-        let sql = format!(
-            "SELECT id, {PREDICTION_COLUMNS} FROM cairn_predictions \
-             WHERE model_name = $1 AND ($2::INT IS NULL OR model_version = $2) \
-             AND ($3::TEXT IS NULL OR entity_id = $3) AND ($4::TEXT IS NULL OR request_id = $4) \
-             AND id > $5 ORDER BY id LIMIT $6"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(&search.model_name)
-            .bind(
-                search
-                    .model_version
-                    .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
-            )
-            .bind(&search.entity_id)
-            .bind(&search.request_id)
-            .bind(search.after_id.unwrap_or(0))
-            .bind(search.max_results)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let json = |i: usize| row.text(i).map(json_column);
-                Ok((
-                    row.int(0)?,
-                    PredictionRecord {
-                        request_id: row.text(1)?,
-                        row_index: row.int(2)?,
-                        model_name: row.text(3)?,
-                        model_version: row.int(4)?,
-                        alias: row.opt_text(5)?,
-                        entity_id: row.opt_text(6)?,
-                        timestamp_ms: row.int(7)?,
-                        inputs: json(8)?,
-                        outputs: json(9)?,
-                    },
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
     }
 }

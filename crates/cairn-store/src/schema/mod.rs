@@ -5,6 +5,20 @@ pub const ALEMBIC_HEAD: &str = "dc11669786a5";
 /// The MLflow release whose schema this is.
 pub const MLFLOW_VERSION: &str = "3.17.2";
 
+/// Refuses a database whose `alembic_version` holds another revision than
+/// [`ALEMBIC_HEAD`] (or none): cairn reads and writes only that one.
+pub(crate) fn require_head(found: Option<String>) -> crate::Result<()> {
+    let found = found.unwrap_or_default();
+    if found != ALEMBIC_HEAD {
+        return Err(crate::StoreError::SchemaRevision {
+            found,
+            supported: ALEMBIC_HEAD,
+            mlflow_version: MLFLOW_VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// MLflow's tables, indexes and trigger for SQLite, statements separated by `;;` lines.
 pub const SQLITE_MLFLOW_DDL: &str = include_str!("sqlite_mlflow.sql");
 

@@ -1,11 +1,19 @@
 //! SQL shared by both backends: a small builder (text plus bound values, so no value
-//! is ever spliced into SQL) and the translation of search clauses into SQL over
-//! MLflow's tables.
+//! is ever spliced into SQL), the translation of search clauses into SQL over
+//! MLflow's tables ([`search`]), and every store operation written once as a script
+//! over an executor ([`exec`]) for both drivers: [`tracking`], [`registry`],
+//! [`logged_models`], [`predictions`].
 //!
-//! The two dialects differ here only in placeholders (`?` against `$n`) and in
-//! SQLite's `INDEXED BY` hints; everything else is written once in SQL both accept.
+//! The dialects differ here only where they must, each spot saying why: placeholders
+//! (`?N` against `$N`, see [`Sql::new`]), SQLite's `INDEXED BY` hints and chunked
+//! `IN` lists against PostgreSQL's arrays, and PostgreSQL's row locks.
 
+pub(crate) mod exec;
+pub(crate) mod logged_models;
+pub(crate) mod predictions;
+pub(crate) mod registry;
 pub(crate) mod search;
+pub(crate) mod tracking;
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +22,50 @@ pub(crate) enum Bind {
     Real(f64),
     Text(String),
     Bool(bool),
+    /// A NULL, typed as the value it stands for: PostgreSQL types every parameter.
+    NullInt,
+    NullReal,
+    NullText,
+    /// A PostgreSQL array (`= ANY($n)`); SQLite has none, so [`Sql::push_in`] writes
+    /// a list of placeholders there instead.
+    Texts(Vec<String>),
+    Ints(Vec<i64>),
+}
+
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Bind::NullInt, Bind::Int)
+    }
+}
+
+impl From<Option<f64>> for Bind {
+    fn from(v: Option<f64>) -> Self {
+        v.map_or(Bind::NullReal, Bind::Real)
+    }
+}
+
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Bind::NullText, Bind::Text)
+    }
+}
+
+impl From<Option<&str>> for Bind {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Bind::NullText, Bind::from)
+    }
+}
+
+impl From<&String> for Bind {
+    fn from(v: &String) -> Self {
+        Bind::Text(v.clone())
+    }
+}
+
+impl From<&Option<String>> for Bind {
+    fn from(v: &Option<String>) -> Self {
+        v.as_deref().into()
+    }
 }
 
 impl From<i64> for Bind {
@@ -60,19 +112,28 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    pub fn sqlite(text: impl Into<String>) -> Self {
+    /// A statement written once for both dialects, numbering its values `?1`, `?2`...:
+    /// PostgreSQL's `$1`, `$2`... are written in its place there.
+    pub fn new(dialect: Dialect, text: &str) -> Self {
+        let text = match dialect {
+            Dialect::Sqlite => text.to_string(),
+            Dialect::Postgres => {
+                let mut out = String::with_capacity(text.len());
+                let mut chars = text.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+                        out.push('$');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        };
         Sql {
-            text: text.into(),
+            text,
             params: Vec::new(),
-            dialect: Dialect::Sqlite,
-        }
-    }
-
-    pub fn postgres(text: impl Into<String>) -> Self {
-        Sql {
-            text: text.into(),
-            params: Vec::new(),
-            dialect: Dialect::Postgres,
+            dialect,
         }
     }
 
@@ -112,6 +173,47 @@ impl Sql {
             self.text.push_str(index);
         }
         self
+    }
+
+    /// ` FOR UPDATE`, on PostgreSQL only: there replicas write at once, and a write
+    /// that depends on a row locks it; SQLite's one writer thread already serialises.
+    pub fn lock(&mut self) -> &mut Self {
+        if self.dialect == Dialect::Postgres {
+            self.text.push_str(" FOR UPDATE");
+        }
+        self
+    }
+
+    /// ` IN (?, ?, ...)` on SQLite, ` = ANY($n)` with one array value on PostgreSQL
+    /// (one statement however many values, where SQLite's lists are chunked).
+    pub fn push_in(&mut self, values: impl IntoIterator<Item = String>) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.push(" IN ").push_list(values),
+            Dialect::Postgres => self
+                .push(" = ANY(")
+                .push_bind(Bind::Texts(values.into_iter().collect()))
+                .push(")"),
+        }
+    }
+
+    /// As [`Sql::push_in`], for integers.
+    pub fn push_in_ints(&mut self, values: impl IntoIterator<Item = i64>) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.push(" IN ").push_list(values),
+            Dialect::Postgres => self
+                .push(" = ANY(")
+                .push_bind(Bind::Ints(values.into_iter().collect()))
+                .push(")"),
+        }
+    }
+
+    /// How many values a list may hold per statement: SQLite binds at most 32,766
+    /// values, and a page may hold 50,000 runs; a PostgreSQL array is one value.
+    pub fn chunk_size(dialect: Dialect, sqlite: usize) -> usize {
+        match dialect {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => usize::MAX,
+        }
     }
 
     /// ` LIMIT max + 1 OFFSET offset`: one row more than the page, so the caller knows

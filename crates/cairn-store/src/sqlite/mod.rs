@@ -13,12 +13,15 @@
 //! statements per request that cost 1.5-3.5x in throughput and latency (see
 //! docs/benchmarks.md). PostgreSQL (issue 4), a network
 //! database where a round trip costs anyway, is planned on sqlx.
+//!
+//! What the two stores share (every statement but SQLite's own log-batch and
+//! prediction insert) is written once in [`crate::sql`]; this module owns the
+//! connections and runs those scripts where they belong ([`lite_read`],
+//! [`lite_write`]).
 
 mod checkpointer;
-mod logged_models;
 mod predictions;
 mod readers;
-mod registry;
 mod tracking;
 mod writer;
 
@@ -27,13 +30,17 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::schema::{self, ALEMBIC_HEAD, MLFLOW_VERSION};
+use crate::schema::{self, ALEMBIC_HEAD};
 use crate::{Result, StoreError};
 
+use crate::shared::{join_uri, now_ms};
 use crate::sql::Bind;
 use checkpointer::Checkpointer;
 use readers::Readers;
 use writer::Writer;
+
+crate::sql::logged_models::logged_model_store!(SqliteStore, lite_read, lite_write);
+crate::sql::registry::registry_store!(SqliteStore, lite_read, lite_write);
 
 pub struct SqliteStore {
     writer: Writer,
@@ -179,14 +186,7 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 e => Err(e),
             })?;
-        let found = found.unwrap_or_default();
-        if found != ALEMBIC_HEAD {
-            return Err(StoreError::SchemaRevision {
-                found,
-                supported: ALEMBIC_HEAD,
-                mlflow_version: MLFLOW_VERSION,
-            });
-        }
+        schema::require_head(found)?;
     }
     for stmt in schema::SQLITE_CAIRN_DDL {
         tx.execute_batch(stmt)?;
@@ -209,15 +209,6 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
     Ok(())
 }
 
-/// Appends a path segment to a URI the way MLflow's `append_to_uri_path` does.
-pub(crate) fn join_uri(root: &str, segment: &str) -> String {
-    if root.ends_with('/') {
-        format!("{root}{segment}")
-    } else {
-        format!("{root}/{segment}")
-    }
-}
-
 impl SqliteStore {
     /// Stops background checkpoints before the writer's final one.
     pub(crate) fn stop_checkpointer(&self) {
@@ -225,13 +216,6 @@ impl SqliteStore {
             c.stop();
         }
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl rusqlite::ToSql for Bind {
@@ -242,6 +226,49 @@ impl rusqlite::ToSql for Bind {
             Bind::Real(v) => ToSqlOutput::Borrowed(ValueRef::Real(*v)),
             Bind::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Bind::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v as i64)),
+            Bind::NullInt | Bind::NullReal | Bind::NullText => {
+                ToSqlOutput::Borrowed(ValueRef::Null)
+            }
+            // `Sql::push_in` writes lists of placeholders for SQLite, never arrays.
+            Bind::Texts(_) | Bind::Ints(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite takes no array values".into(),
+                ))
+            }
         })
     }
 }
+
+/// Runs `$body` (an expression over the executor `$ex`, awaiting a shared script)
+/// through `$runner` ([`Readers`] or [`Writer`]), in the thread that owns the
+/// connection. What the body uses is moved there.
+macro_rules! lite_run {
+    ($runner:expr, |$ex:ident| $body:expr) => {
+        $runner
+            .run(move |conn| {
+                $crate::sql::exec::ready(async move {
+                    let $ex = &mut $crate::sql::exec::Lite(conn);
+                    $body
+                })
+            })
+            .await
+    };
+}
+pub(crate) use lite_run;
+
+/// A script on a read connection, in a blocking thread.
+macro_rules! lite_read {
+    ($store:expr, |$ex:ident| $body:expr) => {
+        $crate::sqlite::lite_run!($store.readers, |$ex| $body)
+    };
+}
+pub(crate) use lite_read;
+
+/// A script on the writer thread: the body runs in its own savepoint of the
+/// group-committed transaction (see [`writer`]).
+macro_rules! lite_write {
+    ($store:expr, |$ex:ident| $body:expr) => {
+        $crate::sqlite::lite_run!($store.writer, |$ex| $body)
+    };
+}
+pub(crate) use lite_write;
