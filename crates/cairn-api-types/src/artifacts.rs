@@ -19,9 +19,7 @@ pub struct FileInfo {
 }
 
 /// `GET mlflow-artifacts/artifacts`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListArtifactsRequest {
     /// The directory to list, under the proxy's root (the root if absent).
@@ -37,9 +35,7 @@ pub struct ListArtifactsResponse {
 }
 
 /// `artifacts/list` and `get-artifact`: a path in a run's artifacts.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunArtifactRequest {
     #[serde(alias = "runId", skip_serializing_if = "Option::is_none")]
@@ -75,9 +71,7 @@ pub struct RootedListingResponse {
 }
 
 /// `model-versions/get-artifact`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ModelVersionArtifactRequest {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -88,9 +88,7 @@ pub fn resolve_run_id(
 }
 
 /// A string field a client may also send as a number (`version: 1`).
-pub fn deserialize_opt_string<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
+pub fn deserialize_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Loose {

@@ -97,9 +97,7 @@ pub struct SearchLoggedModelsResponse {
 }
 
 /// `logged-models/{model_id}/artifacts/directories` and `.../files`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LoggedModelArtifactsRequest {
     /// The directory to list, relative to the model's root (the root if absent).

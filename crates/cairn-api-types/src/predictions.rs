@@ -12,9 +12,7 @@ pub struct LogPredictionsRequest {
 
 /// `predictions/search`. Numbers come as the query string's text and are checked by
 /// the server, which names the field that is not an integer.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchPredictionsRequest {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -13,9 +13,7 @@ use crate::{
 
 /// The fields registry requests share; each endpoint reads the ones it needs (its
 /// description says which) and ignores the rest, as MLflow's server does.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RegistryRequest {
     /// The registered model's name.
@@ -100,9 +98,7 @@ pub struct ModelVersionResponse {
 }
 
 /// `registered-models/search` and `model-versions/search`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RegistrySearchRequest {
     #[serde(skip_serializing_if = "Option::is_none")]

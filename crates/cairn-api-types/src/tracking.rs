@@ -31,9 +31,7 @@ pub struct CreateExperimentResponse {
 
 /// The requests that name one experiment by id: `experiments/get`, `delete`,
 /// `restore`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExperimentIdRequest {
     #[serde(alias = "experimentId", skip_serializing_if = "Option::is_none")]
@@ -41,9 +39,7 @@ pub struct ExperimentIdRequest {
 }
 
 /// `experiments/get-by-name`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExperimentNameRequest {
     #[serde(alias = "experimentName", skip_serializing_if = "Option::is_none")]
@@ -57,9 +53,7 @@ pub struct ExperimentResponse {
 }
 
 /// `experiments/search` (POST, or GET with the same fields in the query string).
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchExperimentsRequest {
     #[serde(
@@ -118,9 +112,7 @@ pub struct ExperimentTagRequest {
 // ------------------------------------------------------------------------ runs
 
 /// The requests that name one run: `runs/get`, `delete`, `restore`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunIdRequest {
     #[serde(alias = "runId", skip_serializing_if = "Option::is_none")]
@@ -198,9 +190,7 @@ pub struct UpdateRunResponse {
 }
 
 /// `runs/search` (POST, or GET with the same fields in the query string).
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchRunsRequest {
     #[serde(
@@ -441,9 +431,7 @@ pub struct LogOutputsRequest {
 }
 
 /// `metrics/get-history`.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GetMetricHistoryRequest {
     #[serde(alias = "runId", skip_serializing_if = "Option::is_none")]
@@ -465,9 +453,7 @@ pub struct GetMetricHistoryRequest {
 
 /// `metrics/get-history-bulk-interval`: several runs' histories of one metric,
 /// sampled to at most `max_results` steps.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GetMetricHistoryBulkIntervalRequest {
     #[serde(

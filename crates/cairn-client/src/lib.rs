@@ -6,18 +6,17 @@ use cairn_api_types::predictions::{
     LogPredictionsRequest, SearchPredictionsRequest, SearchPredictionsResponse,
 };
 use cairn_api_types::registry::{
-    CreateModelVersionRequest, DownloadUriResponse, ModelVersionResponse,
-    ModelVersionsResponse, RegisteredModelResponse, RegistryRequest, RegistrySearchRequest,
+    CreateModelVersionRequest, DownloadUriResponse, ModelVersionResponse, ModelVersionsResponse,
+    RegisteredModelResponse, RegistryRequest, RegistrySearchRequest,
     SearchRegisteredModelsResponse,
 };
 use cairn_api_types::tracking::{
     CreateExperimentRequest, CreateExperimentResponse, CreateRunRequest, DeleteTagRequest,
     ExperimentIdRequest, ExperimentNameRequest, ExperimentResponse, ExperimentTagRequest,
-    GetMetricHistoryBulkIntervalRequest, GetMetricHistoryRequest, KeyValueRequest,
-    LogBatchRequest, LogInputsRequest, LogMetricRequest, MetricRequest, MetricsResponse,
-    RunIdRequest, RunResponse, SearchExperimentsRequest, SearchExperimentsResponse,
-    SearchRunsRequest, SearchRunsResponse, UpdateExperimentRequest, UpdateRunRequest,
-    UpdateRunResponse,
+    GetMetricHistoryBulkIntervalRequest, GetMetricHistoryRequest, KeyValueRequest, LogBatchRequest,
+    LogInputsRequest, LogMetricRequest, MetricRequest, MetricsResponse, RunIdRequest, RunResponse,
+    SearchExperimentsRequest, SearchExperimentsResponse, SearchRunsRequest, SearchRunsResponse,
+    UpdateExperimentRequest, UpdateRunRequest, UpdateRunResponse,
 };
 use cairn_api_types::{Empty, EnumValue, ErrorBody};
 use cairn_core::entities::{
@@ -636,9 +635,7 @@ impl Client {
         page_token: Option<&str>,
     ) -> Result<Page<ModelVersion>> {
         let request = registry_search(filter, order_by, max_results, page_token);
-        let r: ModelVersionsResponse = self
-            .get_message("model-versions/search", &request)
-            .await?;
+        let r: ModelVersionsResponse = self.get_message("model-versions/search", &request).await?;
         Ok(Page {
             items: r.model_versions,
             next_page_token: r.next_page_token,

@@ -2,7 +2,8 @@
 //!
 //! [`Server::start`] opens the store, binds the listener and serves until the shutdown
 //! future resolves; in-flight requests finish, then the store closes cleanly. Tests
-//! start it on port 0 and talk to it over real HTTP.
+//! start it on port 0 and talk to it over real HTTP. The API describes itself:
+//! [`openapi`] is the document served at `/openapi.json`, with Swagger UI at `/docs`.
 
 mod api;
 mod error;

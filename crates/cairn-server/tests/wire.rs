@@ -262,7 +262,10 @@ async fn openapi_document_matches_its_snapshot_and_validates() {
         return;
     };
     let (valid, said) = validate(&python, &doc);
-    assert!(valid, "openapi-spec-validator refuses the document:\n{said}");
+    assert!(
+        valid,
+        "openapi-spec-validator refuses the document:\n{said}"
+    );
     let mut broken = doc.clone();
     broken["paths"]["/api/2.0/mlflow/runs/get"]["get"]["responses"]["200"] =
         json!({"content": "not a media type map"});

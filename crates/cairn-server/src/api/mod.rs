@@ -86,6 +86,7 @@ enum Errors {
                        JSON body. Integers may be sent as strings and enums as names or \
                        numbers, as protobuf's JSON mapping allows."
     ),
+    components(schemas(ErrorBody, cairn_api_types::artifacts::FileContent)),
     tags(
         (name = "experiments", description = "MLflow experiments"),
         (name = "runs", description = "MLflow runs: parameters, metrics, tags, inputs and outputs"),

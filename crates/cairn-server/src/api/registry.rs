@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use cairn_api_types::registry::{
-    CreateModelVersionRequest, DownloadUriResponse, ModelVersionResponse,
-    ModelVersionsResponse, RegisteredModelResponse, RegistryRequest, RegistrySearchRequest,
+    CreateModelVersionRequest, DownloadUriResponse, ModelVersionResponse, ModelVersionsResponse,
+    RegisteredModelResponse, RegistryRequest, RegistrySearchRequest,
     SearchRegisteredModelsResponse,
 };
 use cairn_api_types::{required_str, Empty};

@@ -6,11 +6,10 @@ use axum::{Json, Router};
 use cairn_api_types::tracking::{
     CreateExperimentRequest, CreateExperimentResponse, CreateRunRequest, DeleteTagRequest,
     ExperimentIdRequest, ExperimentNameRequest, ExperimentResponse, ExperimentTagRequest,
-    GetMetricHistoryBulkIntervalRequest, GetMetricHistoryRequest, KeyValueRequest,
-    LogBatchRequest, LogInputsRequest, LogMetricRequest, LogOutputsRequest, MetricsResponse,
-    RunIdRequest, RunResponse, SearchExperimentsRequest, SearchExperimentsResponse,
-    SearchRunsRequest, SearchRunsResponse, UpdateExperimentRequest, UpdateRunRequest,
-    UpdateRunResponse,
+    GetMetricHistoryBulkIntervalRequest, GetMetricHistoryRequest, KeyValueRequest, LogBatchRequest,
+    LogInputsRequest, LogMetricRequest, LogOutputsRequest, MetricsResponse, RunIdRequest,
+    RunResponse, SearchExperimentsRequest, SearchExperimentsResponse, SearchRunsRequest,
+    SearchRunsResponse, UpdateExperimentRequest, UpdateRunRequest, UpdateRunResponse,
 };
 use cairn_api_types::{required_str, resolve_run_id, Empty};
 use cairn_core::entities::{LifecycleStage, RunStatus, ViewType};
