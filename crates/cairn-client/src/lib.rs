@@ -973,3 +973,43 @@ impl Client {
         Self::decode::<Empty>(resp).await.map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_messages_become_query_strings_with_repeated_keys() {
+        let request = GetMetricHistoryBulkIntervalRequest {
+            run_ids: vec!["a".into(), "b".into()],
+            metric_key: Some("loss".into()),
+            max_results: Some(5),
+            ..Default::default()
+        };
+        let mut pairs = query_pairs(&request).unwrap();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            [
+                ("max_results".to_string(), "5".to_string()),
+                ("metric_key".to_string(), "loss".to_string()),
+                ("run_ids".to_string(), "a".to_string()),
+                ("run_ids".to_string(), "b".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn non_finite_metric_values_go_as_protobuf_json_strings() {
+        let metric = Metric {
+            key: "k".into(),
+            value: f64::NAN,
+            timestamp: 1,
+            step: 0,
+            run_id: None,
+            model_id: None,
+        };
+        let body = serde_json::to_value(MetricRequest::from(&metric)).unwrap();
+        assert_eq!(body["value"], "NaN");
+    }
+}
