@@ -112,4 +112,5 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .nest(CAIRN_PREFIX, predictions::Api::openapi())
         .merge_from(artifacts::RootApi::openapi())
         .merge_from(meta::Api::openapi())
+        .merge_from(crate::metrics::Api::openapi())
 }
