@@ -1,14 +1,32 @@
 //! A typed client of cairn's REST API, which is MLflow's: the CLI, jobs and the
 //! server's own integration tests all talk to a server through it.
 
+use cairn_api_types::artifacts::ListArtifactsResponse;
+use cairn_api_types::predictions::{
+    LogPredictionsRequest, SearchPredictionsRequest, SearchPredictionsResponse,
+};
+use cairn_api_types::registry::{
+    CreateModelVersionRequest, DownloadUriResponse, ModelVersionResponse, ModelVersionsResponse,
+    RegisteredModelResponse, RegistryRequest, RegistrySearchRequest,
+    SearchRegisteredModelsResponse,
+};
+use cairn_api_types::tracking::{
+    CreateExperimentRequest, CreateExperimentResponse, CreateRunRequest, DeleteTagRequest,
+    ExperimentIdRequest, ExperimentNameRequest, ExperimentResponse, ExperimentTagRequest,
+    GetMetricHistoryBulkIntervalRequest, GetMetricHistoryRequest, KeyValueRequest, LogBatchRequest,
+    LogInputsRequest, LogMetricRequest, MetricRequest, MetricsResponse, RunIdRequest, RunResponse,
+    SearchExperimentsRequest, SearchExperimentsResponse, SearchRunsRequest, SearchRunsResponse,
+    UpdateExperimentRequest, UpdateRunRequest, UpdateRunResponse,
+};
+use cairn_api_types::{Empty, EnumValue, ErrorBody};
 use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, Metric, Page, Run, RunInfo, RunStatus, ViewType,
 };
 use cairn_core::registry::{ModelVersion, RegisteredModel};
 use cairn_core::ErrorCode;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 /// A failed call: the server's MLflow error, or a transport failure.
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +86,36 @@ pub struct SearchExperiments {
     pub page_token: Option<String>,
 }
 
-fn view_type_name(v: ViewType) -> &'static str {
-    match v {
+fn view_type_name(v: ViewType) -> EnumValue {
+    EnumValue::from(match v {
         ViewType::ActiveOnly => "ACTIVE_ONLY",
         ViewType::DeletedOnly => "DELETED_ONLY",
         ViewType::All => "ALL",
+    })
+}
+
+/// A GET request's message as its query string: each field a key, a list's items
+/// the key repeated, as MLflow's server reads it (and serde's URL encoding cannot
+/// write).
+fn query_pairs(message: &impl Serialize) -> Result<Vec<(String, String)>> {
+    let Value::Object(fields) = serde_json::to_value(message)? else {
+        return Ok(Vec::new());
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in fields {
+        let items = match value {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            match item {
+                Value::Null => {}
+                Value::String(s) => pairs.push((key.clone(), s)),
+                other => pairs.push((key.clone(), other.to_string())),
+            }
+        }
     }
+    Ok(pairs)
 }
 
 /// A connection to one server, e.g. `Client::new("http://127.0.0.1:5000")`.
@@ -103,13 +145,9 @@ impl Client {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await?;
         if status != 200 {
-            let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
-            let (error_code, message) = match parsed {
-                Some(v) if v.get("error_code").is_some() => (
-                    v["error_code"].as_str().unwrap_or_default().to_string(),
-                    v["message"].as_str().unwrap_or_default().to_string(),
-                ),
-                _ => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
+            let (error_code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => (e.error_code, e.message),
+                Err(_) => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
             };
             return Err(ClientError::Api {
                 status,
@@ -126,14 +164,18 @@ impl Client {
     }
 
     /// POSTs a JSON message to `/api/2.0/mlflow/<path>`.
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
         let resp = self.http.post(self.url(path)).json(body).send().await?;
         Self::decode(resp).await
     }
 
     /// POSTs a message whose answer is `{}`.
-    async fn call(&self, path: &str, body: &Value) -> Result<()> {
-        self.post::<Value>(path, body).await.map(drop)
+    async fn call(&self, path: &str, body: &impl Serialize) -> Result<()> {
+        self.post::<Empty>(path, body).await.map(drop)
     }
 
     /// GETs `/api/2.0/mlflow/<path>` with query parameters (repeat a key for a list).
@@ -146,12 +188,23 @@ impl Client {
         Self::decode(resp).await
     }
 
+    /// GETs `/api/2.0/mlflow/<path>` with a request message as the query string.
+    async fn get_message<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        message: &impl Serialize,
+    ) -> Result<T> {
+        let query = query_pairs(message)?;
+        let resp = self.http.get(self.url(path)).query(&query).send().await?;
+        Self::decode(resp).await
+    }
+
     /// Sends a JSON message with any method (the registry uses PATCH and DELETE).
     pub async fn send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: &Value,
+        body: &(impl Serialize + ?Sized),
     ) -> Result<T> {
         let resp = self
             .http
@@ -184,51 +237,51 @@ impl Client {
     // ------------------------------------------------------------- experiments
 
     pub async fn create_experiment(&self, name: &str, tags: &[KeyValue]) -> Result<String> {
-        #[derive(Deserialize)]
-        struct R {
-            experiment_id: String,
-        }
-        let r: R = self
-            .post("experiments/create", &json!({"name": name, "tags": tags}))
+        let r: CreateExperimentResponse = self
+            .post(
+                "experiments/create",
+                &CreateExperimentRequest {
+                    name: Some(name.to_string()),
+                    artifact_location: None,
+                    tags: tags.to_vec(),
+                },
+            )
             .await?;
         Ok(r.experiment_id)
     }
 
     pub async fn get_experiment(&self, id: &str) -> Result<Experiment> {
-        #[derive(Deserialize)]
-        struct R {
-            experiment: Experiment,
-        }
-        let r: R = self
-            .get("experiments/get", &[("experiment_id", id.to_string())])
+        let r: ExperimentResponse = self
+            .get_message("experiments/get", &experiment_id(id))
             .await?;
         Ok(r.experiment)
     }
 
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment> {
-        #[derive(Deserialize)]
-        struct R {
-            experiment: Experiment,
-        }
-        let r: R = self
-            .get(
+        let r: ExperimentResponse = self
+            .get_message(
                 "experiments/get-by-name",
-                &[("experiment_name", name.to_string())],
+                &ExperimentNameRequest {
+                    experiment_name: Some(name.to_string()),
+                },
             )
             .await?;
         Ok(r.experiment)
     }
 
     pub async fn search_experiments(&self, s: &SearchExperiments) -> Result<Page<Experiment>> {
-        #[derive(Deserialize)]
-        struct R {
-            #[serde(default)]
-            experiments: Vec<Experiment>,
-            next_page_token: Option<String>,
-        }
-        let mut body = json!({"view_type": view_type_name(s.view_type), "order_by": s.order_by});
-        add_search_fields(&mut body, &s.filter, s.max_results, &s.page_token);
-        let r: R = self.post("experiments/search", &body).await?;
+        let r: SearchExperimentsResponse = self
+            .post(
+                "experiments/search",
+                &SearchExperimentsRequest {
+                    max_results: s.max_results,
+                    page_token: s.page_token.clone(),
+                    filter: s.filter.clone(),
+                    order_by: s.order_by.clone(),
+                    view_type: Some(view_type_name(s.view_type)),
+                },
+            )
+            .await?;
         Ok(Page {
             items: r.experiments,
             next_page_token: r.next_page_token,
@@ -238,25 +291,30 @@ impl Client {
     pub async fn rename_experiment(&self, id: &str, new_name: &str) -> Result<()> {
         self.call(
             "experiments/update",
-            &json!({"experiment_id": id, "new_name": new_name}),
+            &UpdateExperimentRequest {
+                experiment_id: Some(id.to_string()),
+                new_name: Some(new_name.to_string()),
+            },
         )
         .await
     }
 
     pub async fn delete_experiment(&self, id: &str) -> Result<()> {
-        self.call("experiments/delete", &json!({"experiment_id": id}))
-            .await
+        self.call("experiments/delete", &experiment_id(id)).await
     }
 
     pub async fn restore_experiment(&self, id: &str) -> Result<()> {
-        self.call("experiments/restore", &json!({"experiment_id": id}))
-            .await
+        self.call("experiments/restore", &experiment_id(id)).await
     }
 
     pub async fn set_experiment_tag(&self, id: &str, key: &str, value: &str) -> Result<()> {
         self.call(
             "experiments/set-experiment-tag",
-            &json!({"experiment_id": id, "key": key, "value": value}),
+            &ExperimentTagRequest {
+                experiment_id: Some(id.to_string()),
+                key: Some(key.to_string()),
+                value: Some(value.to_string()),
+            },
         )
         .await
     }
@@ -264,7 +322,11 @@ impl Client {
     pub async fn delete_experiment_tag(&self, id: &str, key: &str) -> Result<()> {
         self.call(
             "experiments/delete-experiment-tag",
-            &json!({"experiment_id": id, "key": key}),
+            &ExperimentTagRequest {
+                experiment_id: Some(id.to_string()),
+                key: Some(key.to_string()),
+                value: None,
+            },
         )
         .await
     }
@@ -278,33 +340,31 @@ impl Client {
         start_time: Option<i64>,
         tags: &[KeyValue],
     ) -> Result<Run> {
-        #[derive(Deserialize)]
-        struct R {
-            run: Run,
-        }
-        let mut body = json!({"experiment_id": experiment_id, "tags": tags, "user_id": "cairn"});
-        if let Some(n) = run_name {
-            body["run_name"] = json!(n);
-        }
-        if let Some(t) = start_time {
-            body["start_time"] = json!(t);
-        }
-        let r: R = self.post("runs/create", &body).await?;
+        let r: RunResponse = self
+            .post(
+                "runs/create",
+                &CreateRunRequest {
+                    experiment_id: Some(experiment_id.to_string()),
+                    user_id: Some("cairn".to_string()),
+                    run_name: run_name.map(str::to_string),
+                    start_time,
+                    tags: tags.to_vec(),
+                },
+            )
+            .await?;
         Ok(r.run)
     }
 
     pub async fn get_run(&self, run_id: &str) -> Result<Run> {
-        #[derive(Deserialize)]
-        struct R {
-            run: Run,
-        }
-        let r: R = self
-            .get(
+        // Both names, so that a server reading either (MLflow before 1.x read
+        // `run_uuid`) finds the run.
+        let r: RunResponse = self
+            .get_message(
                 "runs/get",
-                &[
-                    ("run_id", run_id.to_string()),
-                    ("run_uuid", run_id.to_string()),
-                ],
+                &RunIdRequest {
+                    run_id: Some(run_id.to_string()),
+                    run_uuid: Some(run_id.to_string()),
+                },
             )
             .await?;
         Ok(r.run)
@@ -317,60 +377,65 @@ impl Client {
         end_time: Option<i64>,
         run_name: Option<&str>,
     ) -> Result<RunInfo> {
-        #[derive(Deserialize)]
-        struct R {
-            run_info: RunInfo,
-        }
-        let mut body = json!({"run_id": run_id, "run_uuid": run_id});
-        if let Some(s) = status {
-            body["status"] = json!(s.as_str());
-        }
-        if let Some(t) = end_time {
-            body["end_time"] = json!(t);
-        }
-        if let Some(n) = run_name {
-            body["run_name"] = json!(n);
-        }
-        let r: R = self.post("runs/update", &body).await?;
+        let r: UpdateRunResponse = self
+            .post(
+                "runs/update",
+                &UpdateRunRequest {
+                    run_id: Some(run_id.to_string()),
+                    run_uuid: Some(run_id.to_string()),
+                    status: status.map(|s| EnumValue::from(s.as_str())),
+                    end_time,
+                    run_name: run_name.map(str::to_string),
+                },
+            )
+            .await?;
         Ok(r.run_info)
     }
 
     pub async fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.call("runs/delete", &json!({"run_id": run_id})).await
+        self.call("runs/delete", &RunIdRequest::new(run_id)).await
     }
 
     pub async fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.call("runs/restore", &json!({"run_id": run_id})).await
+        self.call("runs/restore", &RunIdRequest::new(run_id)).await
     }
 
     pub async fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
         self.call(
             "runs/log-metric",
-            &json!({"run_id": run_id, "key": metric.key, "value": metric_value(metric.value),
-                    "timestamp": metric.timestamp, "step": metric.step}),
+            &LogMetricRequest {
+                run_id: Some(run_id.to_string()),
+                run_uuid: None,
+                key: Some(metric.key.clone()),
+                value: Some(metric.value),
+                timestamp: Some(metric.timestamp),
+                step: Some(metric.step),
+                model_id: None,
+            },
         )
         .await
     }
 
     pub async fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
-        self.call(
-            "runs/log-parameter",
-            &json!({"run_id": run_id, "key": key, "value": value}),
-        )
-        .await
+        self.call("runs/log-parameter", &key_value(run_id, key, value))
+            .await
     }
 
     pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
-        self.call(
-            "runs/set-tag",
-            &json!({"run_id": run_id, "key": key, "value": value}),
-        )
-        .await
+        self.call("runs/set-tag", &key_value(run_id, key, value))
+            .await
     }
 
     pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        self.call("runs/delete-tag", &json!({"run_id": run_id, "key": key}))
-            .await
+        self.call(
+            "runs/delete-tag",
+            &DeleteTagRequest {
+                run_id: Some(run_id.to_string()),
+                run_uuid: None,
+                key: Some(key.to_string()),
+            },
+        )
+        .await
     }
 
     pub async fn log_batch(
@@ -382,7 +447,13 @@ impl Client {
     ) -> Result<()> {
         self.call(
             "runs/log-batch",
-            &json!({"run_id": run_id, "metrics": metrics, "params": params, "tags": tags}),
+            &LogBatchRequest {
+                run_id: Some(run_id.to_string()),
+                run_uuid: None,
+                metrics: metrics.iter().map(MetricRequest::from).collect(),
+                params: params.to_vec(),
+                tags: tags.to_vec(),
+            },
         )
         .await
     }
@@ -390,25 +461,30 @@ impl Client {
     pub async fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
         self.call(
             "runs/log-inputs",
-            &json!({"run_id": run_id, "datasets": datasets}),
+            &LogInputsRequest {
+                run_id: Some(run_id.to_string()),
+                run_uuid: None,
+                datasets: datasets.to_vec(),
+                models: Vec::new(),
+            },
         )
         .await
     }
 
     pub async fn search_runs(&self, s: &SearchRuns) -> Result<Page<Run>> {
-        #[derive(Deserialize)]
-        struct R {
-            #[serde(default)]
-            runs: Vec<Run>,
-            next_page_token: Option<String>,
-        }
-        let mut body = json!({
-            "experiment_ids": s.experiment_ids,
-            "run_view_type": view_type_name(s.view_type),
-            "order_by": s.order_by,
-        });
-        add_search_fields(&mut body, &s.filter, s.max_results, &s.page_token);
-        let r: R = self.post("runs/search", &body).await?;
+        let r: SearchRunsResponse = self
+            .post(
+                "runs/search",
+                &SearchRunsRequest {
+                    experiment_ids: s.experiment_ids.clone(),
+                    filter: s.filter.clone(),
+                    run_view_type: Some(view_type_name(s.view_type)),
+                    max_results: s.max_results,
+                    order_by: s.order_by.clone(),
+                    page_token: s.page_token.clone(),
+                },
+            )
+            .await?;
         Ok(Page {
             items: r.runs,
             next_page_token: r.next_page_token,
@@ -422,23 +498,18 @@ impl Client {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<Metric>> {
-        #[derive(Deserialize)]
-        struct R {
-            #[serde(default)]
-            metrics: Vec<Metric>,
-            next_page_token: Option<String>,
-        }
-        let mut q = vec![
-            ("run_id", run_id.to_string()),
-            ("metric_key", key.to_string()),
-        ];
-        if let Some(m) = max_results {
-            q.push(("max_results", m.to_string()));
-        }
-        if let Some(t) = page_token {
-            q.push(("page_token", t.to_string()));
-        }
-        let r: R = self.get("metrics/get-history", &q).await?;
+        let r: MetricsResponse = self
+            .get_message(
+                "metrics/get-history",
+                &GetMetricHistoryRequest {
+                    run_id: Some(run_id.to_string()),
+                    run_uuid: None,
+                    metric_key: Some(key.to_string()),
+                    page_token: page_token.map(str::to_string),
+                    max_results,
+                },
+            )
+            .await?;
         Ok(Page {
             items: r.metrics,
             next_page_token: r.next_page_token,
@@ -451,18 +522,34 @@ impl Client {
         key: &str,
         max_results: Option<i64>,
     ) -> Result<Vec<Metric>> {
-        #[derive(Deserialize)]
-        struct R {
-            #[serde(default)]
-            metrics: Vec<Metric>,
-        }
-        let mut q: Vec<(&str, String)> = run_ids.iter().map(|r| ("run_ids", r.clone())).collect();
-        q.push(("metric_key", key.to_string()));
-        if let Some(m) = max_results {
-            q.push(("max_results", m.to_string()));
-        }
-        let r: R = self.get("metrics/get-history-bulk-interval", &q).await?;
+        let r: MetricsResponse = self
+            .get_message(
+                "metrics/get-history-bulk-interval",
+                &GetMetricHistoryBulkIntervalRequest {
+                    run_ids: run_ids.to_vec(),
+                    metric_key: Some(key.to_string()),
+                    start_step: None,
+                    end_step: None,
+                    max_results,
+                },
+            )
+            .await?;
         Ok(r.metrics)
+    }
+}
+
+fn experiment_id(id: &str) -> ExperimentIdRequest {
+    ExperimentIdRequest {
+        experiment_id: Some(id.to_string()),
+    }
+}
+
+fn key_value(run_id: &str, key: &str, value: &str) -> KeyValueRequest {
+    KeyValueRequest {
+        run_id: Some(run_id.to_string()),
+        run_uuid: None,
+        key: Some(key.to_string()),
+        value: Some(value.to_string()),
     }
 }
 
@@ -474,17 +561,22 @@ impl Client {
         description: Option<&str>,
         tags: &[KeyValue],
     ) -> Result<RegisteredModel> {
-        let mut body = json!({ "name": name, "tags": tags });
-        if let Some(d) = description {
-            body["description"] = json!(d);
-        }
-        let r: RegisteredModelResponse = self.post("registered-models/create", &body).await?;
+        let r: RegisteredModelResponse = self
+            .post(
+                "registered-models/create",
+                &RegistryRequest {
+                    description: description.map(str::to_string),
+                    tags: tags.to_vec(),
+                    ..RegistryRequest::model(name)
+                },
+            )
+            .await?;
         Ok(r.registered_model)
     }
 
     pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         let r: RegisteredModelResponse = self
-            .get("registered-models/get", &[("name", name.to_string())])
+            .get_message("registered-models/get", &RegistryRequest::model(name))
             .await?;
         Ok(r.registered_model)
     }
@@ -497,17 +589,20 @@ impl Client {
         let r: RegisteredModelResponse = self
             .post(
                 "registered-models/rename",
-                &json!({ "name": name, "new_name": new_name }),
+                &RegistryRequest {
+                    new_name: Some(new_name.to_string()),
+                    ..RegistryRequest::model(name)
+                },
             )
             .await?;
         Ok(r.registered_model)
     }
 
     pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
-        self.send::<Value>(
+        self.send::<Empty>(
             reqwest::Method::DELETE,
             "registered-models/delete",
-            &json!({ "name": name }),
+            &RegistryRequest::model(name),
         )
         .await
         .map(drop)
@@ -521,8 +616,10 @@ impl Client {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<RegisteredModel>> {
-        let query = registry_search_query(filter, order_by, max_results, page_token);
-        let r: RegisteredModelsPage = self.get("registered-models/search", &query).await?;
+        let request = registry_search(filter, order_by, max_results, page_token);
+        let r: SearchRegisteredModelsResponse = self
+            .get_message("registered-models/search", &request)
+            .await?;
         Ok(Page {
             items: r.registered_models,
             next_page_token: r.next_page_token,
@@ -537,8 +634,8 @@ impl Client {
         max_results: Option<i64>,
         page_token: Option<&str>,
     ) -> Result<Page<ModelVersion>> {
-        let query = registry_search_query(filter, order_by, max_results, page_token);
-        let r: ModelVersionsPage = self.get("model-versions/search", &query).await?;
+        let request = registry_search(filter, order_by, max_results, page_token);
+        let r: ModelVersionsResponse = self.get_message("model-versions/search", &request).await?;
         Ok(Page {
             items: r.model_versions,
             next_page_token: r.next_page_token,
@@ -551,29 +648,35 @@ impl Client {
         source: &str,
         run_id: Option<&str>,
     ) -> Result<ModelVersion> {
-        let mut body = json!({ "name": name, "source": source });
-        if let Some(r) = run_id {
-            body["run_id"] = json!(r);
-        }
-        let r: ModelVersionResponse = self.post("model-versions/create", &body).await?;
+        let r: ModelVersionResponse = self
+            .post(
+                "model-versions/create",
+                &CreateModelVersionRequest {
+                    name: Some(name.to_string()),
+                    source: Some(source.to_string()),
+                    run_id: run_id.map(str::to_string),
+                    ..Default::default()
+                },
+            )
+            .await?;
         Ok(r.model_version)
     }
 
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
         let r: ModelVersionResponse = self
-            .get(
+            .get_message(
                 "model-versions/get",
-                &[("name", name.to_string()), ("version", version.to_string())],
+                &RegistryRequest::version(name, version),
             )
             .await?;
         Ok(r.model_version)
     }
 
     pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
-        self.send::<Value>(
+        self.send::<Empty>(
             reqwest::Method::DELETE,
             "model-versions/delete",
-            &json!({ "name": name, "version": version }),
+            &RegistryRequest::version(name, version),
         )
         .await
         .map(drop)
@@ -589,12 +692,11 @@ impl Client {
         let r: ModelVersionResponse = self
             .post(
                 "model-versions/transition-stage",
-                &json!({
-                    "name": name,
-                    "version": version,
-                    "stage": stage,
-                    "archive_existing_versions": archive_existing_versions,
-                }),
+                &RegistryRequest {
+                    stage: Some(stage.to_string()),
+                    archive_existing_versions: Some(archive_existing_versions),
+                    ..RegistryRequest::version(name, version)
+                },
             )
             .await?;
         Ok(r.model_version)
@@ -605,13 +707,13 @@ impl Client {
         name: &str,
         version: &str,
     ) -> Result<String> {
-        let r: Value = self
-            .get(
+        let r: DownloadUriResponse = self
+            .get_message(
                 "model-versions/get-download-uri",
-                &[("name", name.to_string()), ("version", version.to_string())],
+                &RegistryRequest::version(name, version),
             )
             .await?;
-        Ok(r["artifact_uri"].as_str().unwrap_or_default().to_string())
+        Ok(r.artifact_uri)
     }
 
     pub async fn set_registered_model_alias(
@@ -622,16 +724,22 @@ impl Client {
     ) -> Result<()> {
         self.call(
             "registered-models/alias",
-            &json!({ "name": name, "alias": alias, "version": version }),
+            &RegistryRequest {
+                alias: Some(alias.to_string()),
+                ..RegistryRequest::version(name, version)
+            },
         )
         .await
     }
 
     pub async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
-        self.send::<Value>(
+        self.send::<Empty>(
             reqwest::Method::DELETE,
             "registered-models/alias",
-            &json!({ "name": name, "alias": alias }),
+            &RegistryRequest {
+                alias: Some(alias.to_string()),
+                ..RegistryRequest::model(name)
+            },
         )
         .await
         .map(drop)
@@ -646,7 +754,11 @@ impl Client {
     ) -> Result<()> {
         self.call(
             "model-versions/set-tag",
-            &json!({"name": name, "version": version, "key": key, "value": value}),
+            &RegistryRequest {
+                key: Some(key.to_string()),
+                value: Some(value.to_string()),
+                ..RegistryRequest::version(name, version)
+            },
         )
         .await
     }
@@ -657,12 +769,30 @@ impl Client {
         alias: &str,
     ) -> Result<ModelVersion> {
         let r: ModelVersionResponse = self
-            .get(
+            .get_message(
                 "registered-models/alias",
-                &[("name", name.to_string()), ("alias", alias.to_string())],
+                &RegistryRequest {
+                    alias: Some(alias.to_string()),
+                    ..RegistryRequest::model(name)
+                },
             )
             .await?;
         Ok(r.model_version)
+    }
+}
+
+/// A registry search's message (a GET: `order_by` goes as a repeated key).
+fn registry_search(
+    filter: Option<&str>,
+    order_by: &[&str],
+    max_results: Option<i64>,
+    page_token: Option<&str>,
+) -> RegistrySearchRequest {
+    RegistrySearchRequest {
+        filter: filter.map(str::to_string),
+        max_results,
+        order_by: order_by.iter().map(|o| o.to_string()).collect(),
+        page_token: page_token.map(str::to_string),
     }
 }
 
@@ -676,10 +806,12 @@ impl Client {
         let resp = self
             .http
             .post(format!("{}/api/2.0/cairn/predictions/log-batch", self.base))
-            .json(&json!({ "predictions": records }))
+            .json(&LogPredictionsRequest {
+                predictions: records.to_vec(),
+            })
             .send()
             .await?;
-        Self::decode::<Value>(resp).await.map(drop)
+        Self::decode::<Empty>(resp).await.map(drop)
     }
 
     /// One page of a model's prediction log, oldest first; `query` takes
@@ -689,20 +821,18 @@ impl Client {
         model_name: &str,
         query: &[(&str, String)],
     ) -> Result<Page<cairn_core::predictions::PredictionRecord>> {
-        #[derive(Deserialize)]
-        struct Resp {
-            #[serde(default)]
-            predictions: Vec<cairn_core::predictions::PredictionRecord>,
-            next_page_token: Option<String>,
-        }
+        let request = SearchPredictionsRequest {
+            model_name: Some(model_name.to_string()),
+            ..Default::default()
+        };
         let resp = self
             .http
             .get(format!("{}/api/2.0/cairn/predictions/search", self.base))
-            .query(&[("model_name", model_name)])
+            .query(&query_pairs(&request)?)
             .query(query)
             .send()
             .await?;
-        let r: Resp = Self::decode(resp).await?;
+        let r: SearchPredictionsResponse = Self::decode(resp).await?;
         Ok(Page {
             items: r.predictions,
             next_page_token: r.next_page_token,
@@ -725,7 +855,7 @@ impl Client {
             .body(body)
             .send()
             .await?;
-        Self::decode::<Value>(resp).await.map(drop)
+        Self::decode::<Empty>(resp).await.map(drop)
     }
 
     pub async fn download_artifact(&self, path: &str) -> Result<Vec<u8>> {
@@ -761,14 +891,29 @@ impl Client {
 
     /// The `{path, is_dir, file_size}` entries directly under `path`.
     pub async fn list_artifacts(&self, path: Option<&str>) -> Result<Vec<Value>> {
-        let mut req = self
+        self.list_artifact_files(path)
+            .await?
+            .iter()
+            .map(|f| serde_json::to_value(f).map_err(ClientError::from))
+            .collect()
+    }
+
+    /// The entries directly under `path`, typed.
+    pub async fn list_artifact_files(
+        &self,
+        path: Option<&str>,
+    ) -> Result<Vec<cairn_api_types::artifacts::FileInfo>> {
+        let request = cairn_api_types::artifacts::ListArtifactsRequest {
+            path: path.map(str::to_string),
+        };
+        let resp = self
             .http
-            .get(format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base));
-        if let Some(p) = path {
-            req = req.query(&[("path", p)]);
-        }
-        let r: Value = Self::decode(req.send().await?).await?;
-        Ok(r["files"].as_array().cloned().unwrap_or_default())
+            .get(format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base))
+            .query(&query_pairs(&request)?)
+            .send()
+            .await?;
+        let r: ListArtifactsResponse = Self::decode(resp).await?;
+        Ok(r.files)
     }
 
     /// Downloads every file under the proxy path `root` into the folder `dest`,
@@ -790,10 +935,8 @@ impl Client {
             } else {
                 format!("{root}/{rel}")
             };
-            for entry in self.list_artifacts(Some(&listed)).await? {
-                let Some(path) = entry["path"].as_str() else {
-                    continue;
-                };
+            for entry in self.list_artifact_files(Some(&listed)).await? {
+                let path = entry.path.as_str();
                 let name = path.rsplit('/').next().unwrap_or(path);
                 if name.is_empty() || name == "." || name == ".." {
                     continue;
@@ -803,7 +946,7 @@ impl Client {
                 } else {
                     format!("{rel}/{name}")
                 };
-                if entry["is_dir"].as_bool().unwrap_or(false) {
+                if entry.is_dir {
                     dirs.push(child);
                     continue;
                 }
@@ -827,78 +970,46 @@ impl Client {
 
     pub async fn delete_artifact(&self, path: &str) -> Result<()> {
         let resp = self.http.delete(self.artifact_url(path)).send().await?;
-        Self::decode::<Value>(resp).await.map(drop)
+        Self::decode::<Empty>(resp).await.map(drop)
     }
 }
 
-#[derive(Deserialize)]
-struct RegisteredModelResponse {
-    registered_model: RegisteredModel,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Deserialize)]
-struct ModelVersionResponse {
-    model_version: ModelVersion,
-}
-
-#[derive(Deserialize)]
-struct RegisteredModelsPage {
-    #[serde(default)]
-    registered_models: Vec<RegisteredModel>,
-    next_page_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ModelVersionsPage {
-    #[serde(default)]
-    model_versions: Vec<ModelVersion>,
-    next_page_token: Option<String>,
-}
-
-/// The query string of a registry search (a GET with `order_by` repeated).
-fn registry_search_query(
-    filter: Option<&str>,
-    order_by: &[&str],
-    max_results: Option<i64>,
-    page_token: Option<&str>,
-) -> Vec<(&'static str, String)> {
-    let mut query: Vec<(&str, String)> = order_by
-        .iter()
-        .map(|o| ("order_by", o.to_string()))
-        .collect();
-    query.extend(filter.map(|f| ("filter", f.to_string())));
-    query.extend(max_results.map(|m| ("max_results", m.to_string())));
-    query.extend(page_token.map(|t| ("page_token", t.to_string())));
-    query
-}
-
-/// The optional fields every search request shares.
-fn add_search_fields(
-    body: &mut Value,
-    filter: &Option<String>,
-    max_results: Option<i64>,
-    page_token: &Option<String>,
-) {
-    if let Some(f) = filter {
-        body["filter"] = json!(f);
+    #[test]
+    fn get_messages_become_query_strings_with_repeated_keys() {
+        let request = GetMetricHistoryBulkIntervalRequest {
+            run_ids: vec!["a".into(), "b".into()],
+            metric_key: Some("loss".into()),
+            max_results: Some(5),
+            ..Default::default()
+        };
+        let mut pairs = query_pairs(&request).unwrap();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            [
+                ("max_results".to_string(), "5".to_string()),
+                ("metric_key".to_string(), "loss".to_string()),
+                ("run_ids".to_string(), "a".to_string()),
+                ("run_ids".to_string(), "b".to_string()),
+            ]
+        );
     }
-    if let Some(m) = max_results {
-        body["max_results"] = json!(m);
-    }
-    if let Some(t) = page_token {
-        body["page_token"] = json!(t);
-    }
-}
 
-/// A metric value as MLflow's JSON writes it (non-finite values as strings).
-fn metric_value(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else if v.is_nan() {
-        json!("NaN")
-    } else if v > 0.0 {
-        json!("Infinity")
-    } else {
-        json!("-Infinity")
+    #[test]
+    fn non_finite_metric_values_go_as_protobuf_json_strings() {
+        let metric = Metric {
+            key: "k".into(),
+            value: f64::NAN,
+            timestamp: 1,
+            step: 0,
+            run_id: None,
+            model_id: None,
+        };
+        let body = serde_json::to_value(MetricRequest::from(&metric)).unwrap();
+        assert_eq!(body["value"], "NaN");
     }
 }

@@ -14,7 +14,7 @@ fn is_empty<T>(v: &[T]) -> bool {
 }
 
 /// `active` or `deleted`: MLflow soft-deletes experiments and runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LifecycleStage {
     Active,
@@ -72,7 +72,7 @@ impl ViewType {
 }
 
 /// A run's status (`RunStatus` in MLflow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RunStatus {
     Running,
@@ -114,7 +114,7 @@ impl RunStatus {
 }
 
 /// A key/value tag or param, as MLflow writes `{key, value}` pairs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyValue {
     pub key: String,
     #[serde(default)]
@@ -130,7 +130,7 @@ impl KeyValue {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Experiment {
     pub experiment_id: String,
     pub name: String,
@@ -146,7 +146,7 @@ pub struct Experiment {
 }
 
 /// One point of a metric's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Metric {
     pub key: String,
     #[serde(
@@ -170,7 +170,7 @@ fn deserialize_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Err
     wire::deserialize_opt_f64(d)?.ok_or_else(|| serde::de::Error::custom("value is required"))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunInfo {
     pub run_id: String,
     pub run_uuid: String,
@@ -186,7 +186,7 @@ pub struct RunInfo {
     pub lifecycle_stage: LifecycleStage,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunData {
     #[serde(default, skip_serializing_if = "is_empty")]
     pub metrics: Vec<Metric>,
@@ -196,7 +196,7 @@ pub struct RunData {
     pub tags: Vec<KeyValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dataset {
     pub name: String,
     pub digest: String,
@@ -208,26 +208,26 @@ pub struct Dataset {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetInput {
     #[serde(default, skip_serializing_if = "is_empty")]
     pub tags: Vec<KeyValue>,
     pub dataset: Dataset,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelInput {
     pub model_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelOutput {
     pub model_id: String,
     #[serde(default)]
     pub step: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunInputs {
     #[serde(default, skip_serializing_if = "is_empty")]
     pub dataset_inputs: Vec<DatasetInput>,
@@ -235,13 +235,13 @@ pub struct RunInputs {
     pub model_inputs: Vec<ModelInput>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunOutputs {
     #[serde(default, skip_serializing_if = "is_empty")]
     pub model_outputs: Vec<ModelOutput>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Run {
     pub info: RunInfo,
     #[serde(default)]

@@ -12,11 +12,16 @@ fn is_empty<T>(v: &[T]) -> bool {
 }
 
 /// `LoggedModelStatus`; the SQL store keeps its proto number in `logged_models.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 pub enum LoggedModelStatus {
+    // The schema's names are the wire's (see `NAMES`, which `Serialize` writes).
+    #[schema(rename = "LOGGED_MODEL_STATUS_UNSPECIFIED")]
     Unspecified,
+    #[schema(rename = "LOGGED_MODEL_PENDING")]
     Pending,
+    #[schema(rename = "LOGGED_MODEL_READY")]
     Ready,
+    #[schema(rename = "LOGGED_MODEL_UPLOAD_FAILED")]
     UploadFailed,
 }
 
@@ -78,7 +83,7 @@ impl Serialize for LoggedModelStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LoggedModelInfo {
     pub model_id: String,
     pub experiment_id: String,
@@ -97,7 +102,7 @@ pub struct LoggedModelInfo {
     pub tags: Vec<KeyValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, utoipa::ToSchema)]
 pub struct LoggedModelData {
     #[serde(skip_serializing_if = "is_empty")]
     pub params: Vec<KeyValue>,
@@ -105,7 +110,7 @@ pub struct LoggedModelData {
     pub metrics: Vec<Metric>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LoggedModel {
     pub info: LoggedModelInfo,
     pub data: LoggedModelData,

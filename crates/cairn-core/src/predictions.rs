@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ErrorCode, MlflowError, Result};
 
 /// One predicted row: what went in, what came out, and which model version said it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PredictionRecord {
     /// The id of the request the row came in (the `X-Request-Id` the endpoint answered).
     pub request_id: String,

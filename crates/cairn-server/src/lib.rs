@@ -2,7 +2,8 @@
 //!
 //! [`Server::start`] opens the store, binds the listener and serves until the shutdown
 //! future resolves; in-flight requests finish, then the store closes cleanly. Tests
-//! start it on port 0 and talk to it over real HTTP.
+//! start it on port 0 and talk to it over real HTTP. The API describes itself:
+//! [`openapi`] is the document served at `/openapi.json`, with Swagger UI at `/docs`.
 
 mod api;
 mod error;
@@ -24,8 +25,11 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use api::openapi;
 pub use cairn_service::Services;
 pub use error::{ApiError, ApiResult};
+use utoipa::openapi::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// Everything `cairn server` needs to start.
 #[derive(Debug, Clone)]
@@ -46,20 +50,23 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The application with its middleware: request logs and the body limit.
 pub fn app(state: Services) -> Router {
-    app_with(state, Router::new())
+    app_with(state, Router::new(), openapi())
 }
 
 /// The application with more routes beside MLflow's (the serving endpoints of
-/// `cairn server --serve`), under the same middleware.
+/// `cairn server --serve`), under the same middleware, and `doc` (the API's
+/// document, with the extra routes' merged in) at `/openapi.json` with Swagger UI at
+/// `/docs`.
 ///
 /// Every request gets an `x-request-id` (the client's, or a new UUID), answered back
 /// in the response and carried by the request's span, so that whatever a service
 /// logs for it (a store failure's cause, say) names the request the client saw fail.
-pub fn app_with(state: Services, extra: Router) -> Router {
+pub fn app_with(state: Services, extra: Router, doc: OpenApi) -> Router {
     // The recorder exists before the first request, so no request goes unrecorded.
     cairn_telemetry::prometheus();
     api::router(state.clone())
         .merge(extra)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .route(
             "/metrics",
             axum::routing::get(metrics::page).with_state(state),
@@ -92,6 +99,8 @@ pub struct Server {
     listener: TcpListener,
     store: Arc<dyn TrackingStore>,
     state: Services,
+    /// What `/openapi.json` serves: the API's document and any merged in.
+    doc: OpenApi,
 }
 
 impl Server {
@@ -116,7 +125,15 @@ impl Server {
             listener,
             store,
             state,
+            doc: openapi(),
         })
+    }
+
+    /// Merges `other` (the document of routes served beside the API, such as the
+    /// serving endpoints') into the one `/openapi.json` serves.
+    pub fn document(mut self, other: OpenApi) -> Self {
+        self.doc.merge(other);
+        self
     }
 
     /// The services, for routes built beside the API's (the web UI's pages).
@@ -150,7 +167,7 @@ impl Server {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let result = axum::serve(listener, app_with(self.state, extra))
+        let result = axum::serve(listener, app_with(self.state, extra, self.doc))
             .with_graceful_shutdown(shutdown)
             .await;
         self.store.close().await;

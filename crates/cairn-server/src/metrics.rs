@@ -32,7 +32,15 @@ pub(crate) async fn track(matched: Option<MatchedPath>, req: Request, next: Next
     response
 }
 
+/// The metrics page's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(page))]
+pub(crate) struct Api;
+
 /// `/metrics` in Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "server",
+    operation_id = "getMetrics",
+    responses((status = 200, description = "requests by route, method and status with their latency, the store's gauges, and whatever else the process records, in Prometheus' text format", body = String, content_type = "text/plain")))]
 pub(crate) async fn page(State(state): State<Services>) -> impl IntoResponse {
     let handle = cairn_telemetry::prometheus();
     describe();

@@ -166,3 +166,129 @@ on_both_backends! {
         assert!(body.contains("\"store_type\""));
     }
 }
+
+/// A Python that has `openapi-spec-validator`: `$CAIRN_PYTHON`, the project's `.venv`
+/// or `python3`, whichever imports it.
+fn python_with_spec_validator() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = [
+        std::env::var_os("CAIRN_PYTHON").map(std::path::PathBuf::from),
+        Some(root.join(".venv/bin/python")),
+        Some(std::path::PathBuf::from("python3")),
+    ];
+    candidates.into_iter().flatten().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", "import openapi_spec_validator"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// `v` with every object's keys in sorted order.
+fn sorted_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries = map.into_iter().collect::<Vec<_>>();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
+}
+
+/// Runs `openapi-spec-validator` on a document: whether it passed, and what it said.
+fn validate(python: &std::path::Path, doc: &Value) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+    let out = std::process::Command::new(python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+/// The OpenAPI document the server serves at `/openapi.json` is the one checked in
+/// (`tests/openapi.json`: a change to the API shows in review as a change to it;
+/// `CAIRN_UPDATE_SNAPSHOTS=1` rewrites it), Swagger UI is at `/docs`, and the document
+/// is valid by `openapi-spec-validator`, which also refuses a broken copy (so this
+/// check can fail).
+#[tokio::test]
+async fn openapi_document_matches_its_snapshot_and_validates() {
+    let s = TestServer::spawn().await;
+    let resp = reqwest::get(format!("{}/openapi.json", s.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let doc: Value = resp.json().await.unwrap();
+    // Keys sorted, so that the text does not depend on whether some crate in the
+    // build turns on serde_json's `preserve_order`.
+    let served = serde_json::to_string_pretty(&sorted_keys(doc.clone())).unwrap() + "\n";
+    let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi.json");
+    if std::env::var_os("CAIRN_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&snapshot, &served).unwrap();
+    }
+    let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    assert!(
+        expected == served,
+        "the served OpenAPI document differs from {}; if the API changed on purpose, \
+         rerun with CAIRN_UPDATE_SNAPSHOTS=1 and review the diff",
+        snapshot.display()
+    );
+    let operations = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .collect::<Vec<_>>();
+    let mut ids = operations
+        .iter()
+        .map(|op| op["operationId"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    ids.sort();
+    let count = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are unique");
+    for op in &operations {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            assert!(
+                !response["description"].as_str().unwrap_or("").is_empty(),
+                "{} answers {status} without a description",
+                op["operationId"]
+            );
+        }
+    }
+
+    let docs = reqwest::get(format!("{}/docs/", s.url)).await.unwrap();
+    assert_eq!(docs.status().as_u16(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+
+    let Some(python) = python_with_spec_validator() else {
+        cairn_testkit::skip_or_fail("openapi-spec-validator (pip install openapi-spec-validator)");
+        return;
+    };
+    let (valid, said) = validate(&python, &doc);
+    assert!(
+        valid,
+        "openapi-spec-validator refuses the document:\n{said}"
+    );
+    let mut broken = doc.clone();
+    broken["paths"]["/api/2.0/mlflow/runs/get"]["get"]["responses"]["200"] =
+        json!({"content": "not a media type map"});
+    let (valid, said) = validate(&python, &broken);
+    assert!(!valid, "a broken document passed the validator:\n{said}");
+}

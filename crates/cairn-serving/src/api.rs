@@ -110,8 +110,10 @@ struct HealthReport {
 }
 
 /// Routes of a serving process. `standalone` adds MLflow's scoring-server probes
-/// (`/health`, `/version`) at the root; embedded in `cairn server`, those paths
-/// belong to the tracking server and serving health is at `/serving/health`.
+/// (`/health`, `/version`), `/metrics` and the OpenAPI document with Swagger UI
+/// (`/openapi.json`, `/docs`) at the root; embedded in `cairn server`, those paths
+/// belong to the tracking server, serving health is at `/serving/health`, and
+/// [`openapi`] goes into the tracking server's document.
 pub fn router(state: ServingState, standalone: bool) -> Router {
     let mut router = Router::new()
         .route("/invocations", post(invocations))
@@ -119,25 +121,31 @@ pub fn router(state: ServingState, standalone: bool) -> Router {
         .route("/ping", get(ping))
         .route("/serving/health", get(health));
     if standalone {
-        // Inside `cairn server`, its own /metrics renders the same recorder.
+        // Inside `cairn server`, its own /metrics renders the same recorder, and its
+        // /openapi.json serves this document merged into the tracking API's.
         router = router
             .route("/metrics", get(metrics_page))
             .route("/health", get(health))
-            .route("/version", get(version));
+            .route("/version", get(version))
+            .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()));
     }
-    router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .with_state(state)
+    router.with_state(state)
+}
+
+/// The serving API's OpenAPI document, which `cairn server --serve` merges into the
+/// tracking server's.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
 }
 
 /// Scores on the server's only endpoint.
 #[utoipa::path(post, path = "/invocations",
     request_body(content = InvocationRequest, content_type = "application/json"),
     responses(
-        (status = 200, body = Predictions, headers(("x-cairn-model-version" = i64))),
+        (status = 200, body = Predictions, description = "the predictions", headers(("x-cairn-model-version" = i64))),
         (status = 400, body = ErrorBody, description = "the payload cannot be scored; the message names the field"),
         (status = 404, body = ErrorBody, description = "the server serves several models: use /models/{name}/invocations"),
-        (status = 415, body = ErrorBody),
+        (status = 415, body = ErrorBody, description = "the content type is neither JSON nor CSV"),
         (status = 503, body = ErrorBody, description = "no version loaded yet"),
     ))]
 async fn invocations(State(s): State<ServingState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -157,10 +165,10 @@ async fn invocations(State(s): State<ServingState>, headers: HeaderMap, body: By
     params(("name" = String, Path, description = "registered model name")),
     request_body(content = InvocationRequest, content_type = "application/json"),
     responses(
-        (status = 200, body = Predictions, headers(("x-cairn-model-version" = i64))),
-        (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 200, body = Predictions, description = "the predictions", headers(("x-cairn-model-version" = i64))),
+        (status = 400, body = ErrorBody, description = "the payload cannot be scored; the message names the field"),
+        (status = 404, body = ErrorBody, description = "no endpoint serves a model of that name"),
+        (status = 503, body = ErrorBody, description = "no version loaded yet"),
     ))]
 async fn model_invocations(
     State(s): State<ServingState>,
@@ -264,7 +272,7 @@ fn annotate(response: &mut Response, model: &LoadedModel, request_id: &str) {
 
 /// 200 once every endpoint has a version loaded, as MLflow's scoring server answers
 /// once its model has loaded.
-#[utoipa::path(get, path = "/ping", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, path = "/ping", responses((status = 200, description = "every endpoint has a version loaded"), (status = 503, description = "an endpoint has no version loaded yet")))]
 async fn ping(State(s): State<ServingState>) -> Response {
     if s.endpoints.iter().all(|e| e.current().is_some()) {
         (StatusCode::OK, "\n").into_response()
@@ -304,7 +312,7 @@ async fn version() -> &'static str {
 }
 
 /// Prometheus' text format.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus' text format", content_type = "text/plain")))]
 async fn metrics_page() -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -25,7 +25,7 @@ use cairn_client::Client;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use api::{MODEL_VERSION_HEADER, REQUEST_ID_HEADER};
+pub use api::{openapi, MODEL_VERSION_HEADER, REQUEST_ID_HEADER};
 pub use endpoint::{Endpoint, EndpointStatus, ModelRef};
 pub use error::ServingError;
 use predlog::{LogWriter, PredictionLog, PredictionSink};

@@ -320,6 +320,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             println!("serving {m} at http://{addr}/models/{}/invocations", m.name);
         }
         server
+            .document(cairn_serving::openapi())
             .serve_with(ui.merge(serving.router(false)), shutdown_signal())
             .await?;
         serving.stop().await;

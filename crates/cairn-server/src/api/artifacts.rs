@@ -8,11 +8,14 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cairn_api_types::artifacts::{
+    FileContent, FileInfo, ListArtifactsRequest, ListArtifactsResponse,
+    ModelVersionArtifactRequest, RootedListingResponse, RunArtifactRequest,
+};
+use cairn_api_types::{required_str, Empty, ErrorBody};
 use cairn_core::{ErrorCode, MlflowError};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use super::fields::required_str;
+use super::Errors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::MlflowRequest;
 use cairn_service::Services;
@@ -24,11 +27,35 @@ pub fn routes() -> Router<Services> {
             "/artifacts/{*path}",
             get(download).put(upload).delete(delete),
         )
-        .route("/mpu/create/{*path}", post(multipart_unsupported))
-        .route("/mpu/complete/{*path}", post(multipart_unsupported))
-        .route("/mpu/abort/{*path}", post(multipart_unsupported))
-        .route("/presigned/{*path}", get(multipart_unsupported))
+        .route("/mpu/create/{*path}", post(multipart_create))
+        .route("/mpu/complete/{*path}", post(multipart_complete))
+        .route("/mpu/abort/{*path}", post(multipart_abort))
+        .route("/presigned/{*path}", get(presigned))
 }
+
+/// The proxy's part of the document (paths relative to its prefix).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    download,
+    upload,
+    delete,
+    multipart_create,
+    multipart_complete,
+    multipart_abort,
+    presigned
+))]
+pub(super) struct Api;
+
+/// The run-level artifact routes' part of the document (relative to MLflow's prefix).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_run))]
+pub(super) struct RunApi;
+
+/// The downloads at the server's root.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_run_artifact, get_model_version_artifact))]
+pub(super) struct RootApi;
 
 /// The wildcard path, percent-decoded; one that does not decode is an invalid path.
 fn artifact_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -36,16 +63,28 @@ fn artifact_path(path: Result<Path<String>, PathRejection>) -> Result<String, Ap
         .map_err(|e| ApiError(MlflowError::invalid_parameter(format!("Invalid path: {e}"))))
 }
 
+/// Uploads a file, streamed to the artifact destination (any earlier file there is
+/// replaced).
+#[utoipa::path(put, path = "/artifacts/{path}", tag = "artifacts",
+    operation_id = "uploadArtifact",
+    params(("path" = String, Path, description = "the file's path under the proxy's root")),
+    request_body(content = FileContent, content_type = "application/octet-stream", description = "the file's bytes"),
+    responses((status = 200, description = "stored", body = Empty), Errors))]
 async fn upload(
     State(s): State<Services>,
     path: Result<Path<String>, PathRejection>,
     body: Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let path = artifact_path(path)?;
     s.artifacts.upload(&path, body.into_data_stream()).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+/// Downloads a file, streamed.
+#[utoipa::path(get, path = "/artifacts/{path}", tag = "artifacts",
+    operation_id = "downloadArtifact",
+    params(("path" = String, Path, description = "the file's path under the proxy's root")),
+    responses((status = 200, description = "the file, as an attachment", body = FileContent, content_type = "application/octet-stream"), Errors))]
 async fn download(
     State(s): State<Services>,
     path: Result<Path<String>, PathRejection>,
@@ -99,54 +138,34 @@ pub fn root_routes() -> Router<Services> {
         )
 }
 
-#[derive(Deserialize)]
-struct RunArtifactReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    /// (A `page_token` is accepted and ignored, as unknown fields are: a run's
-    /// listing is one page.)
-    path: Option<String>,
-}
-
-impl RunArtifactReq {
-    fn run_id(&self) -> Result<String, MlflowError> {
-        required_str(
-            self.run_id
-                .clone()
-                .filter(|s| !s.is_empty())
-                .or_else(|| self.run_uuid.clone()),
-            "run_id",
-        )
-    }
-}
-
-#[derive(Serialize)]
-struct RunListing {
-    root_uri: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    files: Vec<FileInfo>,
-}
-
+/// A directory of a run's artifacts, paths relative to the run's root.
+#[utoipa::path(get, path = "/artifacts/list", tag = "artifacts",
+    operation_id = "listRunArtifacts",
+    params(RunArtifactRequest),
+    responses((status = 200, description = "the directory's entries and the run's artifact root", body = RootedListingResponse), Errors))]
 async fn list_run(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RunArtifactReq>,
-) -> ApiResult<Json<RunListing>> {
+    MlflowRequest(req): MlflowRequest<RunArtifactRequest>,
+) -> ApiResult<Json<RootedListingResponse>> {
     let run = s.tracking.get_run(&req.run_id()?).await?;
     let files = s
         .artifacts
         .list_run(&run.info.artifact_uri, req.path.as_deref())
         .await?;
-    Ok(Json(RunListing {
+    Ok(Json(RootedListingResponse {
         root_uri: run.info.artifact_uri,
-        files: files.into_iter().map(FileInfo::from).collect(),
+        files: files.into_iter().map(file_info).collect(),
     }))
 }
 
+/// One file of a run's artifacts (MLflow's UI links).
+#[utoipa::path(get, path = "/get-artifact", tag = "artifacts",
+    operation_id = "getRunArtifact",
+    params(RunArtifactRequest),
+    responses((status = 200, description = "the file, as an attachment", body = FileContent, content_type = "application/octet-stream"), Errors))]
 async fn get_run_artifact(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RunArtifactReq>,
+    MlflowRequest(req): MlflowRequest<RunArtifactRequest>,
 ) -> ApiResult<Response> {
     let path = required_str(req.path.clone(), "path")?;
     let run = s.tracking.get_run(&req.run_id()?).await?;
@@ -157,16 +176,14 @@ async fn get_run_artifact(
     Ok(file_response(&path, file))
 }
 
-#[derive(Deserialize)]
-struct ModelVersionArtifactReq {
-    name: Option<String>,
-    version: Option<String>,
-    path: Option<String>,
-}
-
+/// One file of a model version (MLflow's UI links).
+#[utoipa::path(get, path = "/model-versions/get-artifact", tag = "artifacts",
+    operation_id = "getModelVersionArtifact",
+    params(ModelVersionArtifactRequest),
+    responses((status = 200, description = "the file, as an attachment", body = FileContent, content_type = "application/octet-stream"), Errors))]
 async fn get_model_version_artifact(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ModelVersionArtifactReq>,
+    MlflowRequest(req): MlflowRequest<ModelVersionArtifactRequest>,
 ) -> ApiResult<Response> {
     let name = required_str(req.name, "name")?;
     let version = required_str(req.version, "version")?;
@@ -190,61 +207,86 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-#[derive(Deserialize)]
-struct ListReq {
-    path: Option<String>,
-}
-
-/// MLflow's `FileInfo` on the wire (no `file_size` for a directory).
-#[derive(Serialize)]
-pub(super) struct FileInfo {
-    path: String,
-    is_dir: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_size: Option<u64>,
-}
-
-impl From<cairn_artifacts::FileInfo> for FileInfo {
-    fn from(f: cairn_artifacts::FileInfo) -> Self {
-        FileInfo {
-            path: f.path,
-            is_dir: f.is_dir,
-            file_size: f.file_size,
-        }
+/// MLflow's `FileInfo` from the artifact store's.
+pub(super) fn file_info(f: cairn_artifacts::FileInfo) -> FileInfo {
+    FileInfo {
+        path: f.path,
+        is_dir: f.is_dir,
+        file_size: f.file_size,
     }
 }
 
-#[derive(Serialize)]
-struct Listing {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    files: Vec<FileInfo>,
-}
-
+/// The entries directly under a directory of the proxy.
+#[utoipa::path(get, path = "/artifacts", tag = "artifacts",
+    operation_id = "listArtifacts",
+    params(ListArtifactsRequest),
+    responses((status = 200, description = "the directory's entries", body = ListArtifactsResponse), Errors))]
 async fn list(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ListReq>,
-) -> ApiResult<Json<Listing>> {
+    MlflowRequest(req): MlflowRequest<ListArtifactsRequest>,
+) -> ApiResult<Json<ListArtifactsResponse>> {
     let files = s.artifacts.list(req.path.as_deref()).await?;
-    Ok(Json(Listing {
-        files: files.into_iter().map(FileInfo::from).collect(),
+    Ok(Json(ListArtifactsResponse {
+        files: files.into_iter().map(file_info).collect(),
     }))
 }
 
+/// Deletes a file or a directory of the proxy.
+#[utoipa::path(delete, path = "/artifacts/{path}", tag = "artifacts",
+    operation_id = "deleteArtifact",
+    params(("path" = String, Path, description = "the path under the proxy's root")),
+    responses((status = 200, description = "deleted", body = Empty), Errors))]
 async fn delete(
     State(s): State<Services>,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let path = artifact_path(path)?;
     s.artifacts.delete(&path).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 /// cairn streams every upload through itself, so it reports multipart and presigned
 /// transfers as disabled in server-info, and the client never calls these; a client
 /// that does gets MLflow's answer for a backend without them.
-async fn multipart_unsupported() -> ApiError {
+fn multipart_unsupported() -> ApiError {
     ApiError(MlflowError::new(
         ErrorCode::NotImplemented,
         "Multipart and presigned transfers are not supported: upload through the proxy",
     ))
+}
+
+/// Starts a multipart upload: not supported (server-info says so).
+#[utoipa::path(post, path = "/mpu/create/{path}", tag = "artifacts",
+    operation_id = "createMultipartUpload",
+    params(("path" = String, Path, description = "the file's path under the proxy's root")),
+    responses((status = 501, description = "multipart uploads are not supported: upload through the proxy", body = ErrorBody)))]
+async fn multipart_create() -> ApiError {
+    multipart_unsupported()
+}
+
+/// Completes a multipart upload: not supported (server-info says so).
+#[utoipa::path(post, path = "/mpu/complete/{path}", tag = "artifacts",
+    operation_id = "completeMultipartUpload",
+    params(("path" = String, Path, description = "the file's path under the proxy's root")),
+    responses((status = 501, description = "multipart uploads are not supported: upload through the proxy", body = ErrorBody)))]
+async fn multipart_complete() -> ApiError {
+    multipart_unsupported()
+}
+
+/// Aborts a multipart upload: not supported (server-info says so).
+#[utoipa::path(post, path = "/mpu/abort/{path}", tag = "artifacts",
+    operation_id = "abortMultipartUpload",
+    params(("path" = String, Path, description = "the file's path under the proxy's root")),
+    responses((status = 501, description = "multipart uploads are not supported: upload through the proxy", body = ErrorBody)))]
+async fn multipart_abort() -> ApiError {
+    multipart_unsupported()
+}
+
+/// A presigned URL for a direct transfer: not supported (server-info says so).
+#[utoipa::path(get, path = "/presigned/{path}", tag = "artifacts",
+    operation_id = "getPresignedUrl",
+    params(("path" = String, Path, description = "the file's path under the proxy's root")),
+    responses((status = 501, description = "presigned transfers are not supported: download through the proxy", body = ErrorBody)))]
+async fn presigned() -> ApiError {
+    multipart_unsupported()
 }

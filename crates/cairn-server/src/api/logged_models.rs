@@ -4,13 +4,16 @@
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
-use cairn_core::entities::KeyValue;
+use cairn_api_types::artifacts::{FileContent, RootedListingResponse};
+use cairn_api_types::logged_models::{
+    CreateLoggedModelRequest, FinalizeLoggedModelRequest, LogLoggedModelParamsRequest,
+    LoggedModelArtifactsRequest, LoggedModelResponse, SearchLoggedModelsRequest,
+    SearchLoggedModelsResponse, SetLoggedModelTagsRequest,
+};
+use cairn_api_types::{required, required_str, Empty};
 use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
-use cairn_core::wire::{deserialize_opt_i64, deserialize_string_list};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use super::fields::{required, required_str, EnumValue};
+use super::Errors;
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::logged_models::{CreateLoggedModel, SearchLoggedModels};
@@ -40,25 +43,33 @@ pub fn routes() -> Router<Services> {
         )
 }
 
-#[derive(Deserialize)]
-struct ArtifactsReq {
-    artifact_directory_path: Option<String>,
-    artifact_file_path: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ArtifactListing {
-    root_uri: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    files: Vec<super::artifacts::FileInfo>,
-}
+/// The logged-model endpoints' part of the document (paths relative to the API
+/// prefix).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create,
+    search,
+    get_model,
+    finalize,
+    delete_model,
+    set_tags,
+    delete_tag,
+    log_params,
+    list_artifacts,
+    get_artifact,
+))]
+pub(super) struct Api;
 
 /// A logged model's files under a directory, paths relative to its root.
+#[utoipa::path(get, path = "/logged-models/{model_id}/artifacts/directories", tag = "logged-models",
+    operation_id = "listLoggedModelArtifacts",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)"), LoggedModelArtifactsRequest),
+    responses((status = 200, description = "the directory's entries and the model's artifact root", body = RootedListingResponse), Errors))]
 async fn list_artifacts(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-    MlflowRequest(req): MlflowRequest<ArtifactsReq>,
-) -> ApiResult<Json<ArtifactListing>> {
+    MlflowRequest(req): MlflowRequest<LoggedModelArtifactsRequest>,
+) -> ApiResult<Json<RootedListingResponse>> {
     let model = s.tracking.get_logged_model(&model_id).await?;
     let files = s
         .artifacts
@@ -67,17 +78,21 @@ async fn list_artifacts(
             req.artifact_directory_path.as_deref(),
         )
         .await?;
-    Ok(Json(ArtifactListing {
+    Ok(Json(RootedListingResponse {
         root_uri: model.info.artifact_uri,
-        files: files.into_iter().map(Into::into).collect(),
+        files: files.into_iter().map(super::artifacts::file_info).collect(),
     }))
 }
 
 /// One file of a logged model (MLflow's UI reads `MLmodel` this way).
+#[utoipa::path(get, path = "/logged-models/{model_id}/artifacts/files", tag = "logged-models",
+    operation_id = "getLoggedModelArtifact",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)"), LoggedModelArtifactsRequest),
+    responses((status = 200, description = "the file, as an attachment", body = FileContent, content_type = "application/octet-stream"), Errors))]
 async fn get_artifact(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-    MlflowRequest(req): MlflowRequest<ArtifactsReq>,
+    MlflowRequest(req): MlflowRequest<LoggedModelArtifactsRequest>,
 ) -> ApiResult<axum::response::Response> {
     let Some(path) = req.artifact_file_path.filter(|p| !p.is_empty()) else {
         return Err(cairn_core::MlflowError::new(
@@ -94,29 +109,19 @@ async fn get_artifact(
     Ok(super::artifacts::file_response(&path, file))
 }
 
-fn model(m: LoggedModel) -> Json<Value> {
-    Json(json!({ "model": m }))
+fn model(model: LoggedModel) -> Json<LoggedModelResponse> {
+    Json(LoggedModelResponse { model })
 }
 
-#[derive(Deserialize)]
-struct CreateReq {
-    #[serde(alias = "experimentId")]
-    experiment_id: Option<String>,
-    name: Option<String>,
-    #[serde(alias = "modelType")]
-    model_type: Option<String>,
-    #[serde(alias = "sourceRunId")]
-    source_run_id: Option<String>,
-    #[serde(default)]
-    params: Vec<KeyValue>,
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-}
-
+/// Creates a logged model, PENDING until its files are uploaded and it is finalized.
+#[utoipa::path(post, path = "/logged-models", tag = "logged-models",
+    operation_id = "createLoggedModel",
+    request_body = CreateLoggedModelRequest,
+    responses((status = 200, description = "the new model", body = LoggedModelResponse), Errors))]
 async fn create(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<CreateReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<CreateLoggedModelRequest>,
+) -> ApiResult<Json<LoggedModelResponse>> {
     let m = s
         .tracking
         .create_logged_model(CreateLoggedModel {
@@ -131,23 +136,29 @@ async fn create(
     Ok(model(m))
 }
 
+/// A logged model by id.
+#[utoipa::path(get, path = "/logged-models/{model_id}", tag = "logged-models",
+    operation_id = "getLoggedModel",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)")),
+    responses((status = 200, description = "the model", body = LoggedModelResponse), Errors))]
 async fn get_model(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoggedModelResponse>> {
     Ok(model(s.tracking.get_logged_model(&model_id).await?))
 }
 
-#[derive(Deserialize)]
-struct FinalizeReq {
-    status: Option<EnumValue>,
-}
-
+/// Sets a logged model's final status once its files are uploaded (or failed to).
+#[utoipa::path(patch, path = "/logged-models/{model_id}", tag = "logged-models",
+    operation_id = "finalizeLoggedModel",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)")),
+    request_body = FinalizeLoggedModelRequest,
+    responses((status = 200, description = "the model in its final status", body = LoggedModelResponse), Errors))]
 async fn finalize(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-    MlflowRequest(req): MlflowRequest<FinalizeReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<FinalizeLoggedModelRequest>,
+) -> ApiResult<Json<LoggedModelResponse>> {
     let status = required(req.status, "status")?;
     let status = LoggedModelStatus::parse(&status.as_string())?;
     Ok(model(
@@ -155,98 +166,80 @@ async fn finalize(
     ))
 }
 
+/// Deletes a logged model.
+#[utoipa::path(delete, path = "/logged-models/{model_id}", tag = "logged-models",
+    operation_id = "deleteLoggedModel",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)")),
+    responses((status = 200, description = "deleted", body = Empty), Errors))]
 async fn delete_model(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     s.tracking.delete_logged_model(&model_id).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct TagsReq {
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-}
-
+/// Sets tags on a logged model.
+#[utoipa::path(patch, path = "/logged-models/{model_id}/tags", tag = "logged-models",
+    operation_id = "setLoggedModelTags",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)")),
+    request_body = SetLoggedModelTagsRequest,
+    responses((status = 200, description = "the tags are set", body = Empty), Errors))]
 async fn set_tags(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-    MlflowRequest(req): MlflowRequest<TagsReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<SetLoggedModelTagsRequest>,
+) -> ApiResult<Json<Empty>> {
     s.tracking
         .set_logged_model_tags(&model_id, req.tags)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+/// Deletes a tag of a logged model.
+#[utoipa::path(delete, path = "/logged-models/{model_id}/tags/{tag_key}", tag = "logged-models",
+    operation_id = "deleteLoggedModelTag",
+    params(
+        ("model_id" = String, Path, description = "the logged model's id (`m-...`)"),
+        ("tag_key" = String, Path, description = "the tag's key"),
+    ),
+    responses((status = 200, description = "the tag is gone", body = Empty), Errors))]
 async fn delete_tag(
     State(s): State<Services>,
     Path((model_id, tag_key)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     s.tracking
         .delete_logged_model_tag(&model_id, &tag_key)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct ParamsReq {
-    #[serde(default)]
-    params: Vec<KeyValue>,
-}
-
+/// Logs params of a logged model.
+#[utoipa::path(post, path = "/logged-models/{model_id}/params", tag = "logged-models",
+    operation_id = "logLoggedModelParams",
+    params(("model_id" = String, Path, description = "the logged model's id (`m-...`)")),
+    request_body = LogLoggedModelParamsRequest,
+    responses((status = 200, description = "logged", body = Empty), Errors))]
 async fn log_params(
     State(s): State<Services>,
     Path(model_id): Path<String>,
-    MlflowRequest(req): MlflowRequest<ParamsReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<LogLoggedModelParamsRequest>,
+) -> ApiResult<Json<Empty>> {
     s.tracking
         .log_logged_model_params(&model_id, req.params)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct OrderByReq {
-    field_name: Option<String>,
-    #[serde(default)]
-    ascending: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct SearchReq {
-    #[serde(
-        default,
-        alias = "experimentIds",
-        deserialize_with = "deserialize_string_list"
-    )]
-    experiment_ids: Vec<String>,
-    filter: Option<String>,
-    #[serde(default, alias = "orderBy")]
-    order_by: Vec<OrderByReq>,
-    #[serde(
-        default,
-        alias = "maxResults",
-        deserialize_with = "deserialize_opt_i64"
-    )]
-    max_results: Option<i64>,
-    #[serde(alias = "pageToken")]
-    page_token: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ModelsPage {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    models: Vec<LoggedModel>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
-
+/// Searches logged models of some experiments.
+#[utoipa::path(post, path = "/logged-models/search", tag = "logged-models",
+    operation_id = "searchLoggedModels",
+    request_body = SearchLoggedModelsRequest,
+    responses((status = 200, description = "one page of models, and the token of the next", body = SearchLoggedModelsResponse), Errors))]
 async fn search(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<SearchReq>,
-) -> ApiResult<Json<ModelsPage>> {
+    MlflowRequest(req): MlflowRequest<SearchLoggedModelsRequest>,
+) -> ApiResult<Json<SearchLoggedModelsResponse>> {
     let order_by = req
         .order_by
         .into_iter()
@@ -268,7 +261,7 @@ async fn search(
             page_token: req.page_token,
         })
         .await?;
-    Ok(Json(ModelsPage {
+    Ok(Json(SearchLoggedModelsResponse {
         models: page.items,
         next_page_token: page.next_page_token,
     }))

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use cairn_api_types::tracking::{FeaturesEnabled, ServerInfoResponse};
 
 use cairn_service::Services;
 
@@ -19,6 +20,18 @@ pub fn routes() -> Router<Services> {
         .route("/ajax-api/3.0/mlflow/server-info", get(server_info))
 }
 
+/// The probes' part of the document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health, version, server_info))]
+pub(super) struct Api;
+
+/// Whether the server and its database answer.
+#[utoipa::path(get, path = "/health", tag = "server",
+    operation_id = "getHealth",
+    responses(
+        (status = 200, description = "`OK`: the database answers", body = String, content_type = "text/plain"),
+        (status = 503, description = "the database does not answer", body = String, content_type = "text/plain"),
+    ))]
 async fn health(State(state): State<Services>) -> impl IntoResponse {
     match state.tracking.store().ping().await {
         Ok(()) => (StatusCode::OK, "OK"),
@@ -29,19 +42,27 @@ async fn health(State(state): State<Services>) -> impl IntoResponse {
     }
 }
 
+/// The MLflow version whose API cairn serves.
+#[utoipa::path(get, path = "/version", tag = "server",
+    operation_id = "getVersion",
+    responses((status = 200, description = "the version, e.g. `3.17.2`", body = String, content_type = "text/plain")))]
 async fn version() -> &'static str {
     MLFLOW_COMPAT_VERSION
 }
 
-async fn server_info() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "store_type": "SqlStore",
-        "workspaces_enabled": false,
-        "trace_archival_enabled": false,
-        "multipart_uploads_enabled": false,
-        "multipart_downloads_enabled": false,
-        "presigned_upload_run_id_supported": false,
-        "presigned_upload_model_id_supported": false,
-        "features_enabled": {"gateway": false},
-    }))
+/// The server's capabilities, as MLflow 3's client reads them.
+#[utoipa::path(get, path = "/api/3.0/mlflow/server-info", tag = "server",
+    operation_id = "getServerInfo",
+    responses((status = 200, description = "the capabilities", body = ServerInfoResponse)))]
+async fn server_info() -> Json<ServerInfoResponse> {
+    Json(ServerInfoResponse {
+        store_type: "SqlStore".into(),
+        workspaces_enabled: false,
+        trace_archival_enabled: false,
+        multipart_uploads_enabled: false,
+        multipart_downloads_enabled: false,
+        presigned_upload_run_id_supported: false,
+        presigned_upload_model_id_supported: false,
+        features_enabled: FeaturesEnabled { gateway: false },
+    })
 }

@@ -1,8 +1,9 @@
 //! HTTP routes. Handlers parse the request message, call a service and shape the
-//! response; they hold no rules of their own.
+//! response; they hold no rules of their own. The messages are `cairn-api-types`',
+//! which the client shares, and every handler describes itself for the OpenAPI
+//! document ([`openapi`]), so routes, types and document come from one place.
 
 mod artifacts;
-mod fields;
 mod logged_models;
 mod meta;
 mod predictions;
@@ -12,8 +13,16 @@ mod tracking;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::Router;
+use cairn_api_types::ErrorBody;
+use utoipa::OpenApi;
 
 use cairn_service::Services;
+
+/// Where MLflow's REST API lives (also under `/ajax-api/2.0/mlflow`, which its web UI
+/// calls; the document names the first only).
+const MLFLOW_PREFIX: &str = "/api/2.0/mlflow";
+const ARTIFACTS_PREFIX: &str = "/api/2.0/mlflow-artifacts";
+const CAIRN_PREFIX: &str = "/api/2.0/cairn";
 
 /// Every route cairn serves: MLflow's API under both of its prefixes, plus the
 /// plain-text probes.
@@ -24,11 +33,11 @@ pub fn router(state: Services) -> Router {
         .merge(artifacts::run_routes());
     let artifacts = artifacts::routes();
     Router::new()
-        .nest("/api/2.0/mlflow", mlflow_v2.clone())
+        .nest(MLFLOW_PREFIX, mlflow_v2.clone())
         .nest("/ajax-api/2.0/mlflow", mlflow_v2)
-        .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
+        .nest(ARTIFACTS_PREFIX, artifacts.clone())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
-        .nest("/api/2.0/cairn", predictions::routes())
+        .nest(CAIRN_PREFIX, predictions::routes())
         .merge(artifacts::root_routes())
         .merge(meta::routes())
         .fallback(not_found)
@@ -42,4 +51,66 @@ async fn not_found() -> impl IntoResponse {
         StatusCode::NOT_FOUND,
         Html("<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server.</p>\n"),
     )
+}
+
+/// The errors any MLflow endpoint may answer, each as MLflow's error message.
+#[derive(utoipa::IntoResponses)]
+#[expect(
+    dead_code,
+    reason = "describes responses for the document; errors are built as `ApiError`"
+)]
+enum Errors {
+    /// A field is missing or invalid (`INVALID_PARAMETER_VALUE`, the message names
+    /// the field), or the resource exists already (`RESOURCE_ALREADY_EXISTS`).
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The experiment, run, model or file named does not exist
+    /// (`RESOURCE_DOES_NOT_EXIST`).
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The store or the artifact destination failed (`INTERNAL_ERROR`); the cause is
+    /// logged with the request's id, not sent.
+    #[response(status = 500)]
+    Internal(ErrorBody),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cairn",
+        description = "MLflow's tracking, model registry and artifact REST API as cairn \
+                       serves it (MLflow clients work unchanged), plus cairn's prediction \
+                       log. MLflow's API is also served under `/ajax-api/2.0/mlflow` and \
+                       `/ajax-api/2.0/mlflow-artifacts`. GET requests carry their message \
+                       in the query string (repeat a key for a list); other methods in a \
+                       JSON body. Integers may be sent as strings and enums as names or \
+                       numbers, as protobuf's JSON mapping allows."
+    ),
+    components(schemas(ErrorBody, cairn_api_types::artifacts::FileContent)),
+    tags(
+        (name = "experiments", description = "MLflow experiments"),
+        (name = "runs", description = "MLflow runs: parameters, metrics, tags, inputs and outputs"),
+        (name = "metrics", description = "Metric histories"),
+        (name = "registered-models", description = "The model registry's models, tags and aliases"),
+        (name = "model-versions", description = "The model registry's versions"),
+        (name = "logged-models", description = "MLflow 3's logged models"),
+        (name = "artifacts", description = "Artifact files, through the server's proxy"),
+        (name = "predictions", description = "cairn's prediction log, written by the serving endpoints"),
+        (name = "server", description = "Probes and capabilities"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the tracking server's API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+        .nest(MLFLOW_PREFIX, tracking::Api::openapi())
+        .nest(MLFLOW_PREFIX, registry::Api::openapi())
+        .nest(MLFLOW_PREFIX, logged_models::Api::openapi())
+        .nest(MLFLOW_PREFIX, artifacts::RunApi::openapi())
+        .nest(ARTIFACTS_PREFIX, artifacts::Api::openapi())
+        .nest(CAIRN_PREFIX, predictions::Api::openapi())
+        .merge_from(artifacts::RootApi::openapi())
+        .merge_from(meta::Api::openapi())
+        .merge_from(crate::metrics::Api::openapi())
 }

@@ -4,11 +4,14 @@
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_core::predictions::{PredictionRecord, PredictionSearch};
+use cairn_api_types::predictions::{
+    LogPredictionsRequest, SearchPredictionsRequest, SearchPredictionsResponse,
+};
+use cairn_api_types::Empty;
+use cairn_core::predictions::PredictionSearch;
 use cairn_core::{ErrorCode, MlflowError};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
+use super::Errors;
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::Services;
@@ -19,27 +22,22 @@ pub fn routes() -> Router<Services> {
         .route("/predictions/search", get(search))
 }
 
-#[derive(Deserialize)]
-struct LogBatch {
-    predictions: Vec<PredictionRecord>,
-}
+/// The prediction log's part of the document (paths relative to cairn's prefix).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(log_batch, search))]
+pub(super) struct Api;
 
+/// Appends prediction records, all or none (at most 10,000 a request).
+#[utoipa::path(post, path = "/predictions/log-batch", tag = "predictions",
+    operation_id = "logPredictions",
+    request_body = LogPredictionsRequest,
+    responses((status = 200, description = "all written", body = Empty), Errors))]
 async fn log_batch(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<LogBatch>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<LogPredictionsRequest>,
+) -> ApiResult<Json<Empty>> {
     s.predictions.log(&req.predictions).await?;
-    Ok(Json(json!({})))
-}
-
-#[derive(Deserialize)]
-struct SearchQuery {
-    model_name: Option<String>,
-    model_version: Option<String>,
-    entity_id: Option<String>,
-    request_id: Option<String>,
-    max_results: Option<String>,
-    page_token: Option<String>,
+    Ok(Json(Empty {}))
 }
 
 fn number(field: &str, value: Option<String>) -> ApiResult<Option<i64>> {
@@ -56,7 +54,15 @@ fn number(field: &str, value: Option<String>) -> ApiResult<Option<i64>> {
         .transpose()
 }
 
-async fn search(State(s): State<Services>, Query(q): Query<SearchQuery>) -> ApiResult<Json<Value>> {
+/// One page of a model's prediction log, oldest first.
+#[utoipa::path(get, path = "/predictions/search", tag = "predictions",
+    operation_id = "searchPredictions",
+    params(SearchPredictionsRequest),
+    responses((status = 200, description = "one page of records, and the token of the next", body = SearchPredictionsResponse), Errors))]
+async fn search(
+    State(s): State<Services>,
+    Query(q): Query<SearchPredictionsRequest>,
+) -> ApiResult<Json<SearchPredictionsResponse>> {
     let search = PredictionSearch {
         model_name: q.model_name.unwrap_or_default(),
         model_version: number("model_version", q.model_version)?,
@@ -66,9 +72,8 @@ async fn search(State(s): State<Services>, Query(q): Query<SearchQuery>) -> ApiR
         after_id: number("page_token", q.page_token)?,
     };
     let page = s.predictions.search(search).await?;
-    let mut body = json!({ "predictions": page.items });
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    Ok(Json(body))
+    Ok(Json(SearchPredictionsResponse {
+        predictions: page.items,
+        next_page_token: page.next_page_token,
+    }))
 }

@@ -2,18 +2,20 @@
 //! versions, tags, stages and aliases.
 
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
-use cairn_core::entities::KeyValue;
+use cairn_api_types::registry::{
+    CreateModelVersionRequest, DownloadUriResponse, ModelVersionResponse, ModelVersionsResponse,
+    RegisteredModelResponse, RegistryRequest, RegistrySearchRequest,
+    SearchRegisteredModelsResponse,
+};
+use cairn_api_types::{required_str, Empty};
 use cairn_core::registry::{ModelVersion, RegisteredModel};
-use cairn_core::wire::{deserialize_opt_i64, deserialize_string_list};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use super::fields::{deserialize_opt_bool, deserialize_opt_string, required_str};
+use super::Errors;
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
-use cairn_service::registry::{CreateModelVersion, RegistrySearchRequest};
+use cairn_service::registry::{self as service, CreateModelVersion};
 use cairn_service::Services;
 
 pub fn routes() -> Router<Services> {
@@ -21,14 +23,8 @@ pub fn routes() -> Router<Services> {
         .route("/registered-models/create", post(create_registered_model))
         .route("/registered-models/get", get(get_registered_model))
         .route("/registered-models/rename", post(rename_registered_model))
-        .route(
-            "/registered-models/update",
-            axum::routing::patch(update_registered_model),
-        )
-        .route(
-            "/registered-models/delete",
-            axum::routing::delete(delete_registered_model),
-        )
+        .route("/registered-models/update", patch(update_registered_model))
+        .route("/registered-models/delete", delete(delete_registered_model))
         .route("/registered-models/search", get(search_registered_models))
         .route(
             "/registered-models/get-latest-versions",
@@ -37,7 +33,7 @@ pub fn routes() -> Router<Services> {
         .route("/registered-models/set-tag", post(set_registered_model_tag))
         .route(
             "/registered-models/delete-tag",
-            axum::routing::delete(delete_registered_model_tag),
+            delete(delete_registered_model_tag),
         )
         .route(
             "/registered-models/alias",
@@ -45,75 +41,71 @@ pub fn routes() -> Router<Services> {
         )
         .route("/model-versions/create", post(create_model_version))
         .route("/model-versions/get", get(get_model_version))
-        .route(
-            "/model-versions/update",
-            axum::routing::patch(update_model_version),
-        )
+        .route("/model-versions/update", patch(update_model_version))
         .route("/model-versions/transition-stage", post(transition_stage))
-        .route(
-            "/model-versions/delete",
-            axum::routing::delete(delete_model_version),
-        )
+        .route("/model-versions/delete", delete(delete_model_version))
         .route("/model-versions/search", get(search_model_versions))
         .route("/model-versions/get-download-uri", get(get_download_uri))
         .route("/model-versions/set-tag", post(set_model_version_tag))
         .route(
             "/model-versions/delete-tag",
-            axum::routing::delete(delete_model_version_tag),
+            delete(delete_model_version_tag),
         )
 }
 
-/// The fields registry requests share; each handler checks the ones it needs.
-#[derive(Deserialize, Default)]
-struct RegistryReq {
-    name: Option<String>,
-    #[serde(default, deserialize_with = "deserialize_opt_string")]
-    version: Option<String>,
-    #[serde(alias = "newName")]
-    new_name: Option<String>,
-    description: Option<String>,
-    key: Option<String>,
-    value: Option<String>,
-    alias: Option<String>,
-    stage: Option<String>,
-    #[serde(
-        default,
-        alias = "archiveExistingVersions",
-        deserialize_with = "deserialize_opt_bool"
-    )]
-    archive_existing_versions: Option<bool>,
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-    #[serde(default, deserialize_with = "deserialize_string_list")]
-    stages: Vec<String>,
+/// The registry endpoints' part of the document (paths relative to the API prefix).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_registered_model,
+    get_registered_model,
+    rename_registered_model,
+    update_registered_model,
+    delete_registered_model,
+    search_registered_models,
+    get_latest_versions,
+    set_registered_model_tag,
+    delete_registered_model_tag,
+    set_alias,
+    delete_alias,
+    get_by_alias,
+    create_model_version,
+    get_model_version,
+    update_model_version,
+    transition_stage,
+    delete_model_version,
+    search_model_versions,
+    get_download_uri,
+    set_model_version_tag,
+    delete_model_version_tag,
+))]
+pub(super) struct Api;
+
+fn model(registered_model: RegisteredModel) -> Json<RegisteredModelResponse> {
+    Json(RegisteredModelResponse { registered_model })
 }
 
-impl RegistryReq {
-    fn name(&self) -> Result<String, cairn_core::MlflowError> {
-        required_str(self.name.clone(), "name")
+fn version(model_version: ModelVersion) -> Json<ModelVersionResponse> {
+    Json(ModelVersionResponse { model_version })
+}
+
+fn search_request(r: RegistrySearchRequest) -> service::RegistrySearchRequest {
+    service::RegistrySearchRequest {
+        filter: r.filter,
+        order_by: r.order_by,
+        max_results: r.max_results,
+        page_token: r.page_token,
     }
-
-    fn version(&self) -> Result<String, cairn_core::MlflowError> {
-        required_str(self.version.clone(), "version")
-    }
 }
 
-fn model(m: RegisteredModel) -> Json<Value> {
-    Json(json!({ "registered_model": m }))
-}
-
-fn version(mv: ModelVersion) -> Json<Value> {
-    Json(json!({ "model_version": mv }))
-}
-
-fn empty() -> Json<Value> {
-    Json(json!({}))
-}
-
+/// Creates a registered model (`name`, optional `description` and `tags`).
+#[utoipa::path(post, path = "/registered-models/create", tag = "registered-models",
+    operation_id = "createRegisteredModel",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the new model", body = RegisteredModelResponse), Errors))]
 async fn create_registered_model(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<RegisteredModelResponse>> {
     let name = req.name()?;
     let m = s
         .registry
@@ -122,17 +114,27 @@ async fn create_registered_model(
     Ok(model(m))
 }
 
+/// A registered model by `name`.
+#[utoipa::path(get, path = "/registered-models/get", tag = "registered-models",
+    operation_id = "getRegisteredModel",
+    params(RegistryRequest),
+    responses((status = 200, description = "the model", body = RegisteredModelResponse), Errors))]
 async fn get_registered_model(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<RegisteredModelResponse>> {
     Ok(model(s.registry.get_registered_model(&req.name()?).await?))
 }
 
+/// Renames a registered model (`name` to `new_name`), its versions with it.
+#[utoipa::path(post, path = "/registered-models/rename", tag = "registered-models",
+    operation_id = "renameRegisteredModel",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the renamed model", body = RegisteredModelResponse), Errors))]
 async fn rename_registered_model(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<RegisteredModelResponse>> {
     let m = s
         .registry
         .rename_registered_model(&req.name()?, req.new_name.as_deref())
@@ -140,10 +142,15 @@ async fn rename_registered_model(
     Ok(model(m))
 }
 
+/// Sets a registered model's `description`.
+#[utoipa::path(patch, path = "/registered-models/update", tag = "registered-models",
+    operation_id = "updateRegisteredModel",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the updated model", body = RegisteredModelResponse), Errors))]
 async fn update_registered_model(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<RegisteredModelResponse>> {
     let m = s
         .registry
         .update_registered_model(&req.name()?, req.description.as_deref())
@@ -151,133 +158,131 @@ async fn update_registered_model(
     Ok(model(m))
 }
 
+/// Deletes a registered model and its versions.
+#[utoipa::path(delete, path = "/registered-models/delete", tag = "registered-models",
+    operation_id = "deleteRegisteredModel",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "deleted", body = Empty), Errors))]
 async fn delete_registered_model(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     s.registry.delete_registered_model(&req.name()?).await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct SearchReq {
-    filter: Option<String>,
-    #[serde(
-        default,
-        alias = "maxResults",
-        deserialize_with = "deserialize_opt_i64"
-    )]
-    max_results: Option<i64>,
-    #[serde(
-        default,
-        alias = "orderBy",
-        deserialize_with = "deserialize_string_list"
-    )]
-    order_by: Vec<String>,
-    #[serde(alias = "pageToken")]
-    page_token: Option<String>,
-}
-
-impl From<SearchReq> for RegistrySearchRequest {
-    fn from(r: SearchReq) -> Self {
-        RegistrySearchRequest {
-            filter: r.filter,
-            order_by: r.order_by,
-            max_results: r.max_results,
-            page_token: r.page_token,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ModelsPage {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    registered_models: Vec<RegisteredModel>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
-
-#[derive(Serialize)]
-struct VersionsPage {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    model_versions: Vec<ModelVersion>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
-
+/// Searches registered models with MLflow's filter grammar.
+#[utoipa::path(get, path = "/registered-models/search", tag = "registered-models",
+    operation_id = "searchRegisteredModels",
+    params(RegistrySearchRequest),
+    responses((status = 200, description = "one page of models, and the token of the next", body = SearchRegisteredModelsResponse), Errors))]
 async fn search_registered_models(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<SearchReq>,
-) -> ApiResult<Json<ModelsPage>> {
-    let page = s.registry.search_registered_models(req.into()).await?;
-    Ok(Json(ModelsPage {
+    MlflowRequest(req): MlflowRequest<RegistrySearchRequest>,
+) -> ApiResult<Json<SearchRegisteredModelsResponse>> {
+    let page = s
+        .registry
+        .search_registered_models(search_request(req))
+        .await?;
+    Ok(Json(SearchRegisteredModelsResponse {
         registered_models: page.items,
         next_page_token: page.next_page_token,
     }))
 }
 
+/// The newest version of a model in each of `stages` (all stages if none). Also
+/// served as GET, with the same fields in the query string.
+#[utoipa::path(post, path = "/registered-models/get-latest-versions", tag = "registered-models",
+    operation_id = "getLatestVersions",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the versions, one page", body = ModelVersionsResponse), Errors))]
 async fn get_latest_versions(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<VersionsPage>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<ModelVersionsResponse>> {
     let versions = s
         .registry
         .get_latest_versions(&req.name()?, &req.stages)
         .await?;
-    Ok(Json(VersionsPage {
+    Ok(Json(ModelVersionsResponse {
         model_versions: versions,
         next_page_token: None,
     }))
 }
 
+/// Sets a tag (`key`, `value`) on a registered model.
+#[utoipa::path(post, path = "/registered-models/set-tag", tag = "registered-models",
+    operation_id = "setRegisteredModelTag",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the tag is set", body = Empty), Errors))]
 async fn set_registered_model_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     let key = required_str(req.key.clone(), "key")?;
     // A missing value is proto3's default, the empty string, as MLflow reads it.
     let value = req.value.clone().unwrap_or_default();
     s.registry
         .set_registered_model_tag(&req.name()?, &key, &value)
         .await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
+/// Deletes a tag (`key`) of a registered model.
+#[utoipa::path(delete, path = "/registered-models/delete-tag", tag = "registered-models",
+    operation_id = "deleteRegisteredModelTag",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the tag is gone", body = Empty), Errors))]
 async fn delete_registered_model_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     let key = required_str(req.key.clone(), "key")?;
     s.registry
         .delete_registered_model_tag(&req.name()?, &key)
         .await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
+/// Points an `alias` of a model at a `version` (moving it if it exists).
+#[utoipa::path(post, path = "/registered-models/alias", tag = "registered-models",
+    operation_id = "setRegisteredModelAlias",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the alias is set", body = Empty), Errors))]
 async fn set_alias(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     let alias = required_str(req.alias.clone(), "alias")?;
     s.registry
-        .set_alias(&req.name()?, &alias, &req.version()?)
+        .set_alias(&req.name()?, &alias, &req.required_version()?)
         .await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
+/// Removes an `alias` of a model.
+#[utoipa::path(delete, path = "/registered-models/alias", tag = "registered-models",
+    operation_id = "deleteRegisteredModelAlias",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the alias is gone", body = Empty), Errors))]
 async fn delete_alias(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     let alias = required_str(req.alias.clone(), "alias")?;
     s.registry.delete_alias(&req.name()?, &alias).await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
+/// The version an `alias` of a model points at.
+#[utoipa::path(get, path = "/registered-models/alias", tag = "registered-models",
+    operation_id = "getModelVersionByAlias",
+    params(RegistryRequest),
+    responses((status = 200, description = "the version", body = ModelVersionResponse), Errors))]
 async fn get_by_alias(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<ModelVersionResponse>> {
     let alias = required_str(req.alias.clone(), "alias")?;
     Ok(version(
         s.registry
@@ -286,25 +291,15 @@ async fn get_by_alias(
     ))
 }
 
-#[derive(Deserialize)]
-struct CreateVersionReq {
-    name: Option<String>,
-    source: Option<String>,
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "modelId")]
-    model_id: Option<String>,
-    #[serde(alias = "runLink")]
-    run_link: Option<String>,
-    description: Option<String>,
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-}
-
+/// Registers a new version of a model from a `source`.
+#[utoipa::path(post, path = "/model-versions/create", tag = "model-versions",
+    operation_id = "createModelVersion",
+    request_body = CreateModelVersionRequest,
+    responses((status = 200, description = "the new version", body = ModelVersionResponse), Errors))]
 async fn create_model_version(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<CreateVersionReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<CreateModelVersionRequest>,
+) -> ApiResult<Json<ModelVersionResponse>> {
     let mv = s
         .registry
         .create_model_version(CreateModelVersion {
@@ -320,94 +315,141 @@ async fn create_model_version(
     Ok(version(mv))
 }
 
+/// A model version by `name` and `version`.
+#[utoipa::path(get, path = "/model-versions/get", tag = "model-versions",
+    operation_id = "getModelVersion",
+    params(RegistryRequest),
+    responses((status = 200, description = "the version", body = ModelVersionResponse), Errors))]
 async fn get_model_version(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<ModelVersionResponse>> {
     Ok(version(
         s.registry
-            .get_model_version(&req.name()?, &req.version()?)
+            .get_model_version(&req.name()?, &req.required_version()?)
             .await?,
     ))
 }
 
+/// Sets a model version's `description`.
+#[utoipa::path(patch, path = "/model-versions/update", tag = "model-versions",
+    operation_id = "updateModelVersion",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the updated version", body = ModelVersionResponse), Errors))]
 async fn update_model_version(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<ModelVersionResponse>> {
     Ok(version(
         s.registry
-            .update_model_version(&req.name()?, &req.version()?, req.description.as_deref())
+            .update_model_version(
+                &req.name()?,
+                &req.required_version()?,
+                req.description.as_deref(),
+            )
             .await?,
     ))
 }
 
+/// Moves a version to a `stage`, optionally archiving the others in it.
+#[utoipa::path(post, path = "/model-versions/transition-stage", tag = "model-versions",
+    operation_id = "transitionModelVersionStage",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the version in its new stage", body = ModelVersionResponse), Errors))]
 async fn transition_stage(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<ModelVersionResponse>> {
     let stage = required_str(req.stage.clone(), "stage")?;
     // Absent is proto3's default, false, as MLflow reads it.
     let archive = req.archive_existing_versions.unwrap_or(false);
     Ok(version(
         s.registry
-            .transition_stage(&req.name()?, &req.version()?, &stage, archive)
+            .transition_stage(&req.name()?, &req.required_version()?, &stage, archive)
             .await?,
     ))
 }
 
+/// Deletes a model version (its number is never reused).
+#[utoipa::path(delete, path = "/model-versions/delete", tag = "model-versions",
+    operation_id = "deleteModelVersion",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "deleted", body = Empty), Errors))]
 async fn delete_model_version(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     s.registry
-        .delete_model_version(&req.name()?, &req.version()?)
+        .delete_model_version(&req.name()?, &req.required_version()?)
         .await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
+/// Searches model versions with MLflow's filter grammar.
+#[utoipa::path(get, path = "/model-versions/search", tag = "model-versions",
+    operation_id = "searchModelVersions",
+    params(RegistrySearchRequest),
+    responses((status = 200, description = "one page of versions, and the token of the next", body = ModelVersionsResponse), Errors))]
 async fn search_model_versions(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<SearchReq>,
-) -> ApiResult<Json<VersionsPage>> {
-    let page = s.registry.search_model_versions(req.into()).await?;
-    Ok(Json(VersionsPage {
+    MlflowRequest(req): MlflowRequest<RegistrySearchRequest>,
+) -> ApiResult<Json<ModelVersionsResponse>> {
+    let page = s
+        .registry
+        .search_model_versions(search_request(req))
+        .await?;
+    Ok(Json(ModelVersionsResponse {
         model_versions: page.items,
         next_page_token: page.next_page_token,
     }))
 }
 
+/// Where a version's files are.
+#[utoipa::path(get, path = "/model-versions/get-download-uri", tag = "model-versions",
+    operation_id = "getModelVersionDownloadUri",
+    params(RegistryRequest),
+    responses((status = 200, description = "the files' URI", body = DownloadUriResponse), Errors))]
 async fn get_download_uri(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
-    let uri = s
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<DownloadUriResponse>> {
+    let artifact_uri = s
         .registry
-        .download_uri(&req.name()?, &req.version()?)
+        .download_uri(&req.name()?, &req.required_version()?)
         .await?;
-    Ok(Json(json!({ "artifact_uri": uri })))
+    Ok(Json(DownloadUriResponse { artifact_uri }))
 }
 
+/// Sets a tag (`key`, `value`) on a model version.
+#[utoipa::path(post, path = "/model-versions/set-tag", tag = "model-versions",
+    operation_id = "setModelVersionTag",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the tag is set", body = Empty), Errors))]
 async fn set_model_version_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     let key = required_str(req.key.clone(), "key")?;
     // A missing value is proto3's default, the empty string, as MLflow reads it.
     let value = req.value.clone().unwrap_or_default();
     s.registry
-        .set_model_version_tag(&req.name()?, &req.version()?, &key, &value)
+        .set_model_version_tag(&req.name()?, &req.required_version()?, &key, &value)
         .await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }
 
+/// Deletes a tag (`key`) of a model version.
+#[utoipa::path(delete, path = "/model-versions/delete-tag", tag = "model-versions",
+    operation_id = "deleteModelVersionTag",
+    request_body = RegistryRequest,
+    responses((status = 200, description = "the tag is gone", body = Empty), Errors))]
 async fn delete_model_version_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RegistryReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<RegistryRequest>,
+) -> ApiResult<Json<Empty>> {
     let key = required_str(req.key.clone(), "key")?;
     s.registry
-        .delete_model_version_tag(&req.name()?, &req.version()?, &key)
+        .delete_model_version_tag(&req.name()?, &req.required_version()?, &key)
         .await?;
-    Ok(empty())
+    Ok(Json(Empty {}))
 }

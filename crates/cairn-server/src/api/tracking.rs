@@ -3,16 +3,19 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_core::entities::{
-    DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
-    RunStatus, ViewType,
+use cairn_api_types::tracking::{
+    CreateExperimentRequest, CreateExperimentResponse, CreateRunRequest, DeleteTagRequest,
+    ExperimentIdRequest, ExperimentNameRequest, ExperimentResponse, ExperimentTagRequest,
+    GetMetricHistoryBulkIntervalRequest, GetMetricHistoryRequest, KeyValueRequest, LogBatchRequest,
+    LogInputsRequest, LogMetricRequest, LogOutputsRequest, MetricsResponse, RunIdRequest,
+    RunResponse, SearchExperimentsRequest, SearchExperimentsResponse, SearchRunsRequest,
+    SearchRunsResponse, UpdateExperimentRequest, UpdateRunRequest, UpdateRunResponse,
 };
-use cairn_core::wire::{deserialize_opt_f64, deserialize_opt_i64, deserialize_string_list};
+use cairn_api_types::{required_str, resolve_run_id, Empty};
+use cairn_core::entities::{LifecycleStage, RunStatus, ViewType};
 use cairn_core::MlflowError;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use super::fields::{required, required_str, EnumValue};
+use super::Errors;
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::tracking::{BulkInterval, CreateRun};
@@ -55,32 +58,35 @@ pub fn routes() -> Router<Services> {
         )
 }
 
-// Search answers are serialized straight from the entities (no JSON tree in between):
-// they are the largest responses, up to 50,000 runs or 25,000 points.
-
-#[derive(Serialize)]
-struct ExperimentsPage {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    experiments: Vec<Experiment>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RunsPage {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    runs: Vec<Run>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
-
-#[derive(Serialize)]
-struct MetricsPage {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    metrics: Vec<Metric>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
+/// The tracking endpoints' part of the document (paths relative to the API prefix).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_experiment,
+    get_experiment,
+    get_experiment_by_name,
+    search_experiments,
+    update_experiment,
+    delete_experiment,
+    restore_experiment,
+    set_experiment_tag,
+    delete_experiment_tag,
+    create_run,
+    get_run,
+    update_run,
+    delete_run,
+    restore_run,
+    search_runs,
+    log_metric,
+    log_param,
+    set_tag,
+    delete_tag,
+    log_batch,
+    log_inputs,
+    log_outputs,
+    get_metric_history,
+    get_metric_history_bulk_interval,
+))]
+pub(super) struct Api;
 
 fn view_type(raw: Option<&str>, field: &str) -> Result<ViewType, MlflowError> {
     match raw {
@@ -96,82 +102,61 @@ fn view_type(raw: Option<&str>, field: &str) -> Result<ViewType, MlflowError> {
 
 // ----------------------------------------------------------------- experiments
 
-#[derive(Deserialize)]
-struct CreateExperimentReq {
-    name: Option<String>,
-    #[serde(alias = "artifactLocation")]
-    artifact_location: Option<String>,
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-}
-
+/// Creates an experiment; its name must be unique among active and deleted ones.
+#[utoipa::path(post, path = "/experiments/create", tag = "experiments",
+    operation_id = "createExperiment",
+    request_body = CreateExperimentRequest,
+    responses((status = 200, description = "the new experiment's id", body = CreateExperimentResponse), Errors))]
 async fn create_experiment(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<CreateExperimentReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<CreateExperimentRequest>,
+) -> ApiResult<Json<CreateExperimentResponse>> {
     let name = required_str(req.name, "name")?;
-    let id = s
+    let experiment_id = s
         .tracking
         .create_experiment(&name, req.artifact_location, req.tags)
         .await?;
-    Ok(Json(json!({ "experiment_id": id })))
+    Ok(Json(CreateExperimentResponse { experiment_id }))
 }
 
-#[derive(Deserialize)]
-struct ExperimentIdReq {
-    #[serde(alias = "experimentId")]
-    experiment_id: Option<String>,
-}
-
+/// An experiment by id.
+#[utoipa::path(get, path = "/experiments/get", tag = "experiments",
+    operation_id = "getExperiment",
+    params(ExperimentIdRequest),
+    responses((status = 200, description = "the experiment", body = ExperimentResponse), Errors))]
 async fn get_experiment(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ExperimentIdReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<ExperimentIdRequest>,
+) -> ApiResult<Json<ExperimentResponse>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
-    let exp = s.tracking.get_experiment(&id).await?;
-    Ok(Json(json!({ "experiment": exp })))
+    let experiment = s.tracking.get_experiment(&id).await?;
+    Ok(Json(ExperimentResponse { experiment }))
 }
 
-#[derive(Deserialize)]
-struct ExperimentNameReq {
-    #[serde(alias = "experimentName")]
-    experiment_name: Option<String>,
-}
-
+/// An experiment by name.
+#[utoipa::path(get, path = "/experiments/get-by-name", tag = "experiments",
+    operation_id = "getExperimentByName",
+    params(ExperimentNameRequest),
+    responses((status = 200, description = "the experiment", body = ExperimentResponse), Errors))]
 async fn get_experiment_by_name(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ExperimentNameReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<ExperimentNameRequest>,
+) -> ApiResult<Json<ExperimentResponse>> {
     let name = required_str(req.experiment_name, "experiment_name")?;
-    let exp = s.tracking.get_experiment_by_name(&name).await?;
-    Ok(Json(json!({ "experiment": exp })))
+    let experiment = s.tracking.get_experiment_by_name(&name).await?;
+    Ok(Json(ExperimentResponse { experiment }))
 }
 
-#[derive(Deserialize)]
-struct SearchExperimentsReq {
-    #[serde(
-        default,
-        alias = "maxResults",
-        deserialize_with = "deserialize_opt_i64"
-    )]
-    max_results: Option<i64>,
-    #[serde(alias = "pageToken")]
-    page_token: Option<String>,
-    filter: Option<String>,
-    #[serde(
-        default,
-        alias = "orderBy",
-        deserialize_with = "deserialize_string_list"
-    )]
-    order_by: Vec<String>,
-    #[serde(alias = "viewType")]
-    view_type: Option<EnumValue>,
-}
-
+/// Searches experiments with MLflow's filter grammar. Also served as GET, with the
+/// same fields in the query string.
+#[utoipa::path(post, path = "/experiments/search", tag = "experiments",
+    operation_id = "searchExperiments",
+    request_body = SearchExperimentsRequest,
+    responses((status = 200, description = "one page of experiments, and the token of the next", body = SearchExperimentsResponse), Errors))]
 async fn search_experiments(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<SearchExperimentsReq>,
-) -> ApiResult<Json<ExperimentsPage>> {
+    MlflowRequest(req): MlflowRequest<SearchExperimentsRequest>,
+) -> ApiResult<Json<SearchExperimentsResponse>> {
     let view = view_type(req.view_type.map(|v| v.as_string()).as_deref(), "view_type")?;
     let page = s
         .tracking
@@ -183,120 +168,105 @@ async fn search_experiments(
             req.page_token.as_deref(),
         )
         .await?;
-    Ok(Json(ExperimentsPage {
+    Ok(Json(SearchExperimentsResponse {
         experiments: page.items,
         next_page_token: page.next_page_token,
     }))
 }
 
-#[derive(Deserialize)]
-struct UpdateExperimentReq {
-    #[serde(alias = "experimentId")]
-    experiment_id: Option<String>,
-    #[serde(alias = "newName")]
-    new_name: Option<String>,
-}
-
+/// Renames an experiment.
+#[utoipa::path(post, path = "/experiments/update", tag = "experiments",
+    operation_id = "updateExperiment",
+    request_body = UpdateExperimentRequest,
+    responses((status = 200, description = "renamed (or, with no new name, found)", body = Empty), Errors))]
 async fn update_experiment(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<UpdateExperimentReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<UpdateExperimentRequest>,
+) -> ApiResult<Json<Empty>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
     if let Some(name) = req.new_name.filter(|n| !n.is_empty()) {
         s.tracking.rename_experiment(&id, &name).await?;
     } else {
         s.tracking.get_experiment(&id).await?;
     }
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+/// Marks an experiment and its runs deleted (restorable).
+#[utoipa::path(post, path = "/experiments/delete", tag = "experiments",
+    operation_id = "deleteExperiment",
+    request_body = ExperimentIdRequest,
+    responses((status = 200, description = "deleted", body = Empty), Errors))]
 async fn delete_experiment(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ExperimentIdReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<ExperimentIdRequest>,
+) -> ApiResult<Json<Empty>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
     s.tracking
         .set_experiment_lifecycle(&id, LifecycleStage::Deleted)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+/// Restores a deleted experiment.
+#[utoipa::path(post, path = "/experiments/restore", tag = "experiments",
+    operation_id = "restoreExperiment",
+    request_body = ExperimentIdRequest,
+    responses((status = 200, description = "restored", body = Empty), Errors))]
 async fn restore_experiment(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ExperimentIdReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<ExperimentIdRequest>,
+) -> ApiResult<Json<Empty>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
     s.tracking
         .set_experiment_lifecycle(&id, LifecycleStage::Active)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct ExperimentTagReq {
-    #[serde(alias = "experimentId")]
-    experiment_id: Option<String>,
-    key: Option<String>,
-    value: Option<String>,
-}
-
+/// Sets a tag on an experiment.
+#[utoipa::path(post, path = "/experiments/set-experiment-tag", tag = "experiments",
+    operation_id = "setExperimentTag",
+    request_body = ExperimentTagRequest,
+    responses((status = 200, description = "the tag is set", body = Empty), Errors))]
 async fn set_experiment_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ExperimentTagReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<ExperimentTagRequest>,
+) -> ApiResult<Json<Empty>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
     let key = required_str(req.key, "key")?;
     // A missing value is proto3's default, the empty string, as MLflow reads it.
     let value = req.value.unwrap_or_default();
     s.tracking.set_experiment_tag(&id, &key, &value).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+/// Deletes a tag of an experiment.
+#[utoipa::path(post, path = "/experiments/delete-experiment-tag", tag = "experiments",
+    operation_id = "deleteExperimentTag",
+    request_body = ExperimentTagRequest,
+    responses((status = 200, description = "the tag is gone", body = Empty), Errors))]
 async fn delete_experiment_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<ExperimentTagReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<ExperimentTagRequest>,
+) -> ApiResult<Json<Empty>> {
     let id = required_str(req.experiment_id, "experiment_id")?;
     let key = required_str(req.key, "key")?;
     s.tracking.delete_experiment_tag(&id, &key).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 // ------------------------------------------------------------------------ runs
 
-#[derive(Deserialize)]
-struct RunIdReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-}
-
-/// The run a request names: `run_id`, else the older `run_uuid`. (Each request type
-/// spells both fields out rather than flattening a shared struct, because serde's
-/// `flatten` would lose the field path that error messages name.)
-fn resolve_run_id(run_id: Option<String>, run_uuid: Option<String>) -> Result<String, MlflowError> {
-    required_str(run_id.filter(|s| !s.is_empty()).or(run_uuid), "run_id")
-}
-
-#[derive(Deserialize)]
-struct CreateRunReq {
-    #[serde(alias = "experimentId")]
-    experiment_id: Option<String>,
-    #[serde(alias = "userId")]
-    user_id: Option<String>,
-    #[serde(alias = "runName")]
-    run_name: Option<String>,
-    #[serde(default, alias = "startTime", deserialize_with = "deserialize_opt_i64")]
-    start_time: Option<i64>,
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-}
-
+/// Starts a run in an experiment (the default one if none is named).
+#[utoipa::path(post, path = "/runs/create", tag = "runs",
+    operation_id = "createRun",
+    request_body = CreateRunRequest,
+    responses((status = 200, description = "the new run", body = RunResponse), Errors))]
 async fn create_run(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<CreateRunReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<CreateRunRequest>,
+) -> ApiResult<Json<RunResponse>> {
     let run = s
         .tracking
         .create_run(CreateRun {
@@ -307,37 +277,31 @@ async fn create_run(
             tags: req.tags,
         })
         .await?;
-    Ok(Json(json!({ "run": run })))
+    Ok(Json(RunResponse { run }))
 }
 
+/// A run with its latest metrics, params, tags, inputs and outputs.
+#[utoipa::path(get, path = "/runs/get", tag = "runs",
+    operation_id = "getRun",
+    params(RunIdRequest),
+    responses((status = 200, description = "the run", body = RunResponse), Errors))]
 async fn get_run(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RunIdReq>,
-) -> ApiResult<Json<Value>> {
-    let run = s
-        .tracking
-        .get_run(&resolve_run_id(req.run_id, req.run_uuid)?)
-        .await?;
-    Ok(Json(json!({ "run": run })))
+    MlflowRequest(req): MlflowRequest<RunIdRequest>,
+) -> ApiResult<Json<RunResponse>> {
+    let run = s.tracking.get_run(&req.run_id()?).await?;
+    Ok(Json(RunResponse { run }))
 }
 
-#[derive(Deserialize)]
-struct UpdateRunReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    status: Option<EnumValue>,
-    #[serde(default, alias = "endTime", deserialize_with = "deserialize_opt_i64")]
-    end_time: Option<i64>,
-    #[serde(alias = "runName")]
-    run_name: Option<String>,
-}
-
+/// Sets a run's status, end time or name.
+#[utoipa::path(post, path = "/runs/update", tag = "runs",
+    operation_id = "updateRun",
+    request_body = UpdateRunRequest,
+    responses((status = 200, description = "the run's updated info", body = UpdateRunResponse), Errors))]
 async fn update_run(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<UpdateRunReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<UpdateRunRequest>,
+) -> ApiResult<Json<UpdateRunResponse>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let status = match req.status {
         None => None,
@@ -351,64 +315,49 @@ async fn update_run(
             })?)
         }
     };
-    let info = s
+    let run_info = s
         .tracking
         .update_run(&run_id, status, req.end_time, req.run_name.as_deref())
         .await?;
-    Ok(Json(json!({ "run_info": info })))
+    Ok(Json(UpdateRunResponse { run_info }))
 }
 
+/// Marks a run deleted (restorable).
+#[utoipa::path(post, path = "/runs/delete", tag = "runs",
+    operation_id = "deleteRun",
+    request_body = RunIdRequest,
+    responses((status = 200, description = "deleted", body = Empty), Errors))]
 async fn delete_run(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RunIdReq>,
-) -> ApiResult<Json<Value>> {
-    s.tracking
-        .delete_run(&resolve_run_id(req.run_id, req.run_uuid)?)
-        .await?;
-    Ok(Json(json!({})))
+    MlflowRequest(req): MlflowRequest<RunIdRequest>,
+) -> ApiResult<Json<Empty>> {
+    s.tracking.delete_run(&req.run_id()?).await?;
+    Ok(Json(Empty {}))
 }
 
+/// Restores a deleted run.
+#[utoipa::path(post, path = "/runs/restore", tag = "runs",
+    operation_id = "restoreRun",
+    request_body = RunIdRequest,
+    responses((status = 200, description = "restored", body = Empty), Errors))]
 async fn restore_run(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<RunIdReq>,
-) -> ApiResult<Json<Value>> {
-    s.tracking
-        .restore_run(&resolve_run_id(req.run_id, req.run_uuid)?)
-        .await?;
-    Ok(Json(json!({})))
+    MlflowRequest(req): MlflowRequest<RunIdRequest>,
+) -> ApiResult<Json<Empty>> {
+    s.tracking.restore_run(&req.run_id()?).await?;
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct SearchRunsReq {
-    #[serde(
-        default,
-        alias = "experimentIds",
-        deserialize_with = "deserialize_string_list"
-    )]
-    experiment_ids: Vec<String>,
-    filter: Option<String>,
-    #[serde(alias = "runViewType")]
-    run_view_type: Option<EnumValue>,
-    #[serde(
-        default,
-        alias = "maxResults",
-        deserialize_with = "deserialize_opt_i64"
-    )]
-    max_results: Option<i64>,
-    #[serde(
-        default,
-        alias = "orderBy",
-        deserialize_with = "deserialize_string_list"
-    )]
-    order_by: Vec<String>,
-    #[serde(alias = "pageToken")]
-    page_token: Option<String>,
-}
-
+/// Searches runs of some experiments with MLflow's filter grammar. Also served as
+/// GET, with the same fields in the query string.
+#[utoipa::path(post, path = "/runs/search", tag = "runs",
+    operation_id = "searchRuns",
+    request_body = SearchRunsRequest,
+    responses((status = 200, description = "one page of runs, and the token of the next", body = SearchRunsResponse), Errors))]
 async fn search_runs(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<SearchRunsReq>,
-) -> ApiResult<Json<RunsPage>> {
+    MlflowRequest(req): MlflowRequest<SearchRunsRequest>,
+) -> ApiResult<Json<SearchRunsResponse>> {
     let view = view_type(
         req.run_view_type.map(|v| v.as_string()).as_deref(),
         "run_view_type",
@@ -424,277 +373,152 @@ async fn search_runs(
             req.page_token.as_deref(),
         )
         .await?;
-    Ok(Json(RunsPage {
+    Ok(Json(SearchRunsResponse {
         runs: page.items,
         next_page_token: page.next_page_token,
     }))
 }
 
-/// A metric as a client sends it: every field optional here, so that a missing one
-/// gets MLflow's "Missing value for required parameter" message.
-#[derive(Deserialize)]
-struct MetricReq {
-    key: Option<String>,
-    #[serde(default, deserialize_with = "deserialize_opt_f64")]
-    value: Option<f64>,
-    #[serde(default, deserialize_with = "deserialize_opt_i64")]
-    timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "deserialize_opt_i64")]
-    step: Option<i64>,
-    #[serde(default, alias = "modelId")]
-    model_id: Option<String>,
-}
-
-impl MetricReq {
-    fn into_metric(self, path: &str) -> Result<Metric, MlflowError> {
-        let field = |f: &str| {
-            if path.is_empty() {
-                f.to_string()
-            } else {
-                format!("{path}.{f}")
-            }
-        };
-        Ok(Metric {
-            key: required_str(self.key, &field("key"))?,
-            value: required(self.value, &field("value"))?,
-            timestamp: required(self.timestamp, &field("timestamp"))?,
-            step: self.step.unwrap_or(0),
-            run_id: None,
-            model_id: self.model_id.filter(|m| !m.is_empty()),
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct LogMetricReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    key: Option<String>,
-    #[serde(default, deserialize_with = "deserialize_opt_f64")]
-    value: Option<f64>,
-    #[serde(default, deserialize_with = "deserialize_opt_i64")]
-    timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "deserialize_opt_i64")]
-    step: Option<i64>,
-    #[serde(default, alias = "modelId")]
-    model_id: Option<String>,
-}
-
+/// Logs one point of a metric.
+#[utoipa::path(post, path = "/runs/log-metric", tag = "runs",
+    operation_id = "logMetric",
+    request_body = LogMetricRequest,
+    responses((status = 200, description = "logged", body = Empty), Errors))]
 async fn log_metric(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<LogMetricReq>,
-) -> ApiResult<Json<Value>> {
-    let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
-    let metric = MetricReq {
-        key: req.key,
-        value: req.value,
-        timestamp: req.timestamp,
-        step: req.step,
-        model_id: req.model_id,
-    }
-    .into_metric("")?;
+    MlflowRequest(req): MlflowRequest<LogMetricRequest>,
+) -> ApiResult<Json<Empty>> {
+    let (run_id, metric) = req.into_parts()?;
     s.tracking
         .log_batch(&run_id, vec![metric], Vec::new(), Vec::new())
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct KeyValueReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    key: Option<String>,
-    value: Option<String>,
-}
-
-impl KeyValueReq {
-    fn into_parts(self) -> Result<(String, KeyValue), MlflowError> {
-        let run_id = resolve_run_id(self.run_id, self.run_uuid)?;
-        let key = required_str(self.key, "key")?;
-        // A missing value is proto3's default, the empty string, as MLflow reads it.
-        let value = self.value.unwrap_or_default();
-        Ok((run_id, KeyValue::new(key, value)))
-    }
-}
-
+/// Logs a parameter; a parameter, once logged, cannot change.
+#[utoipa::path(post, path = "/runs/log-parameter", tag = "runs",
+    operation_id = "logParam",
+    request_body = KeyValueRequest,
+    responses((status = 200, description = "logged", body = Empty), Errors))]
 async fn log_param(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<KeyValueReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<KeyValueRequest>,
+) -> ApiResult<Json<Empty>> {
     let (run_id, param) = req.into_parts()?;
     s.tracking
         .log_batch(&run_id, Vec::new(), vec![param], Vec::new())
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+/// Sets a tag on a run.
+#[utoipa::path(post, path = "/runs/set-tag", tag = "runs",
+    operation_id = "setTag",
+    request_body = KeyValueRequest,
+    responses((status = 200, description = "the tag is set", body = Empty), Errors))]
 async fn set_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<KeyValueReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<KeyValueRequest>,
+) -> ApiResult<Json<Empty>> {
     let (run_id, tag) = req.into_parts()?;
     s.tracking
         .log_batch(&run_id, Vec::new(), Vec::new(), vec![tag])
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct DeleteTagReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    key: Option<String>,
-}
-
+/// Deletes a tag of a run.
+#[utoipa::path(post, path = "/runs/delete-tag", tag = "runs",
+    operation_id = "deleteTag",
+    request_body = DeleteTagRequest,
+    responses((status = 200, description = "the tag is gone", body = Empty), Errors))]
 async fn delete_tag(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<DeleteTagReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<DeleteTagRequest>,
+) -> ApiResult<Json<Empty>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let key = required_str(req.key, "key")?;
     s.tracking.delete_tag(&run_id, &key).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct LogBatchReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    #[serde(default)]
-    metrics: Vec<MetricReq>,
-    #[serde(default)]
-    params: Vec<KeyValue>,
-    #[serde(default)]
-    tags: Vec<KeyValue>,
-}
-
+/// Logs metrics, params and tags in one transaction: all or none.
+#[utoipa::path(post, path = "/runs/log-batch", tag = "runs",
+    operation_id = "logBatch",
+    request_body = LogBatchRequest,
+    responses((status = 200, description = "all logged", body = Empty), Errors))]
 async fn log_batch(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<LogBatchReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<LogBatchRequest>,
+) -> ApiResult<Json<Empty>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
-    let metrics = req
-        .metrics
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| m.into_metric(&format!("metrics[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let metrics = LogBatchRequest::metrics(req.metrics)?;
     s.tracking
         .log_batch(&run_id, metrics, req.params, req.tags)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct LogInputsReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    #[serde(default)]
-    datasets: Vec<DatasetInput>,
-    #[serde(default)]
-    models: Vec<ModelInput>,
-}
-
+/// Records the datasets and models a run read.
+#[utoipa::path(post, path = "/runs/log-inputs", tag = "runs",
+    operation_id = "logInputs",
+    request_body = LogInputsRequest,
+    responses((status = 200, description = "logged", body = Empty), Errors))]
 async fn log_inputs(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<LogInputsReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<LogInputsRequest>,
+) -> ApiResult<Json<Empty>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     s.tracking
         .log_inputs(&run_id, req.datasets, req.models)
         .await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct LogOutputsReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    #[serde(default)]
-    models: Vec<ModelOutput>,
-}
-
+/// Records the logged models a run produced.
+#[utoipa::path(post, path = "/runs/outputs", tag = "runs",
+    operation_id = "logOutputs",
+    request_body = LogOutputsRequest,
+    responses((status = 200, description = "logged", body = Empty), Errors))]
 async fn log_outputs(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<LogOutputsReq>,
-) -> ApiResult<Json<Value>> {
+    MlflowRequest(req): MlflowRequest<LogOutputsRequest>,
+) -> ApiResult<Json<Empty>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     s.tracking.log_outputs(&run_id, req.models).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-#[derive(Deserialize)]
-struct GetHistoryReq {
-    #[serde(alias = "runId")]
-    run_id: Option<String>,
-    #[serde(alias = "runUuid")]
-    run_uuid: Option<String>,
-    #[serde(alias = "metricKey")]
-    metric_key: Option<String>,
-    #[serde(alias = "pageToken")]
-    page_token: Option<String>,
-    #[serde(
-        default,
-        alias = "maxResults",
-        deserialize_with = "deserialize_opt_i64"
-    )]
-    max_results: Option<i64>,
-}
-
+/// Every point of one metric of a run, paged.
+#[utoipa::path(get, path = "/metrics/get-history", tag = "metrics",
+    operation_id = "getMetricHistory",
+    params(GetMetricHistoryRequest),
+    responses((status = 200, description = "one page of the metric's points", body = MetricsResponse), Errors))]
 async fn get_metric_history(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<GetHistoryReq>,
-) -> ApiResult<Json<MetricsPage>> {
+    MlflowRequest(req): MlflowRequest<GetMetricHistoryRequest>,
+) -> ApiResult<Json<MetricsResponse>> {
     let run_id = resolve_run_id(req.run_id, req.run_uuid)?;
     let key = required_str(req.metric_key, "metric_key")?;
     let page = s
         .tracking
         .metric_history(&run_id, &key, req.max_results, req.page_token.as_deref())
         .await?;
-    Ok(Json(MetricsPage {
+    Ok(Json(MetricsResponse {
         metrics: page.items,
         next_page_token: page.next_page_token,
     }))
 }
 
-#[derive(Deserialize)]
-struct BulkIntervalReq {
-    #[serde(
-        default,
-        alias = "runIds",
-        deserialize_with = "deserialize_string_list"
-    )]
-    run_ids: Vec<String>,
-    #[serde(alias = "metricKey")]
-    metric_key: Option<String>,
-    #[serde(default, alias = "startStep", deserialize_with = "deserialize_opt_i64")]
-    start_step: Option<i64>,
-    #[serde(default, alias = "endStep", deserialize_with = "deserialize_opt_i64")]
-    end_step: Option<i64>,
-    #[serde(
-        default,
-        alias = "maxResults",
-        deserialize_with = "deserialize_opt_i64"
-    )]
-    max_results: Option<i64>,
-}
-
+/// One metric of several runs, sampled over a range of steps (MLflow's charts).
+#[utoipa::path(get, path = "/metrics/get-history-bulk-interval", tag = "metrics",
+    operation_id = "getMetricHistoryBulkInterval",
+    params(GetMetricHistoryBulkIntervalRequest),
+    responses((status = 200, description = "the sampled points, each with its run_id", body = MetricsResponse), Errors))]
 async fn get_metric_history_bulk_interval(
     State(s): State<Services>,
-    MlflowRequest(req): MlflowRequest<BulkIntervalReq>,
-) -> ApiResult<Json<MetricsPage>> {
+    MlflowRequest(req): MlflowRequest<GetMetricHistoryBulkIntervalRequest>,
+) -> ApiResult<Json<MetricsResponse>> {
     let metric_key = required_str(req.metric_key, "metric_key")?;
     let metrics = s
         .tracking
@@ -706,7 +530,7 @@ async fn get_metric_history_bulk_interval(
             max_results: req.max_results,
         })
         .await?;
-    Ok(Json(MetricsPage {
+    Ok(Json(MetricsResponse {
         metrics,
         next_page_token: None,
     }))
