@@ -8,6 +8,7 @@
 #   MLFLOW=1 bash bench/tracking.sh              # cairn, then mlflow server
 #   N=1000 DURATION=3 bash bench/tracking.sh     # quick smoke run
 #   CAIRN_ARGS="--backend-store-uri postgresql://postgres@127.0.0.1:5432/bench" bash bench/tracking.sh
+#   BEFORE=/tmp/cairn-old MLFLOW=1 bash bench/tracking.sh  # an older build first, for before/after
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED:-$ROOT/../shared}"
@@ -41,22 +42,31 @@ trap cleanup EXIT
 (cd "$ROOT" && cargo build --release --quiet)
 BIN="$ROOT/target/release/cairn"
 
-# --- cairn -------------------------------------------------------------------------
-rm -rf "$DIR/cairn"; mkdir -p "$DIR/cairn"
-PORT=$(free_port)
-# shellcheck disable=SC2086 # CAIRN_ARGS holds several words on purpose
-"$BIN" server --port "$PORT" --data-dir "$DIR/cairn" ${CAIRN_ARGS:-} > "$DIR/cairn.log" 2>&1 &
-CPID=$!; PIDS+=("$CPID")
-STARTUP=$(wait_200 "http://127.0.0.1:$PORT/health" 30)
-sleep 2
-IDLE=$(rss_mib "$CPID")
-echo "cairn: start to first /health ${STARTUP}s, idle RSS ${IDLE} MiB"
-echo "{\"startup_s\": $STARTUP, \"idle_rss_mib\": $IDLE}" > "$OUT/cairn-startup.json"
-"$PY" "$SHARED/bench/tracking_bench.py" --url "http://127.0.0.1:$PORT" --server-pid "$CPID" \
-  --scenarios "$SCENARIOS" --duration "$DURATION" --concurrency "$CONC" --search-runs "$N" \
-  --seed-concurrency 8 --label "cairn $(git -C "$ROOT" rev-parse --short HEAD)" --out "$OUT/cairn.json"
-echo "cairn: RSS after load $(rss_mib "$CPID") MiB"
-kill "$CPID"; wait "$CPID" 2>/dev/null || true
+# --- cairn (and, with BEFORE=<binary>, an older build first) ------------------------
+# One function for both, so a before/after comparison runs the same steps.
+bench_cairn() {  # binary, name for files and messages, label
+  local bin=$1 name=$2 label=$3 port cpid startup idle
+  rm -rf "${DIR:?}/$name"; mkdir -p "$DIR/$name"
+  port=$(free_port)
+  # shellcheck disable=SC2086 # CAIRN_ARGS holds several words on purpose
+  "$bin" server --port "$port" --data-dir "$DIR/$name" ${CAIRN_ARGS:-} > "$DIR/$name.log" 2>&1 &
+  cpid=$!; PIDS+=("$cpid")
+  startup=$(wait_200 "http://127.0.0.1:$port/health" 30)
+  sleep 2
+  idle=$(rss_mib "$cpid")
+  echo "$name: start to first /health ${startup}s, idle RSS ${idle} MiB"
+  echo "{\"startup_s\": $startup, \"idle_rss_mib\": $idle}" > "$OUT/$name-startup.json"
+  "$PY" "$SHARED/bench/tracking_bench.py" --url "http://127.0.0.1:$port" --server-pid "$cpid" \
+    --scenarios "$SCENARIOS" --duration "$DURATION" --concurrency "$CONC" --search-runs "$N" \
+    --seed-concurrency 8 --label "$label" --out "$OUT/$name.json"
+  echo "$name: RSS after load $(rss_mib "$cpid") MiB"
+  kill "$cpid"; wait "$cpid" 2>/dev/null || true
+}
+
+if [ -n "${BEFORE:-}" ]; then
+  bench_cairn "$BEFORE" cairn-before "cairn before ($BEFORE)"
+fi
+bench_cairn "$BIN" cairn "cairn $(git -C "$ROOT" rev-parse --short HEAD)"
 
 # --- mlflow server, same machine, same run -----------------------------------------
 if [ "${MLFLOW:-0}" = 1 ]; then

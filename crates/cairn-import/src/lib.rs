@@ -359,14 +359,16 @@ impl Import<'_> {
         summary.runs.copied();
         // A new run got its tags with its row; one copied before may lack some.
         let tags: &[KeyValue] = if created { &[] } else { &run.data.tags };
-        t.log_batch(&id, &[], &run.data.params, tags).await?;
+        t.log_batch(&id, Vec::new(), run.data.params.clone(), tags.to_vec())
+            .await?;
         summary
             .params
             .fetch_add(run.data.params.len() as u64, Ordering::Relaxed);
         for latest in &run.data.metrics {
             let history = self.history(&id, &latest.key).await?;
             for chunk in history.chunks(METRICS_PER_BATCH) {
-                t.log_batch(&id, chunk, &[], &[]).await?;
+                t.log_batch(&id, chunk.to_vec(), Vec::new(), Vec::new())
+                    .await?;
             }
             summary
                 .metric_points
@@ -474,7 +476,10 @@ impl Import<'_> {
                 continue;
             }
             for chunk in points.chunks(METRICS_PER_BATCH) {
-                self.dest.tracking.log_batch(&run, chunk, &[], &[]).await?;
+                self.dest
+                    .tracking
+                    .log_batch(&run, chunk.to_vec(), Vec::new(), Vec::new())
+                    .await?;
             }
         }
         Ok(())

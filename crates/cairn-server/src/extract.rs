@@ -81,6 +81,12 @@ pub fn parse_message<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
 fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {
+            // Most requests are well formed: parse them without tracking the field path
+            // (serde_path_to_error costs a few per cent of a 1,000-point log-batch), and
+            // parse again with the path only to name the field in an error.
+            if let Ok(message) = serde_json::from_slice(bytes) {
+                return Ok(message);
+            }
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let message = serde_path_to_error::deserialize(&mut de).map_err(|e| {
                 let path = e.path().to_string();

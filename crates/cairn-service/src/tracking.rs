@@ -380,9 +380,7 @@ impl TrackingService {
                 ));
             }
         }
-        self.store
-            .log_batch(run_id, &metrics, &params, &tags)
-            .await?;
+        self.store.log_batch(run_id, metrics, params, tags).await?;
         Ok(())
     }
 

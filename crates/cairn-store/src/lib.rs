@@ -73,12 +73,14 @@ pub trait TrackingStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Writes metrics, params and tags in one transaction: all of them or none.
     /// A param logged again with another value fails with INVALID_PARAMETER_VALUE.
+    /// The batch is taken by value: SQLite's writer thread needs it owned, and a copy of
+    /// a 1,000-point batch would cost an allocation per point.
     async fn log_batch(
         &self,
         run_id: &str,
-        metrics: &[Metric],
-        params: &[KeyValue],
-        tags: &[KeyValue],
+        metrics: Vec<Metric>,
+        params: Vec<KeyValue>,
+        tags: Vec<KeyValue>,
     ) -> Result<()>;
     async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<bool>;
     async fn log_inputs(

@@ -197,9 +197,9 @@ async fn a_log_batch_is_written_whole_or_not_at_all(stores: &Stores) {
     let run_id = new_run(stores, 0, "batch").await;
     t.log_batch(
         &run_id,
-        &[point("loss", 0.5, 0), point("loss", 0.25, 1)],
-        &[KeyValue::new("lr", "0.1")],
-        &[KeyValue::new("kind", "test")],
+        vec![point("loss", 0.5, 0), point("loss", 0.25, 1)],
+        vec![KeyValue::new("lr", "0.1")],
+        vec![KeyValue::new("kind", "test")],
     )
     .await
     .expect("log batch");
@@ -208,9 +208,9 @@ async fn a_log_batch_is_written_whole_or_not_at_all(stores: &Stores) {
     let err = t
         .log_batch(
             &run_id,
-            &[point("acc", 0.9, 0)],
-            &[KeyValue::new("lr", "0.2")],
-            &[KeyValue::new("late", "yes")],
+            vec![point("acc", 0.9, 0)],
+            vec![KeyValue::new("lr", "0.2")],
+            vec![KeyValue::new("late", "yes")],
         )
         .await
         .expect_err("a changed param");
@@ -227,7 +227,7 @@ async fn a_log_batch_is_written_whole_or_not_at_all(stores: &Stores) {
     assert!(run.data.tags.contains(&KeyValue::new("kind", "test")));
     assert!(!run.data.tags.iter().any(|t| t.key == "late"));
     // Logging the same param with the same value again is allowed.
-    t.log_batch(&run_id, &[], &[KeyValue::new("lr", "0.1")], &[])
+    t.log_batch(&run_id, vec![], vec![KeyValue::new("lr", "0.1")], vec![])
         .await
         .expect("same value again");
 
@@ -252,7 +252,9 @@ async fn metric_history_pages_in_step_order(stores: &Stores) {
         .rev()
         .map(|s| point("loss", s as f64 / 10.0, s))
         .collect();
-    t.log_batch(&run_id, &points, &[], &[]).await.expect("log");
+    t.log_batch(&run_id, points.clone(), vec![], vec![])
+        .await
+        .expect("log");
     let first = t
         .metric_history(&run_id, "loss", 0, 4)
         .await
@@ -286,7 +288,7 @@ async fn run_search_filters_orders_and_pages(stores: &Stores) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let run_id = new_run(stores, 0, &format!("run-{i}")).await;
-        t.log_batch(&run_id, &[point("m", f64::from(i), 0)], &[], &[])
+        t.log_batch(&run_id, vec![point("m", f64::from(i), 0)], vec![], vec![])
             .await
             .expect("log");
         ids.push(run_id);

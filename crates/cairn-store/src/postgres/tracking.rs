@@ -126,7 +126,7 @@ async fn log_batch(
 impl PgStore {
     async fn write_batch(&self, b: tracking::Batch<'_>) -> Result<()> {
         write_tx!(self.pool, |c| log_batch(
-            c, b.run_id, b.metrics, b.params, b.tags
+            c, b.run_id, &b.metrics, &b.params, &b.tags
         )
         .await)
     }

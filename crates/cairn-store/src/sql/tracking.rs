@@ -271,12 +271,11 @@ pub(crate) async fn upsert_run_tag<E: Exec>(
 
 /// A log-batch as [`TrackingStore::log_batch`](crate::TrackingStore::log_batch)
 /// takes it, handed to the backend's own write (`write_batch`).
-#[derive(Clone, Copy)]
 pub(crate) struct Batch<'a> {
     pub run_id: &'a str,
-    pub metrics: &'a [Metric],
-    pub params: &'a [KeyValue],
-    pub tags: &'a [KeyValue],
+    pub metrics: Vec<Metric>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
 }
 
 /// The end of a log-batch on both stores, after its own params and metrics: the tags
@@ -850,9 +849,9 @@ macro_rules! tracking_store {
                 async fn log_batch(
                     &self,
                     run_id: &str,
-                    metrics: &[Metric],
-                    params: &[KeyValue],
-                    tags: &[KeyValue],
+                    metrics: Vec<Metric>,
+                    params: Vec<KeyValue>,
+                    tags: Vec<KeyValue>,
                 ) -> Result<()> {
                     let batch = script::Batch {
                         run_id,

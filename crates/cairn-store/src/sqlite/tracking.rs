@@ -121,7 +121,7 @@ impl SqliteStore {
     /// programs per point than one INSERT each), all on the writer thread.
     async fn write_batch(&self, b: tracking::Batch<'_>) -> Result<()> {
         let run_id = b.run_id.to_string();
-        let (metrics, params, tags) = (b.metrics.to_vec(), b.params.to_vec(), b.tags.to_vec());
+        let (metrics, params, tags) = (b.metrics, b.params, b.tags);
         self.writer
             .run(move |conn| log_batch_sync(conn, &run_id, &metrics, &params, &tags))
             .await
