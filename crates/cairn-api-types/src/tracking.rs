@@ -330,11 +330,30 @@ pub struct LogMetricRequest {
     pub step: Option<i64>,
     #[serde(default, alias = "modelId", skip_serializing_if = "Option::is_none")]
     pub model_id: Option<String>,
+    /// The dataset the metric was computed on, by name and digest: both or neither.
+    #[serde(
+        default,
+        alias = "datasetName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dataset_name: Option<String>,
+    #[serde(
+        default,
+        alias = "datasetDigest",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dataset_digest: Option<String>,
 }
 
 impl LogMetricRequest {
     /// The run and the metric, their required fields checked.
     pub fn into_parts(self) -> Result<(String, Metric), MlflowError> {
+        let named = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        if named(&self.dataset_name) != named(&self.dataset_digest) {
+            return Err(MlflowError::invalid_parameter(
+                "Both dataset_name and dataset_digest must be provided if one is provided",
+            ));
+        }
         let run_id = resolve_run_id(self.run_id, self.run_uuid)?;
         let metric = MetricRequest {
             key: self.key,

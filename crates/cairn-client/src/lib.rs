@@ -411,6 +411,8 @@ impl Client {
                 timestamp: Some(metric.timestamp),
                 step: Some(metric.step),
                 model_id: None,
+                dataset_name: None,
+                dataset_digest: None,
             },
         )
         .await

@@ -197,13 +197,12 @@ impl RegistryService {
         description: Option<&str>,
     ) -> Result<RegisteredModel> {
         v::validate_model_name(name)?;
-        match description {
-            Some(d) => Ok(self
-                .store
-                .update_registered_model(name, d, now_ms())
-                .await?),
-            None => self.get_registered_model(name).await,
-        }
+        // A request without `description` clears it, as MLflow does: the field is
+        // proto3's, and unset reads as the empty string.
+        Ok(self
+            .store
+            .update_registered_model(name, description.unwrap_or(""), now_ms())
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]

@@ -243,12 +243,19 @@ pub(crate) async fn delete_tag<E: Exec>(ex: &mut E, model_id: &str, key: &str) -
     Ok(ex.execute(&sql).await? > 0)
 }
 
+/// Deletes a model; deleting one already deleted succeeds and changes nothing, as in
+/// MLflow (only a model that never existed is not found).
 pub(crate) async fn delete<E: Exec>(ex: &mut E, model_id: &str, now_ms: i64) -> Result<()> {
-    experiment_of(ex, model_id).await?;
+    let exists = ex
+        .sql("SELECT 1 FROM logged_models WHERE model_id = ?1")
+        .arg(model_id);
+    if ex.fetch_optional(&exists, |r| r.int(0)).await?.is_none() {
+        return Err(not_found(model_id));
+    }
     let sql = ex
         .sql(
             "UPDATE logged_models SET lifecycle_stage = ?2, last_updated_timestamp_ms = ?3 \
-             WHERE model_id = ?1",
+             WHERE model_id = ?1 AND (lifecycle_stage IS NULL OR lifecycle_stage != ?2)",
         )
         .arg(model_id)
         .arg(LifecycleStage::Deleted.as_str())

@@ -34,7 +34,9 @@ fn registered_model(row: &dyn Cols) -> Result<RegisteredModel> {
         name: row.text(0)?,
         creation_timestamp: row.opt_int(1)?,
         last_updated_timestamp: row.opt_int(2)?,
-        description: row.opt_text(3)?,
+        // MLflow leaves an empty description out of a registered model (proto3's
+        // default), though it writes one for a model version.
+        description: row.opt_text(3)?.filter(|d| !d.is_empty()),
         latest_versions: Vec::new(),
         tags: Vec::new(),
         aliases: Vec::new(),
