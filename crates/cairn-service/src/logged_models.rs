@@ -60,9 +60,8 @@ impl TrackingService {
                  following characters: / : . % \" '"
             )));
         }
-        if let Some(run_id) = req.source_run_id.as_deref().filter(|r| !r.is_empty()) {
-            self.run_info(run_id).await?;
-        }
+        // The source run is not looked up: MLflow records a model's `source_run_id` as
+        // given (its schema has no key to runs), and so does cairn.
         for p in &req.params {
             v::validate_param(&p.key, &p.value)?;
         }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use cairn_core::entities::{KeyValue, LifecycleStage, Metric, Page};
 use cairn_core::logged_model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus};
+use cairn_core::{ErrorCode, MlflowError};
 
 use super::exec::{fetch_page, key_values, page, Cols, Exec};
 use super::search::{push_logged_model_clause, push_logged_model_order};
@@ -231,6 +232,29 @@ pub(crate) async fn log_params<E: Exec>(
     params: &[KeyValue],
 ) -> Result<()> {
     let experiment_id = experiment_of(ex, model_id).await?;
+    // A model's params are immutable, as a run's are: MLflow refuses a new value (its
+    // primary key does, with a 400 BAD_REQUEST); the same value again changes nothing.
+    for p in params {
+        let sql = ex
+            .sql("SELECT param_value FROM logged_model_params WHERE model_id = ?1 AND param_key = ?2")
+            .arg(model_id)
+            .arg(p.key.as_str());
+        if let Some(old) = ex.fetch_optional(&sql, |r| r.opt_text(0)).await? {
+            let old = old.unwrap_or_default();
+            if old != p.value {
+                return Err(MlflowError::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "Changing param values is not allowed. Param with key='{}' was already \
+                         logged with value='{old}' for logged model ID='{model_id}'. \
+                         Attempted logging new value '{}'.",
+                        p.key, p.value
+                    ),
+                )
+                .into());
+            }
+        }
+    }
     upsert(ex, PARAMS, model_id, experiment_id, params).await
 }
 
