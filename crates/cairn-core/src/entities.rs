@@ -198,9 +198,14 @@ pub struct RunData {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dataset {
+    /// `name`, `digest` and `source` may be missing from a request: they are proto3
+    /// strings, and MLflow stores the empty string for them.
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub digest: String,
     pub source_type: String,
+    #[serde(default)]
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
