@@ -36,6 +36,50 @@ impl fmt::Display for ExperimentId {
     }
 }
 
+/// A run's id. MLflow's server looks any non-empty string up (its own ids are 32 hex
+/// digits, but imported runs and other stores' keep theirs), so presence is the one
+/// rule; an empty id is the field missing, as proto3 reads the default.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(String);
+
+impl RunId {
+    /// The id in a request, with MLflow's "missing `run_id`" error for an empty one.
+    pub fn parse(id: impl Into<String>) -> Result<Self, MlflowError> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(MlflowError::missing("run_id"));
+        }
+        Ok(RunId(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for RunId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lets a test (or a caller holding a literal) compare without unwrapping the id.
+impl PartialEq<&str> for RunId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +91,17 @@ mod tests {
         let err = ExperimentId::parse("abc").expect_err("not a number");
         assert_eq!(err.code, ErrorCode::InvalidParameterValue);
         assert!(err.message.contains("'abc'"), "{}", err.message);
+    }
+
+    #[test]
+    fn run_ids_must_be_present() {
+        let id = RunId::parse("0123abc").expect("an id");
+        assert_eq!(id.as_str(), "0123abc");
+        assert_eq!(id.to_string(), "0123abc");
+        assert_eq!(id, "0123abc");
+        // Any non-empty string: MLflow looks it up rather than checking its shape.
+        assert!(RunId::parse(" x/y ").is_ok());
+        let err = RunId::parse("").expect_err("empty is missing");
+        assert_eq!(err, MlflowError::missing("run_id"));
     }
 }

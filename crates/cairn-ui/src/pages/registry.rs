@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use cairn_core::entities::Run;
+use cairn_core::ids::RunId;
 use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel};
 use cairn_service::registry::RegistrySearchRequest;
 use cairn_service::Services;
@@ -143,7 +144,10 @@ impl ModelPage {
         // shows without metrics.
         let runs: Vec<Option<Run>> = join_all(versions.iter().map(|v| async {
             match &v.run_id {
-                Some(id) if !id.is_empty() => state.tracking.get_run(id).await.ok(),
+                Some(id) => match RunId::parse(id.as_str()) {
+                    Ok(id) => state.tracking.get_run(&id).await.ok(),
+                    Err(_) => None,
+                },
                 _ => None,
             }
         }))
