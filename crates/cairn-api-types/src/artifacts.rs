@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 
-use crate::required_str;
+use cairn_core::ids::RunId;
 use cairn_core::MlflowError;
 
 /// MLflow's `FileInfo` on the wire (no `file_size` for a directory).
@@ -50,14 +50,8 @@ pub struct RunArtifactRequest {
 
 impl RunArtifactRequest {
     /// The run named, `run_id` before `run_uuid`.
-    pub fn run_id(&self) -> Result<String, MlflowError> {
-        required_str(
-            self.run_id
-                .clone()
-                .filter(|s| !s.is_empty())
-                .or_else(|| self.run_uuid.clone()),
-            "run_id",
-        )
+    pub fn run_id(&self) -> Result<RunId, MlflowError> {
+        crate::resolve_run_id(self.run_id.clone(), self.run_uuid.clone())
     }
 }
 

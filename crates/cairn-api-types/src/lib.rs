@@ -17,6 +17,7 @@ pub mod predictions;
 pub mod registry;
 pub mod tracking;
 
+use cairn_core::ids::RunId;
 use cairn_core::MlflowError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -79,12 +80,18 @@ pub fn required_str(v: Option<String>, field: &str) -> Result<String, MlflowErro
 
 /// The run a request names: `run_id`, else the older `run_uuid`. (Each request type
 /// spells both fields out rather than flattening a shared struct, because serde's
-/// `flatten` would lose the field path that error messages name.)
+/// `flatten` would lose the field path that error messages name.) Parsed here, once:
+/// what the services get is a [`RunId`].
 pub fn resolve_run_id(
     run_id: Option<String>,
     run_uuid: Option<String>,
-) -> Result<String, MlflowError> {
-    required_str(run_id.filter(|s| !s.is_empty()).or(run_uuid), "run_id")
+) -> Result<RunId, MlflowError> {
+    RunId::parse(
+        run_id
+            .filter(|s| !s.is_empty())
+            .or(run_uuid)
+            .unwrap_or_default(),
+    )
 }
 
 /// A string field a client may also send as a number (`version: 1`).

@@ -2,6 +2,7 @@
 //! versions, tags, stages and aliases.
 
 use cairn_core::entities::KeyValue;
+use cairn_core::ids::{ModelName, Version};
 use cairn_core::registry::{ModelVersion, RegisteredModel};
 use cairn_core::MlflowError;
 use serde::{Deserialize, Serialize};
@@ -74,14 +75,17 @@ impl RegistryRequest {
         }
     }
 
-    /// The required `name`.
-    pub fn name(&self) -> Result<String, MlflowError> {
-        required_str(self.name.clone(), "name")
+    /// The required `name`, parsed once here for the services.
+    pub fn name(&self) -> Result<ModelName, MlflowError> {
+        ModelName::parse(required_str(self.name.clone(), "name")?)
     }
 
-    /// The required `version`.
-    pub fn required_version(&self) -> Result<String, MlflowError> {
-        required_str(self.version.clone(), "version")
+    /// The required `name` and `version`, parsed. Both must be present before either
+    /// is checked, so a request missing one hears of that first, as from MLflow.
+    pub fn name_and_version(&self) -> Result<(ModelName, Version), MlflowError> {
+        let name = required_str(self.name.clone(), "name")?;
+        let version = required_str(self.version.clone(), "version")?;
+        Ok((ModelName::parse(name)?, Version::parse(&version)?))
     }
 }
 

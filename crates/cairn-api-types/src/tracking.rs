@@ -3,6 +3,7 @@
 use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, Metric, ModelInput, ModelOutput, Run, RunInfo,
 };
+use cairn_core::ids::RunId;
 use cairn_core::MlflowError;
 use serde::{Deserialize, Serialize};
 
@@ -132,7 +133,7 @@ impl RunIdRequest {
     }
 
     /// The run named, `run_id` before `run_uuid`.
-    pub fn run_id(self) -> Result<String, MlflowError> {
+    pub fn run_id(self) -> Result<RunId, MlflowError> {
         resolve_run_id(self.run_id, self.run_uuid)
     }
 }
@@ -347,7 +348,7 @@ pub struct LogMetricRequest {
 
 impl LogMetricRequest {
     /// The run and the metric, their required fields checked.
-    pub fn into_parts(self) -> Result<(String, Metric), MlflowError> {
+    pub fn into_parts(self) -> Result<(RunId, Metric), MlflowError> {
         let named = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         if named(&self.dataset_name) != named(&self.dataset_digest) {
             return Err(MlflowError::invalid_parameter(
@@ -382,7 +383,7 @@ pub struct KeyValueRequest {
 
 impl KeyValueRequest {
     /// The run and the pair, their required fields checked.
-    pub fn into_parts(self) -> Result<(String, KeyValue), MlflowError> {
+    pub fn into_parts(self) -> Result<(RunId, KeyValue), MlflowError> {
         let run_id = resolve_run_id(self.run_id, self.run_uuid)?;
         let key = required_str(self.key, "key")?;
         // A missing value is proto3's default, the empty string, as MLflow reads it.

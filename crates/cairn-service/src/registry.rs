@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use cairn_core::entities::{KeyValue, Page};
+use cairn_core::ids::{ModelName, Version};
 use cairn_core::logged_model::model_id_of_uri;
 use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
 use cairn_core::search::{self, Clause, OrderBy, RegistryAttr};
@@ -25,7 +26,7 @@ pub struct RegistryService {
 
 /// What `model-versions/create` carries, after parsing.
 pub struct CreateModelVersion {
-    pub name: String,
+    pub name: ModelName,
     pub source: String,
     pub run_id: Option<String>,
     pub model_id: Option<String>,
@@ -150,35 +151,35 @@ impl RegistryService {
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn create_registered_model(
         &self,
-        name: &str,
+        name: &ModelName,
         description: Option<&str>,
         tags: Vec<KeyValue>,
     ) -> Result<RegisteredModel> {
-        v::validate_model_name(name)?;
         for t in &tags {
             v::validate_registry_tag(&t.key, &t.value)?;
         }
         Ok(self
             .store
-            .create_registered_model(name, description, &tags, now_ms())
+            .create_registered_model(name.as_str(), description, &tags, now_ms())
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
-    pub async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
-        v::validate_model_name(name)?;
-        self.store.get_registered_model(name).await?.ok_or_else(|| {
-            MlflowError::not_found(format!("Registered Model with name={name} not found"))
-        })
+    pub async fn get_registered_model(&self, name: &ModelName) -> Result<RegisteredModel> {
+        self.store
+            .get_registered_model(name.as_str())
+            .await?
+            .ok_or_else(|| {
+                MlflowError::not_found(format!("Registered Model with name={name} not found"))
+            })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn rename_registered_model(
         &self,
-        name: &str,
+        name: &ModelName,
         new_name: Option<&str>,
     ) -> Result<RegisteredModel> {
-        v::validate_model_name(name)?;
         let new_name = match new_name {
             Some(n) if !n.trim().is_empty() => n,
             _ => return Err(MlflowError::missing("new_name")),
@@ -186,29 +187,27 @@ impl RegistryService {
         v::validate_model_name(new_name)?;
         Ok(self
             .store
-            .rename_registered_model(name, new_name, now_ms())
+            .rename_registered_model(name.as_str(), new_name, now_ms())
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn update_registered_model(
         &self,
-        name: &str,
+        name: &ModelName,
         description: Option<&str>,
     ) -> Result<RegisteredModel> {
-        v::validate_model_name(name)?;
         // A request without `description` clears it, as MLflow does: the field is
         // proto3's, and unset reads as the empty string.
         Ok(self
             .store
-            .update_registered_model(name, description.unwrap_or(""), now_ms())
+            .update_registered_model(name.as_str(), description.unwrap_or(""), now_ms())
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
-    pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
-        v::validate_model_name(name)?;
-        Ok(self.store.delete_registered_model(name).await?)
+    pub async fn delete_registered_model(&self, name: &ModelName) -> Result<()> {
+        Ok(self.store.delete_registered_model(name.as_str()).await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -228,35 +227,37 @@ impl RegistryService {
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     pub async fn get_latest_versions(
         &self,
-        name: &str,
-        stages: &[String],
+        name: &ModelName,
+        stages: &[Stage],
     ) -> Result<Vec<ModelVersion>> {
-        let wanted = stages
-            .iter()
-            .map(|s| Stage::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
         let model = self.get_registered_model(name).await?;
         Ok(model
             .latest_versions
             .into_iter()
-            .filter(|mv| wanted.is_empty() || wanted.iter().any(|s| s.as_str() == mv.current_stage))
+            .filter(|mv| stages.is_empty() || stages.iter().any(|s| s.as_str() == mv.current_stage))
             .collect())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, key = %key))]
-    pub async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
-        v::validate_model_name(name)?;
+    pub async fn set_registered_model_tag(
+        &self,
+        name: &ModelName,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
         v::validate_registry_tag(key, value)?;
         Ok(self
             .store
-            .set_registered_model_tag(name, key, value)
+            .set_registered_model_tag(name.as_str(), key, value)
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, key = %key))]
-    pub async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
-        v::validate_model_name(name)?;
-        Ok(self.store.delete_registered_model_tag(name, key).await?)
+    pub async fn delete_registered_model_tag(&self, name: &ModelName, key: &str) -> Result<()> {
+        Ok(self
+            .store
+            .delete_registered_model_tag(name.as_str(), key)
+            .await?)
     }
 
     // --------------------------------------------------------------- model versions
@@ -266,7 +267,6 @@ impl RegistryService {
     /// the new version on the logged model it came from.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_model_version(&self, req: CreateModelVersion) -> Result<ModelVersion> {
-        v::validate_model_name(&req.name)?;
         if req.source.is_empty() {
             return Err(MlflowError::missing("source"));
         }
@@ -321,7 +321,7 @@ impl RegistryService {
         let mv = self
             .store
             .create_model_version(NewModelVersion {
-                name: req.name.clone(),
+                name: req.name.into_string(),
                 source,
                 storage_location,
                 run_id,
@@ -409,29 +409,34 @@ impl RegistryService {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
-    pub async fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
-        self.store.get_model_version(name, n).await?.ok_or_else(|| {
-            MlflowError::not_found(format!(
-                "Model Version (name={name}, version={n}) not found"
-            ))
-        })
+    pub async fn get_model_version(
+        &self,
+        name: &ModelName,
+        version: Version,
+    ) -> Result<ModelVersion> {
+        let n = version.get();
+        self.store
+            .get_model_version(name.as_str(), n)
+            .await?
+            .ok_or_else(|| {
+                MlflowError::not_found(format!(
+                    "Model Version (name={name}, version={n}) not found"
+                ))
+            })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
     pub async fn update_model_version(
         &self,
-        name: &str,
-        version: &str,
+        name: &ModelName,
+        version: Version,
         description: Option<&str>,
     ) -> Result<ModelVersion> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
+        let n = version.get();
         match description {
             Some(d) => Ok(self
                 .store
-                .update_model_version(name, n, d, now_ms())
+                .update_model_version(name.as_str(), n, d, now_ms())
                 .await?),
             None => self.get_model_version(name, version).await,
         }
@@ -440,25 +445,26 @@ impl RegistryService {
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
     pub async fn transition_stage(
         &self,
-        name: &str,
-        version: &str,
+        name: &ModelName,
+        version: Version,
         stage: &str,
         archive_existing: bool,
     ) -> Result<ModelVersion> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
+        let n = version.get();
         let stage = Stage::parse(stage)?;
         Ok(self
             .store
-            .transition_model_version_stage(name, n, stage, archive_existing, now_ms())
+            .transition_model_version_stage(name.as_str(), n, stage, archive_existing, now_ms())
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
-    pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
-        Ok(self.store.delete_model_version(name, n, now_ms()).await?)
+    pub async fn delete_model_version(&self, name: &ModelName, version: Version) -> Result<()> {
+        let n = version.get();
+        Ok(self
+            .store
+            .delete_model_version(name.as_str(), n, now_ms())
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -477,75 +483,78 @@ impl RegistryService {
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version, key = %key))]
     pub async fn set_model_version_tag(
         &self,
-        name: &str,
-        version: &str,
+        name: &ModelName,
+        version: Version,
         key: &str,
         value: &str,
     ) -> Result<()> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
+        let n = version.get();
         v::validate_registry_tag(key, value)?;
         Ok(self
             .store
-            .set_model_version_tag(name, n, key, value)
+            .set_model_version_tag(name.as_str(), n, key, value)
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version, key = %key))]
     pub async fn delete_model_version_tag(
         &self,
-        name: &str,
-        version: &str,
+        name: &ModelName,
+        version: Version,
         key: &str,
     ) -> Result<()> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
-        Ok(self.store.delete_model_version_tag(name, n, key).await?)
+        let n = version.get();
+        Ok(self
+            .store
+            .delete_model_version_tag(name.as_str(), n, key)
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, version = %version))]
-    pub async fn download_uri(&self, name: &str, version: &str) -> Result<String> {
-        v::validate_model_name(name)?;
-        let n = v::parse_model_version(version)?;
-        Ok(self.store.model_version_download_uri(name, n).await?)
+    pub async fn download_uri(&self, name: &ModelName, version: Version) -> Result<String> {
+        let n = version.get();
+        Ok(self
+            .store
+            .model_version_download_uri(name.as_str(), n)
+            .await?)
     }
 
     // ----------------------------------------------------------------------- aliases
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias, version = %version))]
-    pub async fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
-        v::validate_model_name(name)?;
+    pub async fn set_alias(&self, name: &ModelName, alias: &str, version: Version) -> Result<()> {
         v::validate_alias(alias)?;
         v::validate_alias_not_reserved(alias)?;
-        let n = v::parse_model_version(version)?;
+        let n = version.get();
         Ok(self
             .store
-            .set_registered_model_alias(name, alias, n, now_ms())
+            .set_registered_model_alias(name.as_str(), alias, n, now_ms())
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias))]
-    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
-        v::validate_model_name(name)?;
+    pub async fn delete_alias(&self, name: &ModelName, alias: &str) -> Result<()> {
         v::validate_alias(alias)?;
         Ok(self
             .store
-            .delete_registered_model_alias(name, alias, now_ms())
+            .delete_registered_model_alias(name.as_str(), alias, now_ms())
             .await?)
     }
 
     /// Where the model's aliases pointed over time, newest first.
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
-    pub async fn alias_history(&self, name: &str, limit: u32) -> Result<Vec<AliasEvent>> {
-        v::validate_model_name(name)?;
-        Ok(self.store.alias_history(name, limit).await?)
+    pub async fn alias_history(&self, name: &ModelName, limit: u32) -> Result<Vec<AliasEvent>> {
+        Ok(self.store.alias_history(name.as_str(), limit).await?)
     }
 
     /// `latest` means the newest version; a missing alias is INVALID_PARAMETER_VALUE
     /// (400), as MLflow answers, not a 404.
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias))]
-    pub async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
-        v::validate_model_name(name)?;
+    pub async fn get_version_by_alias(
+        &self,
+        name: &ModelName,
+        alias: &str,
+    ) -> Result<ModelVersion> {
         v::validate_alias(alias)?;
         if alias.eq_ignore_ascii_case("latest") {
             let model = self.get_registered_model(name).await?;
@@ -558,7 +567,7 @@ impl RegistryService {
                 });
         }
         self.store
-            .get_model_version_by_alias(name, alias)
+            .get_model_version_by_alias(name.as_str(), alias)
             .await?
             .ok_or_else(|| {
                 MlflowError::invalid_parameter(format!("Registered model alias {alias} not found."))

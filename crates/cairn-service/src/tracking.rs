@@ -7,7 +7,7 @@ use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
     RunInfo, RunStatus, ViewType, RUN_NAME_TAG,
 };
-use cairn_core::ids::ExperimentId;
+use cairn_core::ids::{ExperimentId, RunId};
 use cairn_core::search;
 use cairn_core::validation::{self as v, KeyKind};
 use cairn_core::Result;
@@ -258,9 +258,9 @@ impl TrackingService {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
-    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+    pub async fn get_run(&self, run_id: &RunId) -> Result<Run> {
         self.store
-            .get_run(run_id)
+            .get_run(run_id.as_str())
             .await?
             .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")))
     }
@@ -274,8 +274,8 @@ impl TrackingService {
     }
 
     /// The run, which must be active: MLflow refuses writes to deleted runs.
-    async fn active_run(&self, run_id: &str) -> Result<RunInfo> {
-        let info = self.run_info(run_id).await?;
+    async fn active_run(&self, run_id: &RunId) -> Result<RunInfo> {
+        let info = self.run_info(run_id.as_str()).await?;
         if info.lifecycle_stage != LifecycleStage::Active {
             return Err(MlflowError::invalid_parameter(format!(
                 "The run {run_id} must be in the 'active' state. Current state is deleted."
@@ -287,7 +287,7 @@ impl TrackingService {
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn update_run(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         status: Option<RunStatus>,
         end_time: Option<i64>,
         run_name: Option<&str>,
@@ -299,24 +299,24 @@ impl TrackingService {
         }
         Ok(self
             .store
-            .update_run(run_id, status, end_time, run_name)
+            .update_run(run_id.as_str(), status, end_time, run_name)
             .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
-    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.run_info(run_id).await?;
+    pub async fn delete_run(&self, run_id: &RunId) -> Result<()> {
+        self.run_info(run_id.as_str()).await?;
         self.store
-            .set_run_lifecycle(run_id, LifecycleStage::Deleted, Some(now_ms()))
+            .set_run_lifecycle(run_id.as_str(), LifecycleStage::Deleted, Some(now_ms()))
             .await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
-    pub async fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.run_info(run_id).await?;
+    pub async fn restore_run(&self, run_id: &RunId) -> Result<()> {
+        self.run_info(run_id.as_str()).await?;
         self.store
-            .set_run_lifecycle(run_id, LifecycleStage::Active, None)
+            .set_run_lifecycle(run_id.as_str(), LifecycleStage::Active, None)
             .await?;
         Ok(())
     }
@@ -326,7 +326,7 @@ impl TrackingService {
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn log_batch(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         metrics: Vec<Metric>,
         params: Vec<KeyValue>,
         tags: Vec<KeyValue>,
@@ -380,14 +380,16 @@ impl TrackingService {
                 ));
             }
         }
-        self.store.log_batch(run_id, metrics, params, tags).await?;
+        self.store
+            .log_batch(run_id.as_str(), metrics, params, tags)
+            .await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id, key = %key))]
-    pub async fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+    pub async fn delete_tag(&self, run_id: &RunId, key: &str) -> Result<()> {
         self.active_run(run_id).await?;
-        if !self.store.delete_run_tag(run_id, key).await? {
+        if !self.store.delete_run_tag(run_id.as_str(), key).await? {
             return Err(MlflowError::not_found(format!(
                 "No tag with name: {key} in run with id {run_id}"
             )));
@@ -398,7 +400,7 @@ impl TrackingService {
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
     pub async fn log_inputs(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         datasets: Vec<DatasetInput>,
         models: Vec<ModelInput>,
     ) -> Result<()> {
@@ -421,15 +423,15 @@ impl TrackingService {
         let info = self.active_run(run_id).await?;
         let experiment_id = parse_experiment_id(&info.experiment_id)?;
         self.store
-            .log_inputs(run_id, experiment_id, &datasets, &models)
+            .log_inputs(run_id.as_str(), experiment_id, &datasets, &models)
             .await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id))]
-    pub async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()> {
+    pub async fn log_outputs(&self, run_id: &RunId, models: Vec<ModelOutput>) -> Result<()> {
         self.active_run(run_id).await?;
-        self.store.log_outputs(run_id, &models).await?;
+        self.store.log_outputs(run_id.as_str(), &models).await?;
         Ok(())
     }
 
@@ -472,7 +474,7 @@ impl TrackingService {
     #[tracing::instrument(level = "debug", skip_all, fields(run_id = %run_id, key = %key))]
     pub async fn metric_history(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         key: &str,
         max_results: Option<i64>,
         token: Option<&str>,
@@ -483,7 +485,7 @@ impl TrackingService {
             // No page size: the whole history, as MLflow's server does.
             let items = self
                 .store
-                .metric_history(run_id, key, offset, i64::MAX as u64)
+                .metric_history(run_id.as_str(), key, offset, i64::MAX as u64)
                 .await?;
             return Ok(Page {
                 items,
@@ -493,7 +495,7 @@ impl TrackingService {
         let limit = v::validate_max_results(max_results, v::GET_METRIC_HISTORY_MAX_RESULTS)?;
         let mut items = self
             .store
-            .metric_history(run_id, key, offset, limit + 1)
+            .metric_history(run_id.as_str(), key, offset, limit + 1)
             .await?;
         let has_more = items.len() as u64 > limit;
         items.truncate(limit as usize);

@@ -13,6 +13,7 @@ use cairn_api_types::artifacts::{
     ModelVersionArtifactRequest, RootedListingResponse, RunArtifactRequest,
 };
 use cairn_api_types::{required_str, Empty, ErrorBody};
+use cairn_core::ids::{ModelName, Version};
 use cairn_core::{ErrorCode, MlflowError};
 
 use super::Errors;
@@ -188,7 +189,10 @@ async fn get_model_version_artifact(
     let name = required_str(req.name, "name")?;
     let version = required_str(req.version, "version")?;
     let path = required_str(req.path, "path")?;
-    let root = s.registry.download_uri(&name, &version).await?;
+    let root = s
+        .registry
+        .download_uri(&ModelName::parse(name)?, Version::parse(&version)?)
+        .await?;
     let file = s.artifacts.download_run(&root, &path).await?;
     Ok(file_response(&path, file))
 }

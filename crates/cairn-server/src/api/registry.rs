@@ -10,7 +10,8 @@ use cairn_api_types::registry::{
     SearchRegisteredModelsResponse,
 };
 use cairn_api_types::{required_str, Empty};
-use cairn_core::registry::{ModelVersion, RegisteredModel};
+use cairn_core::ids::ModelName;
+use cairn_core::registry::{ModelVersion, RegisteredModel, Stage};
 
 use super::Errors;
 use crate::error::ApiResult;
@@ -200,9 +201,16 @@ async fn get_latest_versions(
     State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<ModelVersionsResponse>> {
+    // The stages are read before the name is checked, as MLflow reports them.
+    let name = required_str(req.name.clone(), "name")?;
+    let stages = req
+        .stages
+        .iter()
+        .map(|s| Stage::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let versions = s
         .registry
-        .get_latest_versions(&req.name()?, &req.stages)
+        .get_latest_versions(&ModelName::parse(name)?, &stages)
         .await?;
     Ok(Json(ModelVersionsResponse {
         model_versions: versions,
@@ -254,9 +262,8 @@ async fn set_alias(
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<Empty>> {
     let alias = required_str(req.alias.clone(), "alias")?;
-    s.registry
-        .set_alias(&req.name()?, &alias, &req.required_version()?)
-        .await?;
+    let (name, version) = req.name_and_version()?;
+    s.registry.set_alias(&name, &alias, version).await?;
     Ok(Json(Empty {}))
 }
 
@@ -300,11 +307,13 @@ async fn create_model_version(
     State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<CreateModelVersionRequest>,
 ) -> ApiResult<Json<ModelVersionResponse>> {
+    let name = required_str(req.name, "name")?;
+    let source = required_str(req.source, "source")?;
     let mv = s
         .registry
         .create_model_version(CreateModelVersion {
-            name: required_str(req.name, "name")?,
-            source: required_str(req.source, "source")?,
+            name: ModelName::parse(name)?,
+            source,
             run_id: req.run_id,
             model_id: req.model_id,
             run_link: req.run_link,
@@ -324,11 +333,8 @@ async fn get_model_version(
     State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<ModelVersionResponse>> {
-    Ok(version(
-        s.registry
-            .get_model_version(&req.name()?, &req.required_version()?)
-            .await?,
-    ))
+    let (name, v) = req.name_and_version()?;
+    Ok(version(s.registry.get_model_version(&name, v).await?))
 }
 
 /// Sets a model version's `description`.
@@ -340,13 +346,10 @@ async fn update_model_version(
     State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<ModelVersionResponse>> {
+    let (name, v) = req.name_and_version()?;
     Ok(version(
         s.registry
-            .update_model_version(
-                &req.name()?,
-                &req.required_version()?,
-                req.description.as_deref(),
-            )
+            .update_model_version(&name, v, req.description.as_deref())
             .await?,
     ))
 }
@@ -363,9 +366,10 @@ async fn transition_stage(
     let stage = required_str(req.stage.clone(), "stage")?;
     // Absent is proto3's default, false, as MLflow reads it.
     let archive = req.archive_existing_versions.unwrap_or(false);
+    let (name, v) = req.name_and_version()?;
     Ok(version(
         s.registry
-            .transition_stage(&req.name()?, &req.required_version()?, &stage, archive)
+            .transition_stage(&name, v, &stage, archive)
             .await?,
     ))
 }
@@ -379,9 +383,8 @@ async fn delete_model_version(
     State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<Empty>> {
-    s.registry
-        .delete_model_version(&req.name()?, &req.required_version()?)
-        .await?;
+    let (name, version) = req.name_and_version()?;
+    s.registry.delete_model_version(&name, version).await?;
     Ok(Json(Empty {}))
 }
 
@@ -413,10 +416,8 @@ async fn get_download_uri(
     State(s): State<Services>,
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<DownloadUriResponse>> {
-    let artifact_uri = s
-        .registry
-        .download_uri(&req.name()?, &req.required_version()?)
-        .await?;
+    let (name, version) = req.name_and_version()?;
+    let artifact_uri = s.registry.download_uri(&name, version).await?;
     Ok(Json(DownloadUriResponse { artifact_uri }))
 }
 
@@ -432,8 +433,9 @@ async fn set_model_version_tag(
     let key = required_str(req.key.clone(), "key")?;
     // A missing value is proto3's default, the empty string, as MLflow reads it.
     let value = req.value.clone().unwrap_or_default();
+    let (name, version) = req.name_and_version()?;
     s.registry
-        .set_model_version_tag(&req.name()?, &req.required_version()?, &key, &value)
+        .set_model_version_tag(&name, version, &key, &value)
         .await?;
     Ok(Json(Empty {}))
 }
@@ -448,8 +450,9 @@ async fn delete_model_version_tag(
     MlflowRequest(req): MlflowRequest<RegistryRequest>,
 ) -> ApiResult<Json<Empty>> {
     let key = required_str(req.key.clone(), "key")?;
+    let (name, version) = req.name_and_version()?;
     s.registry
-        .delete_model_version_tag(&req.name()?, &req.required_version()?, &key)
+        .delete_model_version_tag(&name, version, &key)
         .await?;
     Ok(Json(Empty {}))
 }

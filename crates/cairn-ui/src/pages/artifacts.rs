@@ -2,6 +2,7 @@
 //! (first rows) and images, and the raw file.
 
 use cairn_artifacts::FileInfo;
+use cairn_core::ids::RunId;
 use cairn_service::artifacts::{join, proxied_root};
 use cairn_service::Services;
 use futures::StreamExt;
@@ -117,6 +118,7 @@ pub async fn browse(state: &Services, id: String, q: Params) -> UiResult<Reply> 
 impl ArtifactsPage {
     /// The run, the folder the query names and the start of the file it names.
     pub async fn load(state: &Services, id: String, q: Params) -> UiResult<Self> {
+        let id = RunId::parse(id)?;
         let run = state.tracking.get_run(&id).await?;
         let root = run_root(&run.info.artifact_uri).ok_or_else(|| {
             UiError::BadInput(format!(
@@ -141,7 +143,7 @@ impl ArtifactsPage {
         };
         Ok(ArtifactsPage {
             run_name: layout::run_name(&run.info).to_string(),
-            run_id: id,
+            run_id: id.into_string(),
             dir,
             files,
             preview,
@@ -281,7 +283,7 @@ fn csv_table(text: &str, sep: u8) -> Markup {
 /// The file itself. Scripts in an uploaded SVG or HTML must not run on this origin:
 /// the response is sandboxed and never sniffed.
 pub async fn raw(state: &Services, id: String, q: Params) -> UiResult<Reply> {
-    let run = state.tracking.get_run(&id).await?;
+    let run = state.tracking.get_run(&RunId::parse(id)?).await?;
     let root = run_root(&run.info.artifact_uri).ok_or_else(|| {
         UiError::BadInput("the run's artifacts are outside the server's artifact store".into())
     })?;

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cairn_core::entities::{Metric, Run};
+use cairn_core::ids::RunId;
 use cairn_core::validation::BULK_INTERVAL_MAX_RUNS;
 use cairn_service::tracking::BulkInterval;
 use cairn_service::Services;
@@ -156,7 +157,12 @@ impl ComparePage {
                 ids.len()
             )));
         }
-        let runs: Vec<Run> = try_join_all(ids.iter().map(|id| state.tracking.get_run(id))).await?;
+        let run_ids = ids
+            .iter()
+            .map(|id| RunId::parse(id.as_str()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let runs: Vec<Run> =
+            try_join_all(run_ids.iter().map(|id| state.tracking.get_run(id))).await?;
         let options = ChartOptions::from_query(&q)?;
         let selection = Selection::new(&q, &runs);
         let curves = match &selection.curve_metric {

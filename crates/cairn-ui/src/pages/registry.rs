@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use cairn_core::entities::Run;
+use cairn_core::ids::{ModelName, RunId, Version};
 use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel};
 use cairn_service::registry::RegistrySearchRequest;
 use cairn_service::Services;
@@ -127,11 +128,12 @@ pub async fn model(state: &Services, name: String) -> UiResult<Reply> {
 impl ModelPage {
     /// The model, its versions, their source runs and the alias history.
     pub async fn load(state: &Services, name: String) -> UiResult<Self> {
+        let name = ModelName::parse(name)?;
         let model = state.registry.get_registered_model(&name).await?;
         let versions = state
             .registry
             .search_model_versions(RegistrySearchRequest {
-                filter: Some(format!("name = {}", quoted(&name))),
+                filter: Some(format!("name = {}", quoted(name.as_str()))),
                 order_by: vec!["version_number DESC".into()],
                 max_results: Some(VERSIONS),
                 page_token: None,
@@ -143,13 +145,16 @@ impl ModelPage {
         // shows without metrics.
         let runs: Vec<Option<Run>> = join_all(versions.iter().map(|v| async {
             match &v.run_id {
-                Some(id) if !id.is_empty() => state.tracking.get_run(id).await.ok(),
+                Some(id) => match RunId::parse(id.as_str()) {
+                    Ok(id) => state.tracking.get_run(&id).await.ok(),
+                    Err(_) => None,
+                },
                 _ => None,
             }
         }))
         .await;
         Ok(ModelPage {
-            name,
+            name: name.into_string(),
             model,
             versions,
             runs,
@@ -334,46 +339,53 @@ fn versions_table(
 }
 
 pub async fn set_alias(state: &Services, name: String, f: Params) -> UiResult<Reply> {
+    let alias = f.require("alias")?.trim();
+    let version = f.require("version")?;
+    let name = ModelName::parse(name)?;
     state
         .registry
-        .set_alias(&name, f.require("alias")?.trim(), f.require("version")?)
+        .set_alias(&name, alias, Version::parse(version)?)
         .await?;
-    Ok(Reply::redirect(&model_url(&name)))
+    Ok(Reply::redirect(&model_url(name.as_str())))
 }
 
 pub async fn delete_alias(state: &Services, name: String, f: Params) -> UiResult<Reply> {
-    state
-        .registry
-        .delete_alias(&name, f.require("alias")?)
-        .await?;
-    Ok(Reply::redirect(&model_url(&name)))
+    let alias = f.require("alias")?;
+    let name = ModelName::parse(name)?;
+    state.registry.delete_alias(&name, alias).await?;
+    Ok(Reply::redirect(&model_url(name.as_str())))
 }
 
 pub async fn describe(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     // An emptied box clears the description (MLflow stores the empty string).
     let text = f.text("description");
+    let name = ModelName::parse(name)?;
     state
         .registry
         .update_registered_model(&name, Some(text))
         .await?;
-    Ok(Reply::redirect(&model_url(&name)))
+    Ok(Reply::redirect(&model_url(name.as_str())))
 }
 
 pub async fn set_tag(state: &Services, name: String, f: Params) -> UiResult<Reply> {
     let value = f.text("value");
+    let key = f.require("key")?.trim();
+    let name = ModelName::parse(name)?;
     state
         .registry
-        .set_registered_model_tag(&name, f.require("key")?.trim(), value)
+        .set_registered_model_tag(&name, key, value)
         .await?;
-    Ok(Reply::redirect(&model_url(&name)))
+    Ok(Reply::redirect(&model_url(name.as_str())))
 }
 
 pub async fn delete_tag(state: &Services, name: String, f: Params) -> UiResult<Reply> {
+    let key = f.require("key")?;
+    let name = ModelName::parse(name)?;
     state
         .registry
-        .delete_registered_model_tag(&name, f.require("key")?)
+        .delete_registered_model_tag(&name, key)
         .await?;
-    Ok(Reply::redirect(&model_url(&name)))
+    Ok(Reply::redirect(&model_url(name.as_str())))
 }
 
 #[cfg(test)]

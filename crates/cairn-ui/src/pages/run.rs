@@ -3,6 +3,7 @@
 
 use cairn_artifacts::FileInfo;
 use cairn_core::entities::{Experiment, Metric, Run};
+use cairn_core::ids::RunId;
 use cairn_service::Services;
 use futures::future::try_join_all;
 use maud::{html, Markup};
@@ -146,6 +147,7 @@ pub async fn page(state: &Services, id: String, q: Params) -> UiResult<Reply> {
 impl RunPage {
     /// The run, its experiment, its metric histories and its artifact listing.
     pub async fn load(state: &Services, id: String, q: Params) -> UiResult<Self> {
+        let id = RunId::parse(id)?;
         let run = state.tracking.get_run(&id).await?;
         let experiment = state
             .tracking

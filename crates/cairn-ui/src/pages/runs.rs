@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use cairn_core::entities::{Experiment, Run, ViewType};
+use cairn_core::ids::RunId;
 use cairn_service::Services;
 use maud::{html, Markup};
 
@@ -446,9 +447,11 @@ pub async fn lifecycle(state: &Services, f: Params) -> UiResult<Reply> {
     }
     let action = f.require("action")?;
     for run in &runs {
+        // `all` drops empty values, so this refuses nothing the match would accept.
+        let run = RunId::parse(run.as_str())?;
         match action {
-            "delete" => state.tracking.delete_run(run).await?,
-            "restore" => state.tracking.restore_run(run).await?,
+            "delete" => state.tracking.delete_run(&run).await?,
+            "restore" => state.tracking.restore_run(&run).await?,
             other => {
                 return Err(UiError::BadInput(format!(
                     "'action' must be delete or restore, not '{other}'"
