@@ -22,6 +22,42 @@ pub(crate) fn require_head(found: Option<String>) -> crate::Result<()> {
 /// MLflow's tables, indexes and trigger for SQLite, statements separated by `;;` lines.
 pub const SQLITE_MLFLOW_DDL: &str = include_str!("sqlite_mlflow.sql");
 
+/// MLflow's SQLite indexes that cairn leaves out of a database it creates itself.
+///
+/// `index_metrics_run_uuid (run_uuid)` is a prefix of MLflow's own
+/// `index_metrics_run_uuid_key_step (run_uuid, key, step)`: every query it could
+/// serve, the longer one serves as well, while it costs one more B-tree insert per
+/// logged point on the one SQLite writer (a quarter of the index work of a
+/// log-batch; see docs/benchmarks.md, issue 26). Databases that MLflow created keep
+/// it (cairn never drops an index of theirs), and `mlflow server`, `mlflow db
+/// upgrade` and MLflow's SQL store run on a database without it (tests/db_schema.rs,
+/// tests/mlflow_schema.rs). PostgreSQL keeps every index: its log-batch is one
+/// `UNNEST` insert and its writers run in parallel.
+pub const SQLITE_OMITTED_INDEXES: &[&str] = &["index_metrics_run_uuid"];
+
+/// The statements that create MLflow's schema on a new SQLite database: its DDL less
+/// the [`SQLITE_OMITTED_INDEXES`].
+pub fn sqlite_create_statements() -> impl Iterator<Item = &'static str> {
+    statements(SQLITE_MLFLOW_DDL).filter(|s| {
+        created_index(s).is_none_or(|(name, _, _)| !SQLITE_OMITTED_INDEXES.contains(&name))
+    })
+}
+
+/// `(name, table, columns)` of a `CREATE INDEX name ON table (columns)` statement.
+fn created_index(stmt: &str) -> Option<(&str, &str, Vec<&str>)> {
+    let rest = stmt.trim().strip_prefix("CREATE INDEX ")?;
+    let (name, rest) = rest.split_once(" ON ")?;
+    let (table, cols) = rest.split_once(" (")?;
+    let cols = cols.trim_end().strip_suffix(')')?;
+    Some((
+        name.trim(),
+        table.trim(),
+        cols.split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect(),
+    ))
+}
+
 /// MLflow's schema for PostgreSQL, one script (see the file's header for its origin).
 pub const POSTGRES_MLFLOW_DDL: &str = include_str!("postgres_mlflow.sql");
 
@@ -135,6 +171,26 @@ mod tests {
             .filter(|s| s.lines().any(|l| l.starts_with("CREATE TABLE")))
             .count();
         assert_eq!(tables, 65);
+    }
+
+    #[test]
+    fn each_omitted_index_is_a_prefix_of_another_on_its_table() {
+        let indexes: Vec<_> = super::statements(super::SQLITE_MLFLOW_DDL)
+            .filter_map(super::created_index)
+            .collect();
+        for omitted in super::SQLITE_OMITTED_INDEXES {
+            let (_, table, cols) = indexes
+                .iter()
+                .find(|(name, _, _)| name == omitted)
+                .unwrap_or_else(|| panic!("{omitted} is in MLflow's DDL"));
+            let covered = indexes.iter().any(|(name, t, c)| {
+                name != omitted && t == table && c.len() > cols.len() && c.starts_with(cols)
+            });
+            assert!(covered, "{omitted} is a prefix of another index on {table}");
+        }
+        let created = super::sqlite_create_statements().count();
+        let all = super::statements(super::SQLITE_MLFLOW_DDL).count();
+        assert_eq!(created, all - super::SQLITE_OMITTED_INDEXES.len());
     }
 
     #[test]

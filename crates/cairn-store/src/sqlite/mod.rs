@@ -160,7 +160,7 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
         rows.collect::<rusqlite::Result<_>>()?
     };
     if tables.is_empty() {
-        for stmt in schema::statements(schema::SQLITE_MLFLOW_DDL) {
+        for stmt in schema::sqlite_create_statements() {
             tx.execute_batch(stmt)?;
         }
         tx.execute(
