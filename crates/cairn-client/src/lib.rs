@@ -1,6 +1,8 @@
 //! A typed client of cairn's REST API, which is MLflow's: the CLI, jobs and the
 //! server's own integration tests all talk to a server through it.
 
+mod jobs;
+
 use cairn_api_types::artifacts::ListArtifactsResponse;
 use cairn_api_types::predictions::{
     LogPredictionsRequest, SearchPredictionsRequest, SearchPredictionsResponse,

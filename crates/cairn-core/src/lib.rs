@@ -7,6 +7,7 @@
 pub mod entities;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod logged_model;
 pub mod names;
 pub mod page_token;

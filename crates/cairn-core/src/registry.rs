@@ -122,3 +122,39 @@ pub struct AliasEvent {
     pub to_version: Option<i64>,
     pub time_ms: i64,
 }
+
+/// A change in the registry that jobs can be triggered by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// A model version was created (registered).
+    VersionCreated { name: String, version: i64 },
+    /// An alias was set or moved.
+    AliasSet {
+        name: String,
+        alias: String,
+        version: i64,
+    },
+}
+
+impl RegistryEvent {
+    /// The event's fields, as a triggered run's `event` (`${{ event.version }}`).
+    pub fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        match self {
+            RegistryEvent::VersionCreated { name, version } => {
+                m.insert("model".into(), name.as_str().into());
+                m.insert("version".into(), version.to_string().into());
+            }
+            RegistryEvent::AliasSet {
+                name,
+                alias,
+                version,
+            } => {
+                m.insert("model".into(), name.as_str().into());
+                m.insert("alias".into(), alias.as_str().into());
+                m.insert("version".into(), version.to_string().into());
+            }
+        }
+        m
+    }
+}

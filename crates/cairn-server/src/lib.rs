@@ -43,6 +43,24 @@ pub struct ServerConfig {
     pub artifacts_destination: SecretUri,
     /// Most connections a PostgreSQL backend opens (per replica).
     pub db_pool_size: u32,
+    /// Jobs: the folder of job files, the scheduler, and the embedded worker.
+    pub jobs: Option<JobsConfig>,
+}
+
+/// What `cairn server` runs of the jobs machinery.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// The jobs folder, watched for changes.
+    pub dir: std::path::PathBuf,
+    /// Steps the embedded worker runs at once (0: no embedded worker; `cairn worker`
+    /// processes run them).
+    pub worker_slots: usize,
+    /// How long a worker's claim holds without a heartbeat.
+    pub lease: std::time::Duration,
+    /// The binary `cairn` in a step's argv stands for (this one).
+    pub cairn_bin: std::path::PathBuf,
+    /// Where steps get their scratch folders.
+    pub scratch: std::path::PathBuf,
 }
 
 /// The largest request body: MLflow allows dataset profiles of 16 MiB in log-inputs.
@@ -99,6 +117,7 @@ pub struct Server {
     listener: TcpListener,
     store: Arc<dyn TrackingStore>,
     state: Services,
+    jobs: Option<JobsConfig>,
     /// What `/openapi.json` serves: the API's document and any merged in.
     doc: OpenApi,
 }
@@ -121,10 +140,27 @@ impl Server {
                 source,
             })?;
         let state = Services::new(stores, artifacts);
+        if let Some(jobs) = &config.jobs {
+            let library =
+                cairn_jobs::JobLibrary::open(&jobs.dir, Arc::new(cairn_jobs::Registry::default()))
+                    .map_err(|source| StartError::Jobs {
+                        dir: jobs.dir.display().to_string(),
+                        source,
+                    })?;
+            if let Err(e) = library.watch() {
+                tracing::warn!(dir = %jobs.dir.display(), error = %e,
+                    "cannot watch the jobs folder: edits apply after a restart");
+            }
+            let read = library.state();
+            tracing::info!(dir = %jobs.dir.display(), jobs = read.jobs.len(),
+                broken = read.errors.len(), "jobs folder read");
+            state.jobs.attach_library(library);
+        }
         Ok(Server {
             listener,
             store,
             state,
+            jobs: config.jobs.clone(),
             doc: openapi(),
         })
     }
@@ -160,6 +196,7 @@ impl Server {
         extra: Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let jobs = self.start_jobs();
         // Small JSON answers must not wait for Nagle's algorithm and the client's
         // delayed ACK (40 ms per request on Linux).
         let listener = self.listener.tap_io(|tcp| {
@@ -170,8 +207,69 @@ impl Server {
         let result = axum::serve(listener, app_with(self.state, extra, self.doc))
             .with_graceful_shutdown(shutdown)
             .await;
+        jobs.stop().await;
         self.store.close().await;
         result
+    }
+
+    /// Starts the scheduler, the registry triggers and the embedded worker, when the
+    /// server has a jobs folder.
+    fn start_jobs(&self) -> JobsRuntime {
+        let token = tokio_util::sync::CancellationToken::new();
+        let mut tasks = Vec::new();
+        if let Some(config) = &self.jobs {
+            let jobs = self.state.jobs.clone();
+            tasks.push(tokio::spawn(cairn_service::jobs::run_scheduler(
+                jobs.clone(),
+                token.clone(),
+            )));
+            tasks.push(tokio::spawn(cairn_service::jobs::follow_registry(
+                jobs.clone(),
+                self.state.registry.subscribe(),
+                token.clone(),
+            )));
+            if config.worker_slots > 0 {
+                let addr = self.listener.local_addr().ok();
+                let tracking_uri = match addr {
+                    Some(a) if a.ip().is_unspecified() => format!("http://127.0.0.1:{}", a.port()),
+                    Some(a) => format!("http://{a}"),
+                    None => String::new(),
+                };
+                let worker = cairn_jobs::worker::Worker::new(
+                    Arc::new(cairn_service::jobs::InProcess(jobs.clone())),
+                    Arc::new(cairn_jobs::Registry::default()),
+                    Arc::new(cairn_jobs::executor::LocalProcess::default()),
+                    cairn_jobs::worker::WorkerConfig {
+                        id: format!("embedded-{}", std::process::id()),
+                        pool: cairn_jobs::spec::DEFAULT_POOL.to_string(),
+                        slots: config.worker_slots,
+                        lease: config.lease,
+                        poll: std::time::Duration::from_secs(1),
+                        cairn_bin: config.cairn_bin.clone(),
+                        tracking_uri,
+                        scratch: config.scratch.clone(),
+                    },
+                );
+                jobs.add_waker(worker.waker());
+                tasks.push(tokio::spawn(worker.run(token.clone())));
+            }
+        }
+        JobsRuntime { token, tasks }
+    }
+}
+
+/// The jobs machinery's tasks, stopped with the server.
+struct JobsRuntime {
+    token: tokio_util::sync::CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl JobsRuntime {
+    async fn stop(self) {
+        self.token.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(15), t).await;
+        }
     }
 }
 
@@ -182,6 +280,8 @@ pub enum StartError {
     Store(#[from] cairn_store::StoreError),
     #[error("cannot open the artifact destination: {0}")]
     Artifacts(#[from] cairn_artifacts::ArtifactError),
+    #[error("cannot open the jobs folder {dir}: {source}")]
+    Jobs { dir: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use cairn_service::Services;
-use cairn_ui::pages::{artifacts, compare, experiments, registry, run, runs};
+use cairn_ui::pages::{artifacts, compare, experiments, jobs, registry, run, runs};
 use cairn_ui::{segment, to_query, Params, Reply, UiResult};
 
 /// The UI's routes, ready to merge beside the API's (`cairn server` mounts them at
@@ -39,6 +39,11 @@ pub fn router(state: Services) -> Router {
         .route("/registry/{name}/description", post(registry_describe))
         .route("/registry/{name}/tags", post(registry_set_tag))
         .route("/registry/{name}/tags/delete", post(registry_delete_tag))
+        .route("/jobs", get(jobs_list))
+        .route("/jobs/{name}", get(job_page))
+        .route("/jobs/{name}/run", post(job_run))
+        .route("/job-runs/{id}", get(job_run_page))
+        .route("/job-runs/{id}/cancel", post(job_run_cancel))
         .merge(mlflow_links())
         .route(
             "/static/app.css",
@@ -198,6 +203,26 @@ async fn registry_list(State(s): State<Services>, RawQuery(q): RawQuery) -> Resp
 
 async fn registry_model(State(s): State<Services>, Path(name): Path<String>) -> Response {
     respond(registry::model(&s, name).await)
+}
+
+async fn jobs_list(State(s): State<Services>, RawQuery(q): RawQuery) -> Response {
+    respond(jobs::list(&s, query(q)).await)
+}
+
+async fn job_page(State(s): State<Services>, Path(name): Path<String>) -> Response {
+    respond(jobs::job(&s, name).await)
+}
+
+async fn job_run(State(s): State<Services>, Path(name): Path<String>, form: Bytes) -> Response {
+    respond(jobs::run_job(&s, name, Params::parse(&form)).await)
+}
+
+async fn job_run_page(State(s): State<Services>, Path(id): Path<String>) -> Response {
+    respond(jobs::run(&s, id).await)
+}
+
+async fn job_run_cancel(State(s): State<Services>, Path(id): Path<String>) -> Response {
+    respond(jobs::cancel(&s, id).await)
 }
 
 async fn registry_set_alias(

@@ -10,6 +10,7 @@ fn config(db: &std::path::Path) -> ServerConfig {
         backend_store_uri: format!("sqlite:///{}", db.display()).into(),
         default_artifact_root: "mlflow-artifacts:/".into(),
         db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
+        jobs: None,
         artifacts_destination: db.with_file_name("artifacts").display().to_string().into(),
     }
 }

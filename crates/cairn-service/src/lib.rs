@@ -1,5 +1,5 @@
-//! cairn's rules, between the edges that parse (the REST API, the web UI, the CLI and,
-//! later, jobs) and the stores that persist.
+//! cairn's rules, between the edges that parse (the REST API, the web UI, the CLI and
+//! jobs) and the stores that persist.
 //!
 //! Every function here returns [`cairn_core::MlflowError`], never an HTTP type, so the
 //! same rules run in process from any caller. A store or storage failure reaches the
@@ -7,6 +7,7 @@
 //! caller's span (which carries the request id), where it is converted.
 
 pub mod artifacts;
+pub mod jobs;
 pub mod logged_models;
 pub mod predictions;
 pub mod registry;
@@ -18,6 +19,7 @@ use cairn_artifacts::ArtifactStore;
 use cairn_store::Stores;
 
 pub use artifacts::ArtifactService;
+pub use jobs::JobService;
 pub use predictions::PredictionService;
 pub use registry::RegistryService;
 pub use tracking::TrackingService;
@@ -30,13 +32,16 @@ pub struct Services {
     pub registry: Arc<RegistryService>,
     pub artifacts: Arc<ArtifactService>,
     pub predictions: Arc<PredictionService>,
+    pub jobs: Arc<JobService>,
 }
 
 impl Services {
     pub fn new(stores: Stores, artifacts: ArtifactStore) -> Self {
         let tracking = Arc::new(TrackingService::new(stores.tracking, stores.logged_models));
+        let registry = Arc::new(RegistryService::new(stores.registry, tracking.clone()));
         Services {
-            registry: Arc::new(RegistryService::new(stores.registry, tracking.clone())),
+            jobs: Arc::new(JobService::new(stores.jobs, registry.clone())),
+            registry,
             tracking,
             artifacts: Arc::new(ArtifactService::new(artifacts)),
             predictions: Arc::new(PredictionService::new(stores.predictions)),

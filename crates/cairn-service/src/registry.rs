@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cairn_core::entities::{KeyValue, Page};
 use cairn_core::ids::{ModelName, Version};
 use cairn_core::logged_model::model_id_of_uri;
-use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
+use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, RegistryEvent, Stage};
 use cairn_core::search::{self, Clause, OrderBy, RegistryAttr};
 use cairn_core::validation as v;
 use cairn_core::Result;
@@ -22,6 +22,8 @@ const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";
 pub struct RegistryService {
     store: Arc<dyn RegistryStore>,
     tracking: Arc<TrackingService>,
+    /// Versions created and aliases set, for the jobs they trigger.
+    events: tokio::sync::broadcast::Sender<RegistryEvent>,
 }
 
 /// What `model-versions/create` carries, after parsing.
@@ -143,7 +145,21 @@ fn is_proxied_artifact(uri: &str) -> bool {
 
 impl RegistryService {
     pub fn new(store: Arc<dyn RegistryStore>, tracking: Arc<TrackingService>) -> Self {
-        RegistryService { store, tracking }
+        RegistryService {
+            store,
+            tracking,
+            events: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
+
+    /// Every version created and alias set from now on (in this process).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RegistryEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: RegistryEvent) {
+        // No subscriber (no jobs folder) is not an error.
+        let _ = self.events.send(event);
     }
 
     // ------------------------------------------------------------ registered models
@@ -333,6 +349,12 @@ impl RegistryService {
             .await?;
         if let Some(model_id) = model_id.as_deref().or(mv.model_id.as_deref()) {
             self.record_version_on_model(model_id, &mv).await?;
+        }
+        if let Ok(version) = mv.version.parse::<i64>() {
+            self.emit(RegistryEvent::VersionCreated {
+                name: mv.name.clone(),
+                version,
+            });
         }
         Ok(mv)
     }
@@ -526,10 +548,15 @@ impl RegistryService {
         v::validate_alias(alias)?;
         v::validate_alias_not_reserved(alias)?;
         let n = version.get();
-        Ok(self
-            .store
+        self.store
             .set_registered_model_alias(name.as_str(), alias, n, now_ms())
-            .await?)
+            .await?;
+        self.emit(RegistryEvent::AliasSet {
+            name: name.as_str().to_string(),
+            alias: alias.to_string(),
+            version: n,
+        });
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %name, alias = %alias))]

@@ -20,6 +20,9 @@ use cairn_core::entities::{
     DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
     RunInfo, RunStatus,
 };
+use cairn_core::jobs::{
+    Claim, ClaimedStep, JobEvent, JobRun, JobRunId, LogLine, NewLogLine, StepOutcome, StepRun,
+};
 use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
 use cairn_core::predictions::{PredictionRecord, PredictionSearch};
 use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
@@ -28,8 +31,8 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewLoggedModel,
-    NewModelVersion, NewRun, RegistrySearch, RunSearch,
+    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewJobRun, NewLoggedModel,
+    NewModelVersion, NewRun, NewStep, RegistrySearch, RunSearch,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -247,6 +250,67 @@ pub trait PredictionStore: Send + Sync + 'static {
     ) -> Result<Vec<(i64, PredictionRecord)>>;
 }
 
+/// The job queue and its history (cairn's `cairn_job*` tables): runs, steps, claims
+/// with leases, transitions, logs, schedule marks, tag limits.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Creates the run and its steps; `None` when its dedup key was used already.
+    async fn create_job_run(&self, new: NewJobRun) -> Result<Option<JobRun>>;
+    async fn get_job_run(&self, run_id: &JobRunId) -> Result<Option<JobRun>>;
+    /// The job file's text and path the run started with.
+    async fn job_run_source(&self, run_id: &JobRunId) -> Result<Option<(String, String)>>;
+    /// The run's steps in file order.
+    async fn job_steps(&self, run_id: &JobRunId) -> Result<Vec<StepRun>>;
+    /// Runs newest first, of one job or all.
+    async fn search_job_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<JobRun>>;
+    /// The run's transitions after event `after`, oldest first.
+    async fn job_events(&self, run_id: &JobRunId, after: i64) -> Result<Vec<JobEvent>>;
+    async fn claim_job_steps(&self, claim: Claim) -> Result<Vec<ClaimedStep>>;
+    /// Renews leases; per step, whether its worker should stop it.
+    async fn heartbeat_job_steps(
+        &self,
+        worker: &str,
+        steps: Vec<(String, String, i64)>,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<bool>>;
+    /// Records a try's end and moves the run on; `false` when the try had lost its
+    /// lease (nothing changes).
+    async fn finish_job_step(&self, outcome: StepOutcome) -> Result<bool>;
+    /// Tries whose lease ran out become CRASHED (and are retried by their policy).
+    async fn expire_job_leases(&self, now_ms: i64, draw: f64)
+        -> Result<Vec<(String, String, i64)>>;
+    async fn cancel_job_run(&self, run_id: &JobRunId, now_ms: i64) -> Result<Option<JobRun>>;
+    async fn append_job_logs(&self, run_id: &JobRunId, lines: Vec<NewLogLine>) -> Result<()>;
+    async fn job_logs(&self, run_id: &JobRunId, after: i64, limit: u32) -> Result<Vec<LogLine>>;
+    /// The newest success with this cache key ended at or after `since_ms`: its run
+    /// and outputs.
+    async fn cached_job_step(
+        &self,
+        cache_key: &str,
+        since_ms: i64,
+    ) -> Result<Option<(String, serde_json::Map<String, serde_json::Value>)>>;
+    async fn job_schedule_last(&self, job: &str, key: &str) -> Result<Option<i64>>;
+    async fn arm_job_schedule(&self, job: &str, key: &str, now_ms: i64) -> Result<()>;
+    /// Moves the schedule's mark from `last_ms` to `to_ms` and creates the run (if
+    /// any), atomically: `None` when another scheduler moved it first.
+    async fn fire_job_schedule(
+        &self,
+        job: &str,
+        key: &str,
+        last_ms: i64,
+        to_ms: i64,
+        new: Option<NewJobRun>,
+    ) -> Result<Option<JobRun>>;
+    /// Sets (or with `None` removes) the limit of running steps with `tag`.
+    async fn set_job_tag_limit(&self, tag: &str, slots: Option<i64>) -> Result<()>;
+    async fn job_tag_limits(&self) -> Result<Vec<(String, i64)>>;
+    /// Takes or renews a named lease (the scheduler's leadership).
+    async fn take_lease(&self, name: &str, holder: &str, now_ms: i64, ms: i64) -> Result<bool>;
+    /// Runs per (job, state), and steps waiting in the queue.
+    async fn job_counts(&self) -> Result<(Vec<(String, String, i64)>, i64)>;
+}
+
 /// The stores one backend provides; all are the same object underneath.
 #[derive(Clone)]
 pub struct Stores {
@@ -254,6 +318,7 @@ pub struct Stores {
     pub logged_models: Arc<dyn LoggedModelStore>,
     pub registry: Arc<dyn RegistryStore>,
     pub predictions: Arc<dyn PredictionStore>,
+    pub jobs: Arc<dyn JobStore>,
 }
 
 /// What a database holds, as `cairn db check` reports it.
@@ -382,7 +447,8 @@ pub async fn open_with_pool(
             tracking: store.clone(),
             logged_models: store.clone(),
             registry: store.clone(),
-            predictions: store,
+            predictions: store.clone(),
+            jobs: store,
         });
     }
     if postgres::is_postgres_uri(uri) {
@@ -391,7 +457,8 @@ pub async fn open_with_pool(
             tracking: store.clone(),
             logged_models: store.clone(),
             registry: store.clone(),
-            predictions: store,
+            predictions: store.clone(),
+            jobs: store,
         });
     }
     Err(StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))

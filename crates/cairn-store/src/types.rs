@@ -90,3 +90,27 @@ pub struct LoggedModelSearch {
     pub max_results: u64,
     pub offset: u64,
 }
+
+/// A job run to create, with its steps (see [`crate::JobStore::create_job_run`]).
+#[derive(Debug, Clone)]
+pub struct NewJobRun {
+    /// The run as it starts (PENDING, or SCHEDULED for a later time).
+    pub run: cairn_core::jobs::JobRun,
+    pub job_file: String,
+    /// The job file's text the run keeps, whatever later edits do.
+    pub job_source: String,
+    pub pool: String,
+    /// Makes the run once per key (a schedule's time, a webhook delivery): a second
+    /// run with a used key is not created.
+    pub dedup_key: Option<String>,
+    pub steps: Vec<NewStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    pub name: String,
+    pub needs: Vec<String>,
+    pub tags: Vec<String>,
+    pub retry: cairn_core::jobs::RetryPolicy,
+    pub timeout_ms: Option<i64>,
+}

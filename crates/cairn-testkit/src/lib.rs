@@ -1,10 +1,13 @@
 //! What cairn's test suites share: a real server on a free port ([`TestServer`]),
 //! each test run on both backends ([`on_both_backends!`]), a PostgreSQL database per
-//! test ([`TestPostgres`]) and the rule for missing prerequisites ([`skip_or_fail`]).
+//! test ([`TestPostgres`]), a headless chromium ([`Browser`]) and the rule for missing
+//! prerequisites ([`skip_or_fail`]).
 
+mod browser;
 mod postgres;
 mod server;
 
+pub use browser::Browser;
 pub use postgres::{postgres_admin_url, TestPostgres};
 pub use server::TestServer;
 

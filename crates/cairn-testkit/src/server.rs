@@ -56,6 +56,7 @@ impl TestServer {
             backend_store_uri: backend_store_uri.into(),
             default_artifact_root: "mlflow-artifacts:/".into(),
             db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
+            jobs: None,
             artifacts_destination: dir.path().join("artifacts").display().to_string().into(),
         };
         let server = Server::start(&config).await.expect("server starts");

@@ -18,13 +18,18 @@ pub use progress::Progress;
 pub use spec::Spec;
 pub use tracker::Tracker;
 
-/// Runs the spec at `path` against the tracking server at `tracking_uri`.
+/// Runs the spec at `path` against the tracking server at `tracking_uri`. Relative
+/// data paths in the spec are read from `base`, or from the spec's own folder.
 pub async fn train(
     path: &std::path::Path,
+    base: Option<&std::path::Path>,
     tracking_uri: &str,
     progress: Progress,
 ) -> Result<Outcome> {
-    let spec = Spec::read(path)?;
+    let spec = match base {
+        Some(base) => Spec::read_from(path, base)?,
+        None => Spec::read(path)?,
+    };
     let tracker = Tracker::new(
         cairn_client::Client::new(tracking_uri),
         tokio::runtime::Handle::current(),

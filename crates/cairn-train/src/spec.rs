@@ -230,9 +230,14 @@ struct TaskOnly {
 impl Spec {
     /// Reads a spec; relative data paths are taken from the spec file's folder.
     pub fn read(path: &Path) -> Result<Spec> {
+        Self::read_from(path, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Reads a spec whose relative data paths start at `base` (a spec written out by
+    /// a job step from its job file, where those paths were written).
+    pub fn read_from(path: &Path, base: &Path) -> Result<Spec> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TrainError::Spec(format!("{}: {e}", path.display())))?;
-        let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, base).map_err(|e| match e {
             TrainError::Spec(m) => TrainError::Spec(format!("{}: {m}", path.display())),
             other => other,

@@ -37,6 +37,11 @@ pub fn metric(key: &str, value: f64, step: i64) -> Metric {
     }
 }
 
+/// The variable a job step's process finds its job run's id in.
+pub const JOB_RUN_ENV: &str = "CAIRN_JOB_RUN_ID";
+/// The tag of an MLflow run that a job's step made: the job run's id.
+pub const JOB_RUN_TAG: &str = "cairn.job_run_id";
+
 /// A run being logged to.
 #[derive(Debug, Clone)]
 pub struct RunRef {
@@ -72,9 +77,16 @@ impl Tracker {
         name: Option<&str>,
         tags: &[KeyValue],
     ) -> Result<RunRef> {
+        // A run made by a job's step names the job run, which links back to it.
+        let mut tags = tags.to_vec();
+        if let Ok(job_run) = std::env::var(JOB_RUN_ENV) {
+            if !job_run.is_empty() {
+                tags.push(kv(JOB_RUN_TAG, job_run));
+            }
+        }
         let run = self.block(
             self.client
-                .create_run(experiment_id, name, Some(now_ms()), tags),
+                .create_run(experiment_id, name, Some(now_ms()), &tags),
         )?;
         let artifact_path = run
             .info

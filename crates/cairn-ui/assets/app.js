@@ -180,3 +180,43 @@ function setupChart(fig) {
 }
 
 document.querySelectorAll("figure.chart").forEach(setupChart);
+
+// A running job run's page follows the run: step states and log lines from the
+// REST API, polled; the page reloads once when the run ends (outputs, MLflow runs).
+function followJobRun(root) {
+  const id = root.dataset.jobRun;
+  const logs = document.getElementById("job-logs");
+  let after = Number((logs && logs.dataset.after) || 0);
+  const api = "/api/2.0/cairn/jobs/runs/";
+  const setState = (el, state) => {
+    el.dataset.state = state;
+    el.querySelectorAll(".state").forEach((s) => { s.textContent = state; });
+  };
+  async function tick() {
+    try {
+      const r = await fetch(api + "get?run_id=" + encodeURIComponent(id)).then((x) => x.json());
+      for (const s of r.steps || []) {
+        document.querySelectorAll("[data-step]").forEach((el) => {
+          if (el.dataset.step === s.step_name) setState(el, s.state);
+        });
+      }
+      const head = document.getElementById("run-state");
+      if (head && r.run) { head.dataset.state = r.run.state; head.textContent = r.run.state; }
+      const l = await fetch(api + "logs?run_id=" + encodeURIComponent(id) + "&after=" + after).then((x) => x.json());
+      for (const line of l.lines || []) {
+        after = line.id;
+        if (logs) logs.append(document.createTextNode("[" + line.step_name + "] " + line.line + "\n"));
+      }
+      if (r.run && ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"].includes(r.run.state)) {
+        setTimeout(() => location.reload(), 300);
+        return;
+      }
+    } catch (e) {
+      // The server may be restarting; try again.
+    }
+    setTimeout(tick, 500);
+  }
+  setTimeout(tick, 500);
+}
+
+document.querySelectorAll("[data-job-run][data-final=false]").forEach(followJobRun);

@@ -32,6 +32,7 @@ pub fn document(title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         a href="/experiments" { "Experiments" }
                         a href="/registry" { "Models" }
+                        a href="/jobs" { "Jobs" }
                     }
                 }
                 main #main { (body) }

@@ -1,5 +1,7 @@
 //! `cairn`: the command line of the whole platform.
 
+mod jobs_cli;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -55,6 +57,14 @@ enum Command {
     /// registered, tagged `passed_tests` and `beats_threshold`, and the alias moves
     /// to it only when both are true.
     Train(TrainArgs),
+    /// Jobs of a server's jobs folder: run one (`-p key=value`), follow its steps and
+    /// logs, list jobs and runs, cancel, limit tags.
+    #[command(subcommand)]
+    Job(jobs_cli::JobCommand),
+    /// A job worker: claims the steps of its pool from a cairn server and runs them
+    /// on this machine (leases renewed by heartbeat; a killed worker's steps are
+    /// retried elsewhere).
+    Worker(jobs_cli::WorkerArgs),
 }
 
 #[derive(clap::Args)]
@@ -71,6 +81,10 @@ struct TrainArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Read the spec's relative data paths from this folder instead of the spec's
+    /// own (a job's inline spec is written elsewhere than its job file).
+    #[arg(long)]
+    base: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +145,18 @@ struct ServerArgs {
     serve: Vec<cairn_serving::ModelRef>,
     #[command(flatten)]
     serving: ServingArgs,
+    /// Folder of job files (`*.yaml`), watched for edits; created when missing. The
+    /// default sits beside the default data folder, in the directory cairn starts in.
+    #[arg(long, default_value = "./jobs", env = "CAIRN_JOBS_DIR")]
+    jobs_dir: PathBuf,
+    /// Steps the worker embedded in this server runs at once; 0 leaves them to
+    /// `cairn worker` processes.
+    #[arg(long, default_value_t = 4, env = "CAIRN_WORKER_SLOTS")]
+    worker_slots: usize,
+    /// How long a worker's claim on a step holds without a heartbeat: a worker that
+    /// dies is noticed within this, its step CRASHED and retried by its policy.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    job_lease: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -288,6 +314,13 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         default_artifact_root: args.storage.default_artifact_root,
         artifacts_destination: artifacts_destination.into(),
         db_pool_size: args.db_pool_size,
+        jobs: Some(cairn_server::JobsConfig {
+            dir: args.jobs_dir.clone(),
+            worker_slots: args.worker_slots,
+            lease: args.job_lease,
+            cairn_bin: std::env::current_exe().context("the path of this cairn binary")?,
+            scratch: args.storage.data_dir.join("job-scratch"),
+        }),
     };
     let server = Server::start(&config)
         .await
@@ -334,11 +367,18 @@ async fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     let progress = cairn_train::Progress {
         visible: !args.quiet && std::io::stderr().is_terminal(),
     };
-    let outcome = cairn_train::train(&args.spec, &args.tracking_uri, progress).await?;
+    let outcome = cairn_train::train(
+        &args.spec,
+        args.base.as_deref(),
+        &args.tracking_uri,
+        progress,
+    )
+    .await?;
     println!(
         "run {} (experiment {})",
         outcome.run_id, outcome.experiment_id
     );
+    write_step_outputs(&outcome)?;
     if let Some(best) = &outcome.best_trial {
         println!("best trial: run {best}");
     }
@@ -363,6 +403,37 @@ async fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// In a job's step (`$CAIRN_OUTPUTS` set), the training's results as the step's
+/// outputs: `run_id`, `experiment_id`, and `model`, `version`, `promoted` when a
+/// version was registered.
+fn write_step_outputs(outcome: &cairn_train::Outcome) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("CAIRN_OUTPUTS") else {
+        return Ok(());
+    };
+    let mut lines = format!(
+        "run_id={}\nexperiment_id={}\n",
+        outcome.run_id, outcome.experiment_id
+    );
+    if let Some(g) = &outcome.gate {
+        lines.push_str(&format!(
+            "model={}\nversion={}\npromoted={}\n",
+            g.name, g.version, g.promoted
+        ));
+    }
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(lines.as_bytes()))
+        .with_context(|| {
+            format!(
+                "writing the step outputs to {}",
+                PathBuf::from(&path).display()
+            )
+        })
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -424,6 +495,7 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| scratch.to_string_lossy().into_owned())
                 .into(),
             db_pool_size: 4,
+            jobs: None,
         })
         .await
         .with_context(|| format!("opening the source database {}", redact(&args.from)))?;
@@ -543,6 +615,10 @@ fn main() -> std::process::ExitCode {
             Command::Db(command) => runtime.block_on(run_db(command)),
             Command::Import(args) => runtime.block_on(run_import(args)),
             Command::Train(args) => runtime.block_on(run_train(args)),
+            Command::Job(command) => runtime.block_on(jobs_cli::run(command)),
+            Command::Worker(args) => {
+                runtime.block_on(jobs_cli::run_worker(args, shutdown_signal()))
+            }
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

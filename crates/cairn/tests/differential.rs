@@ -37,7 +37,7 @@ fn cairn_answers_raw_requests_as_mlflow_server_does_or_as_documented() {
         .output()
         .expect("the harness runs");
     let said = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
+        + String::from_utf8_lossy(&output.stderr).as_ref();
     assert!(output.status.success(), "the harness failed: {said}");
 
     let known: BTreeMap<String, String> =

@@ -154,7 +154,7 @@ async fn a_password_in_the_store_uri_never_reaches_the_log_or_an_error() {
         .output()
         .expect("cairn runs");
     let said = String::from_utf8_lossy(&upgrade.stderr).to_string()
-        + &String::from_utf8_lossy(&upgrade.stdout);
+        + String::from_utf8_lossy(&upgrade.stdout).as_ref();
     assert!(
         !said.contains(PASSWORD),
         "`cairn db check` shows the password: {said}"

@@ -4,6 +4,7 @@
 //! document ([`openapi`]), so routes, types and document come from one place.
 
 mod artifacts;
+mod jobs;
 mod logged_models;
 mod meta;
 mod predictions;
@@ -37,7 +38,7 @@ pub fn router(state: Services) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow_v2)
         .nest(ARTIFACTS_PREFIX, artifacts.clone())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
-        .nest(CAIRN_PREFIX, predictions::routes())
+        .nest(CAIRN_PREFIX, predictions::routes().merge(jobs::routes()))
         .merge(artifacts::root_routes())
         .merge(meta::routes())
         .fallback(not_found)
@@ -96,6 +97,7 @@ enum Errors {
         (name = "logged-models", description = "MLflow 3's logged models"),
         (name = "artifacts", description = "Artifact files, through the server's proxy"),
         (name = "predictions", description = "cairn's prediction log, written by the serving endpoints"),
+        (name = "jobs", description = "cairn's jobs: the jobs folder's jobs, their runs, and the worker protocol"),
         (name = "server", description = "Probes and capabilities"),
     )
 )]
@@ -110,6 +112,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .nest(MLFLOW_PREFIX, artifacts::RunApi::openapi())
         .nest(ARTIFACTS_PREFIX, artifacts::Api::openapi())
         .nest(CAIRN_PREFIX, predictions::Api::openapi())
+        .nest(CAIRN_PREFIX, jobs::Api::openapi())
         .merge_from(artifacts::RootApi::openapi())
         .merge_from(meta::Api::openapi())
         .merge_from(crate::metrics::Api::openapi())

@@ -37,6 +37,7 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
 
 crate::sql::logged_models::logged_model_store!(PgStore, pg_read, pg_write);
 crate::sql::registry::registry_store!(PgStore, pg_read, pg_write);
+crate::sql::jobs::job_store!(PgStore, pg_read, pg_write);
 
 /// The tracking and registry store on one connection pool.
 pub struct PgStore {
@@ -182,6 +183,9 @@ pub(crate) async fn ensure_schema(pool: &PgPool, default_artifact_root: &str) ->
     }
     for stmt in schema::POSTGRES_CAIRN_DDL {
         sqlx::query(stmt).execute(&mut *tx).await?;
+    }
+    for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Postgres) {
+        sqlx::query(&stmt).execute(&mut *tx).await?;
     }
     // MLflow's own store inserts experiment 0 with an explicit id; the sequence is
     // left alone, as MLflow leaves it (its first id is 1).

@@ -41,6 +41,7 @@ use writer::Writer;
 
 crate::sql::logged_models::logged_model_store!(SqliteStore, lite_read, lite_write);
 crate::sql::registry::registry_store!(SqliteStore, lite_read, lite_write);
+crate::sql::jobs::job_store!(SqliteStore, lite_read, lite_write);
 
 pub struct SqliteStore {
     writer: Writer,
@@ -190,6 +191,9 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
     }
     for stmt in schema::SQLITE_CAIRN_DDL {
         tx.execute_batch(stmt)?;
+    }
+    for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Sqlite) {
+        tx.execute_batch(&stmt)?;
     }
     let has_default: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM experiments WHERE experiment_id = 0)",

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod experiments;
 #[cfg(test)]
 mod fixtures;
+pub mod jobs;
 pub mod registry;
 pub mod run;
 pub mod runs;

@@ -1,0 +1,580 @@
+//! Step kinds: what each kind of step takes in a job file, and what it asks the engine
+//! to do.
+//!
+//! A kind parses its own keys (the step's keys other than the common ones: `name`,
+//! `needs`, `retries`, ...) into a [`StepConfig`], which, once templates are rendered,
+//! turns into an [`Action`]: a process to run, an HTTP request, or an alias to move.
+//! The engine runs actions and knows nothing of kinds, so a later kind (`evaluate`,
+//! `drift`, `data_check`, `annotate`) is one more [`StepKind`] added to the
+//! [`Registry`], usually planning a `cairn` subcommand as a process.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use marked_yaml::{Node, Spanned};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::Result;
+use crate::spec::At;
+use crate::template::{Ref, Template};
+
+/// A templated string of a step's settings, with where it was written.
+#[derive(Debug, Clone)]
+pub struct Tmpl {
+    pub text: String,
+    pub template: Template,
+    /// The key under the step (`argv[2]`), filled in by the kind (see [`Tmpl::at`]).
+    pub key: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl Tmpl {
+    fn at(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+}
+
+impl<'de> Deserialize<'de> for Tmpl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = Spanned::<String>::deserialize(d)?;
+        let template = Template::parse(s.as_str()).map_err(serde::de::Error::custom)?;
+        let start = s.span().start();
+        Ok(Tmpl {
+            text: s.as_str().to_string(),
+            template,
+            key: String::new(),
+            line: start.map(|m| m.line()),
+            column: start.map(|m| m.column()),
+        })
+    }
+}
+
+/// What a step asks the engine to do, its templates rendered.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Run a process. `program` `cairn` means the running cairn binary. Outputs are
+    /// the `key=value` lines it writes to the file named by `$CAIRN_OUTPUTS`.
+    Process {
+        argv: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        cwd: Option<PathBuf>,
+        /// Files written into the step's scratch folder before it starts
+        /// (name, contents), such as an inline training spec.
+        #[serde(default)]
+        files: Vec<(String, String)>,
+    },
+    /// Send a request and check its status; outputs: `status`, `body`.
+    Http {
+        method: String,
+        url: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        body: Option<String>,
+        expect_status: Vec<u16>,
+    },
+    /// Point `alias` of `model` at `version` when the version's tags include every
+    /// one of `require_tags`; outputs: `model`, `version`, `alias`, `promoted`.
+    Promote {
+        model: String,
+        version: String,
+        alias: String,
+        require_tags: BTreeMap<String, String>,
+    },
+}
+
+/// What a step kind sees while it reads its keys.
+pub struct ParseContext<'a> {
+    pub(crate) at: &'a At<'a>,
+    /// The step's key in the file (`steps[2]`).
+    pub key: &'a str,
+    /// The job file's folder: relative paths start here.
+    pub base: &'a Path,
+    /// The job file's text (for settings copied verbatim, such as an inline spec).
+    pub source: &'a str,
+}
+
+impl ParseContext<'_> {
+    fn decode<T: serde::de::DeserializeOwned>(&self, node: &Node) -> Result<T> {
+        marked_yaml::from_node(node).map_err(|e| self.at.decode_error(self.key, e))
+    }
+
+    fn err(
+        &self,
+        span: Option<&marked_yaml::Span>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> crate::JobError {
+        self.at.err(span, &format!("{}.{key}", self.key), message)
+    }
+}
+
+/// What the engine gives a step when it plans it.
+pub trait Render {
+    fn render(&self, t: &Tmpl) -> Result<String>;
+}
+
+/// A step's own settings, read from its file.
+pub trait StepConfig: Send + Sync + fmt::Debug {
+    /// Every template, for the checks made when the file is read.
+    fn templates(&self) -> Vec<&Tmpl>;
+    /// The action, templates rendered by `r`.
+    fn plan(&self, r: &dyn Render) -> Result<Action>;
+}
+
+/// A kind of step.
+pub trait StepKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Reads the step's own keys (`node` is a mapping without the common ones).
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>>;
+}
+
+/// The step kinds a job file may use.
+pub struct Registry {
+    kinds: Vec<Box<dyn StepKind>>,
+}
+
+impl Default for Registry {
+    /// The built-in kinds: `command`, `http`, `train`, `promote`.
+    fn default() -> Self {
+        let mut r = Registry { kinds: Vec::new() };
+        r.add(Box::new(CommandKind));
+        r.add(Box::new(HttpKind));
+        r.add(Box::new(TrainKind));
+        r.add(Box::new(PromoteKind));
+        r
+    }
+}
+
+impl Registry {
+    /// Adds a kind (replacing one of the same name).
+    pub fn add(&mut self, kind: Box<dyn StepKind>) {
+        self.kinds.retain(|k| k.name() != kind.name());
+        self.kinds.push(kind);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn StepKind> {
+        self.kinds
+            .iter()
+            .find(|k| k.name() == name)
+            .map(|k| k.as_ref())
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.kinds.iter().map(|k| k.name()).collect()
+    }
+}
+
+// ---- command -------------------------------------------------------------------------
+
+struct CommandKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandRaw {
+    argv: Vec<Tmpl>,
+    #[serde(default)]
+    env: BTreeMap<String, Tmpl>,
+    cwd: Option<Tmpl>,
+}
+
+#[derive(Debug)]
+struct Command {
+    argv: Vec<Tmpl>,
+    env: Vec<(String, Tmpl)>,
+    cwd: Option<Tmpl>,
+    base: PathBuf,
+}
+
+impl StepKind for CommandKind {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: CommandRaw = ctx.decode(node)?;
+        if raw.argv.is_empty() {
+            return Err(ctx.err(
+                Some(node.span()),
+                "argv",
+                "`argv` names at least the program",
+            ));
+        }
+        Ok(Box::new(Command {
+            argv: raw
+                .argv
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| t.at(format!("argv[{i}]")))
+                .collect(),
+            env: raw
+                .env
+                .into_iter()
+                .map(|(k, t)| {
+                    let key = format!("env.{k}");
+                    (k, t.at(key))
+                })
+                .collect(),
+            cwd: raw.cwd.map(|t| t.at("cwd")),
+            base: ctx.base.to_path_buf(),
+        }))
+    }
+}
+
+impl StepConfig for Command {
+    fn templates(&self) -> Vec<&Tmpl> {
+        self.argv
+            .iter()
+            .chain(self.env.iter().map(|(_, t)| t))
+            .chain(self.cwd.iter())
+            .collect()
+    }
+
+    fn plan(&self, r: &dyn Render) -> Result<Action> {
+        let cwd = match &self.cwd {
+            Some(t) => self.base.join(r.render(t)?),
+            None => self.base.clone(),
+        };
+        Ok(Action::Process {
+            argv: self
+                .argv
+                .iter()
+                .map(|t| r.render(t))
+                .collect::<Result<_>>()?,
+            env: self
+                .env
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), r.render(t)?)))
+                .collect::<Result<_>>()?,
+            cwd: Some(cwd),
+            files: Vec::new(),
+        })
+    }
+}
+
+// ---- http ----------------------------------------------------------------------------
+
+struct HttpKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpRaw {
+    url: Tmpl,
+    #[serde(default = "get")]
+    method: Spanned<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, Tmpl>,
+    body: Option<Tmpl>,
+    #[serde(default)]
+    expect_status: Vec<u16>,
+}
+
+fn get() -> Spanned<String> {
+    Spanned::new(marked_yaml::Span::new_blank(), "GET".to_string())
+}
+
+#[derive(Debug)]
+struct Http {
+    url: Tmpl,
+    method: String,
+    headers: Vec<(String, Tmpl)>,
+    body: Option<Tmpl>,
+    expect_status: Vec<u16>,
+}
+
+impl StepKind for HttpKind {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: HttpRaw = ctx.decode(node)?;
+        let method = raw.method.as_str().to_ascii_uppercase();
+        if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
+            return Err(ctx.err(
+                Some(raw.method.span()),
+                "method",
+                format!("`{method}` is not an HTTP method cairn sends"),
+            ));
+        }
+        let url = raw.url.at("url");
+        if url.template.refs().next().is_none() && url::Url::parse(&url.text).is_err() {
+            return Err(ctx.err(None, "url", format!("`{}` is not a URL", url.text)));
+        }
+        Ok(Box::new(Http {
+            url,
+            method,
+            headers: raw
+                .headers
+                .into_iter()
+                .map(|(k, t)| {
+                    let key = format!("headers.{k}");
+                    (k, t.at(key))
+                })
+                .collect(),
+            body: raw.body.map(|t| t.at("body")),
+            expect_status: if raw.expect_status.is_empty() {
+                (200..300).collect()
+            } else {
+                raw.expect_status
+            },
+        }))
+    }
+}
+
+impl StepConfig for Http {
+    fn templates(&self) -> Vec<&Tmpl> {
+        std::iter::once(&self.url)
+            .chain(self.headers.iter().map(|(_, t)| t))
+            .chain(self.body.iter())
+            .collect()
+    }
+
+    fn plan(&self, r: &dyn Render) -> Result<Action> {
+        Ok(Action::Http {
+            method: self.method.clone(),
+            url: r.render(&self.url)?,
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), r.render(t)?)))
+                .collect::<Result<_>>()?,
+            body: self.body.as_ref().map(|t| r.render(t)).transpose()?,
+            expect_status: self.expect_status.clone(),
+        })
+    }
+}
+
+// ---- train ---------------------------------------------------------------------------
+
+/// `cairn train` on a spec: a path (relative to the job file) or the spec inline,
+/// whose text may hold templates (`lr: ${{ params.lr }}`). The runs it logs carry the
+/// `cairn.job_run_id` tag, and its outputs are `run_id`, `experiment_id` and, when it
+/// registered a version, `model`, `version` and `promoted`.
+struct TrainKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainRaw {
+    /// Told apart (path or mapping) by its node in `parse`.
+    #[allow(dead_code)]
+    spec: serde::de::IgnoredAny,
+}
+
+#[derive(Debug)]
+struct Train {
+    spec: Tmpl,
+    inline: bool,
+    base: PathBuf,
+}
+
+/// The text of a block mapping as written in the job file, dedented: an inline
+/// training spec goes to `cairn train` exactly as the user wrote it (YAML types and
+/// all), which a re-serialised node would not.
+fn block_text(source: &str, node: &Node) -> Option<String> {
+    let from = node.span().start()?.character();
+    let to = node.span().end()?.character();
+    let chars: Vec<char> = source.chars().collect();
+    let to = to.min(chars.len());
+    // From the line of the mapping's first key (the span may start where the value
+    // of `spec:` does, on the line before), so every line keeps its indentation.
+    let first = (from..to).find(|&i| !chars[i].is_whitespace())?;
+    let line_start = chars[..first]
+        .iter()
+        .rposition(|&c| c == '\n')
+        .map_or(0, |p| p + 1);
+    let block: String = chars[line_start..to].iter().collect();
+    let indent = block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let text: Vec<&str> = block
+        .lines()
+        .map(|l| l.get(indent..).unwrap_or_else(|| l.trim_start()))
+        .collect();
+    Some(text.join("\n").trim_end().to_string() + "\n")
+}
+
+impl StepKind for TrainKind {
+    fn name(&self) -> &'static str {
+        "train"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let _: TrainRaw = ctx.decode(node)?;
+        let spec_node = node
+            .as_mapping()
+            .and_then(|m| m.get_node("spec"))
+            .ok_or_else(|| ctx.err(None, "spec", "`spec` is a path or a mapping"))?;
+        let (spec, inline) = match spec_node {
+            Node::Scalar(_) => {
+                let t: Tmpl = ctx.decode(spec_node)?;
+                let t = t.at("spec");
+                if t.template.refs().next().is_none() && !ctx.base.join(&t.text).is_file() {
+                    return Err(ctx.err(
+                        spec_node.span().start().map(|_| spec_node.span()),
+                        "spec",
+                        format!(
+                            "`{}` is no file (paths start at the job file's folder)",
+                            t.text
+                        ),
+                    ));
+                }
+                (t, false)
+            }
+            Node::Mapping(_) => {
+                let text = block_text(ctx.source, spec_node).ok_or_else(|| {
+                    ctx.err(None, "spec", "the inline spec's position is unknown")
+                })?;
+                let template = Template::parse(&text)
+                    .map_err(|m| ctx.err(Some(spec_node.span()), "spec", m))?;
+                let start = spec_node.span().start();
+                let t = Tmpl {
+                    text,
+                    template,
+                    key: "spec".into(),
+                    line: start.map(|m| m.line()),
+                    column: start.map(|m| m.column()),
+                };
+                (t, true)
+            }
+            Node::Sequence(_) => {
+                return Err(ctx.err(
+                    Some(spec_node.span()),
+                    "spec",
+                    "`spec` is a path or a mapping, not a list",
+                ))
+            }
+        };
+        Ok(Box::new(Train {
+            spec,
+            inline,
+            base: ctx.base.to_path_buf(),
+        }))
+    }
+}
+
+impl StepConfig for Train {
+    fn templates(&self) -> Vec<&Tmpl> {
+        vec![&self.spec]
+    }
+
+    fn plan(&self, r: &dyn Render) -> Result<Action> {
+        let rendered = r.render(&self.spec)?;
+        let (spec_path, files) = if self.inline {
+            // The spec is written to the step's scratch folder; its relative data
+            // paths are read from the job file's folder (`--base`).
+            (
+                "${CAIRN_SCRATCH}/train-spec.yaml".to_string(),
+                vec![("train-spec.yaml".to_string(), rendered)],
+            )
+        } else {
+            (self.base.join(rendered).display().to_string(), Vec::new())
+        };
+        let mut argv = vec![
+            "cairn".to_string(),
+            "train".to_string(),
+            spec_path,
+            "--quiet".into(),
+        ];
+        if self.inline {
+            argv.push("--base".into());
+            argv.push(self.base.display().to_string());
+        }
+        Ok(Action::Process {
+            argv,
+            env: BTreeMap::new(),
+            cwd: Some(self.base.clone()),
+            files,
+        })
+    }
+}
+
+// ---- promote -------------------------------------------------------------------------
+
+struct PromoteKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromoteRaw {
+    model: Tmpl,
+    version: Tmpl,
+    alias: Tmpl,
+    /// Tags the version must carry (key: value), such as the gate tags `cairn train`
+    /// sets.
+    #[serde(default)]
+    require_tags: BTreeMap<String, Tmpl>,
+}
+
+#[derive(Debug)]
+struct Promote {
+    model: Tmpl,
+    version: Tmpl,
+    alias: Tmpl,
+    require_tags: Vec<(String, Tmpl)>,
+}
+
+impl StepKind for PromoteKind {
+    fn name(&self) -> &'static str {
+        "promote"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: PromoteRaw = ctx.decode(node)?;
+        Ok(Box::new(Promote {
+            model: raw.model.at("model"),
+            version: raw.version.at("version"),
+            alias: raw.alias.at("alias"),
+            require_tags: raw
+                .require_tags
+                .into_iter()
+                .map(|(k, t)| {
+                    let key = format!("require_tags.{k}");
+                    (k, t.at(key))
+                })
+                .collect(),
+        }))
+    }
+}
+
+impl StepConfig for Promote {
+    fn templates(&self) -> Vec<&Tmpl> {
+        [&self.model, &self.version, &self.alias]
+            .into_iter()
+            .chain(self.require_tags.iter().map(|(_, t)| t))
+            .collect()
+    }
+
+    fn plan(&self, r: &dyn Render) -> Result<Action> {
+        Ok(Action::Promote {
+            model: r.render(&self.model)?,
+            version: r.render(&self.version)?,
+            alias: r.render(&self.alias)?,
+            require_tags: self
+                .require_tags
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), r.render(t)?)))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// Whether a template refers to a step's outputs (used by callers that list a
+/// step's data dependencies).
+pub fn output_refs(config: &dyn StepConfig) -> Vec<(String, String)> {
+    config
+        .templates()
+        .iter()
+        .flat_map(|t| t.template.refs())
+        .filter_map(|r| match r {
+            Ref::Output { step, key } => Some((step.clone(), key.clone())),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,668 @@
+//! Jobs end to end, on SQLite and on PostgreSQL: `cairn server` processes with a jobs
+//! folder, `cairn worker` processes, steps that are real processes, and the REST API
+//! and CLI as a user drives them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cairn_api_types::jobs::GetJobRunResponse;
+use cairn_client::Client;
+use cairn_core::jobs::{JobEvent, State};
+use common::{CairnProcess, TestDb};
+use serde_json::{json, Map, Value};
+
+/// A test's folders and database.
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    jobs: PathBuf,
+    db: TestDb,
+}
+
+impl Env {
+    async fn new(postgres: bool, test: &str) -> Option<Env> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let jobs = root.join("jobs");
+        std::fs::create_dir_all(&jobs).unwrap();
+        let db = if postgres {
+            TestDb::postgres(test).await?
+        } else {
+            TestDb::sqlite(&root.join("data"))
+        };
+        Some(Env {
+            _dir: dir,
+            root,
+            jobs,
+            db,
+        })
+    }
+
+    fn write_job(&self, file: &str, text: &str) {
+        // Written whole and renamed, as an editor saves: the watcher never sees half.
+        let tmp = self.root.join(format!(".{file}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.jobs.join(file)).unwrap();
+    }
+
+    /// A `cairn server` with this test's jobs folder and database; `extra` flags.
+    fn server(&self, name: &str, extra: &[&str]) -> CairnProcess {
+        let data = self.root.join(name);
+        let uri = self.db.cairn_uri();
+        let jobs = self.jobs.display().to_string();
+        let mut args = vec![
+            "--backend-store-uri",
+            uri.as_str(),
+            "--jobs-dir",
+            jobs.as_str(),
+            "--job-lease",
+            "2s",
+        ];
+        args.extend_from_slice(extra);
+        CairnProcess::start_with(&data, &args, &[])
+    }
+
+    /// A `cairn worker` for `url`, printing its start line (with a URL) first.
+    fn worker(&self, url: &str, name: &str, slots: &str) -> CairnProcess {
+        let scratch = self.root.join(format!("scratch-{name}"));
+        CairnProcess::spawn(
+            &[
+                "worker",
+                "--tracking-uri",
+                url,
+                "--slots",
+                slots,
+                "--lease",
+                "2s",
+                "--name",
+                name,
+                "--scratch",
+                scratch.to_str().unwrap(),
+            ],
+            &[],
+        )
+    }
+}
+
+/// Runs `scenario` on SQLite, then on PostgreSQL (skipped, saying why, where none
+/// answers outside CI).
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    let env = super::Env::new(false, stringify!($name)).await.unwrap();
+                    super::$name(env).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    let Some(env) = super::Env::new(true, stringify!($name)).await else {
+                        return;
+                    };
+                    super::$name(env).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    a_dag_with_parameters_and_outputs_runs_in_order,
+    a_failing_step_is_retried_with_its_delays_then_fails_the_run,
+    a_timeout_stops_the_step,
+    the_cache_skips_a_repeated_step,
+    a_tag_limit_of_one_holds_across_two_workers,
+    a_schedule_fires_once_per_time_across_replicas_and_a_restart,
+    an_alias_move_triggers_a_job,
+    an_edit_applies_to_the_next_run_and_a_broken_one_keeps_the_last_good,
+    a_killed_worker_s_step_crashes_and_is_retried_on_another,
+    cancel_ends_the_step_s_process_tree,
+);
+
+fn params(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Waits until the run ended.
+async fn wait_end(c: &Client, run_id: &str, within: Duration) -> GetJobRunResponse {
+    let start = Instant::now();
+    loop {
+        let d = c.get_job_run(run_id).await.expect("the run");
+        if d.run.state.is_final() {
+            return d;
+        }
+        assert!(
+            start.elapsed() < within,
+            "run {run_id} did not end within {within:?}: {d:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `f` holds of the run.
+async fn wait_for(
+    c: &Client,
+    run_id: &str,
+    within: Duration,
+    what: &str,
+    f: impl Fn(&GetJobRunResponse) -> bool,
+) -> GetJobRunResponse {
+    let start = Instant::now();
+    loop {
+        let d = c.get_job_run(run_id).await.expect("the run");
+        if f(&d) {
+            return d;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{what} not seen within {within:?}: {d:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn logs(c: &Client, run_id: &str) -> String {
+    c.job_run_logs(run_id, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| format!("[{}#{}] {}\n", l.step_name, l.attempt, l.line))
+        .collect()
+}
+
+/// Waits until the server's jobs folder has `job` at a version other than `not`.
+async fn wait_job(c: &Client, job: &str, not: Option<&str>) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(j) = c.get_job(job).await {
+            if Some(j.version.as_str()) != not {
+                return j.version;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "job {job} not (re)read"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const DAG: &str = r#"
+name: dag
+parameters:
+  greeting: {type: string, default: hello}
+  n: {type: int, required: true}
+steps:
+  - name: a
+    kind: command
+    argv: [sh, -c, 'echo "word=${{ params.greeting }}" >> "$CAIRN_OUTPUTS"; echo a says ${{ params.greeting }}']
+  - name: b
+    kind: command
+    needs: [a]
+    argv: [sh, -c, 'echo "n=$(( ${{ params.n }} * 2 ))" >> "$CAIRN_OUTPUTS"; echo b got ${{ steps.a.outputs.word }}']
+  - name: c
+    kind: command
+    needs: [a, b]
+    argv: [sh, -c, 'test "${{ steps.b.outputs.n }}" = 6 && echo c saw ${{ steps.b.outputs.n }} in run ${{ job.run_id }}']
+"#;
+
+async fn a_dag_with_parameters_and_outputs_runs_in_order(env: Env) {
+    env.write_job("dag.yaml", DAG);
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "dag", None).await;
+
+    // A missing required parameter, and one of the wrong type, are refused by name.
+    let err = c.run_job("dag", Map::new()).await.unwrap_err().to_string();
+    assert!(err.contains("`n`") && err.contains("required"), "{err}");
+    let err = c
+        .run_job("dag", params(json!({"n": "three"})))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`n`") && err.contains("not an int"), "{err}");
+    let err = c.run_job("nope", Map::new()).await.unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+
+    let run = c.run_job("dag", params(json!({"n": 3}))).await.unwrap();
+    assert_eq!(run.params, params(json!({"greeting": "hello", "n": 3})));
+    let d = wait_end(&c, run.run_id.as_str(), Duration::from_secs(30)).await;
+    let log = logs(&c, run.run_id.as_str()).await;
+    assert_eq!(d.run.state, State::Completed, "{d:#?}\n{log}");
+    let step = |n: &str| d.steps.iter().find(|s| s.step_name == n).unwrap();
+    assert_eq!(step("a").outputs, params(json!({"word": "hello"})));
+    assert_eq!(step("b").outputs, params(json!({"n": "6"})));
+    assert!(step("b").started_ms >= step("a").ended_ms, "b ran after a");
+    assert!(step("c").started_ms >= step("b").ended_ms, "c ran after b");
+    assert!(log.contains("b got hello"), "{log}");
+    assert!(
+        log.contains(&format!("c saw 6 in run {}", run.run_id)),
+        "{log}"
+    );
+
+    // The CLI: `cairn job run NAME -p key=value --wait`, exit 0 on COMPLETED.
+    let (ok, out, errs) = common::cairn(&[
+        "job",
+        "run",
+        "dag",
+        "-p",
+        "n=3",
+        "-p",
+        "greeting=hi",
+        "--wait",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(ok, "{out}\n{errs}");
+    assert!(
+        out.contains("b got hi") && out.contains("run: COMPLETED"),
+        "{out}"
+    );
+    let (ok, out, _) = common::cairn(&[
+        "job",
+        "run",
+        "dag",
+        "-p",
+        "n=4",
+        "--wait",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(!ok, "c fails when n is not 3: {out}");
+    assert!(out.contains("c: FAILED"), "{out}");
+}
+
+async fn a_failing_step_is_retried_with_its_delays_then_fails_the_run(env: Env) {
+    env.write_job(
+        "flaky.yaml",
+        "name: flaky\nsteps:\n  - name: try\n    kind: command\n    argv: [sh, -c, 'echo try $CAIRN_ATTEMPT; exit 3']\n    retries: 2\n    retry_delay: [1s, 2s]\n  - name: after\n    kind: command\n    needs: [try]\n    argv: [echo, never]\n",
+    );
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "flaky", None).await;
+    let run = c.run_job("flaky", Map::new()).await.unwrap();
+    let id = run.run_id.as_str();
+    let d = wait_end(&c, id, Duration::from_secs(30)).await;
+    assert_eq!(d.run.state, State::Failed, "{d:#?}");
+    let step = &d.steps[0];
+    assert_eq!((step.state, step.attempt), (State::Failed, 3));
+    assert_eq!(step.message.as_deref(), Some("exited with code 3"));
+    assert_eq!(
+        d.steps[1].state,
+        State::Cancelled,
+        "what needs a failed step does not run"
+    );
+    let log = logs(&c, id).await;
+    for n in 1..=3 {
+        assert!(log.contains(&format!("try {n}\n")), "{log}");
+    }
+    // Each retry waited its delay: from a try's FAILED to the next try's RUNNING.
+    let events: Vec<JobEvent> = c.job_run_events(id, 0).await.unwrap();
+    let at = |attempt: i64, state: State| {
+        events
+            .iter()
+            .find(|e| {
+                e.step_name.as_deref() == Some("try") && e.attempt == attempt && e.state == state
+            })
+            .unwrap_or_else(|| panic!("no {state} for try {attempt}: {events:#?}"))
+            .time_ms
+    };
+    assert!(
+        at(2, State::Running) - at(1, State::Failed) >= 1000,
+        "{events:#?}"
+    );
+    assert!(
+        at(3, State::Running) - at(2, State::Failed) >= 2000,
+        "{events:#?}"
+    );
+    let retry_note = events
+        .iter()
+        .find(|e| e.attempt == 1 && e.state == State::Scheduled)
+        .and_then(|e| e.message.clone())
+        .unwrap_or_default();
+    assert!(retry_note.contains("retry 1 of 2"), "{retry_note}");
+}
+
+async fn a_timeout_stops_the_step(env: Env) {
+    env.write_job(
+        "slow.yaml",
+        "name: slow\nsteps:\n  - name: sleep\n    kind: command\n    argv: [sleep, '60']\n    timeout: 1s\n",
+    );
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "slow", None).await;
+    let started = Instant::now();
+    let run = c.run_job("slow", Map::new()).await.unwrap();
+    let d = wait_end(&c, run.run_id.as_str(), Duration::from_secs(20)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stopped long before its 60 s"
+    );
+    assert_eq!(d.run.state, State::Failed);
+    let message = d.steps[0].message.clone().unwrap_or_default();
+    assert!(message.contains("timed out after 1s"), "{message}");
+}
+
+async fn the_cache_skips_a_repeated_step(env: Env) {
+    let counter = env.root.join("counter");
+    env.write_job(
+        "cached.yaml",
+        &format!(
+            "name: cached\nparameters:\n  x: {{type: int, default: 1}}\nsteps:\n  - name: expensive\n    kind: command\n    argv: [sh, -c, 'echo ran >> {}; echo \"double=$(( ${{{{ params.x }}}} * 2 ))\" >> \"$CAIRN_OUTPUTS\"']\n    cache:\n      expiry: 1h\n  - name: use\n    kind: command\n    needs: [expensive]\n    argv: [echo, '${{{{ steps.expensive.outputs.double }}}}']\n",
+            counter.display()
+        ),
+    );
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "cached", None).await;
+    let first = c.run_job("cached", params(json!({"x": 2}))).await.unwrap();
+    let d1 = wait_end(&c, first.run_id.as_str(), Duration::from_secs(30)).await;
+    assert_eq!(d1.run.state, State::Completed);
+    let second = c.run_job("cached", params(json!({"x": 2}))).await.unwrap();
+    let d2 = wait_end(&c, second.run_id.as_str(), Duration::from_secs(30)).await;
+    assert_eq!(d2.run.state, State::Completed);
+    assert_eq!(
+        d2.steps[0].cached_from.as_deref(),
+        Some(first.run_id.as_str())
+    );
+    assert_eq!(d2.steps[0].outputs, params(json!({"double": "4"})));
+    assert!(logs(&c, second.run_id.as_str()).await.contains("[use#1] 4"));
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().lines().count(),
+        1,
+        "ran once"
+    );
+    // Other inputs: not the same step, so it runs.
+    let third = c.run_job("cached", params(json!({"x": 5}))).await.unwrap();
+    let d3 = wait_end(&c, third.run_id.as_str(), Duration::from_secs(30)).await;
+    assert_eq!(d3.steps[0].cached_from, None);
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().lines().count(),
+        2
+    );
+}
+
+async fn a_tag_limit_of_one_holds_across_two_workers(env: Env) {
+    let mut job = String::from("name: gpu\nsteps:\n");
+    for i in 0..4 {
+        job.push_str(&format!(
+            "  - name: s{i}\n    kind: command\n    argv: [sh, -c, 'echo $CAIRN_STEP on $CAIRN_JOB_RUN_ID; sleep 0.4']\n    tags: [gpu]\n"
+        ));
+    }
+    env.write_job("gpu.yaml", &job);
+    let server = env.server("s", &["--worker-slots", "0"]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "gpu", None).await;
+    c.set_job_tag_limit("gpu", Some(1)).await.unwrap();
+    let _w1 = env.worker(&server.url, "w1", "2");
+    let _w2 = env.worker(&server.url, "w2", "2");
+    let run = c.run_job("gpu", Map::new()).await.unwrap();
+    let d = wait_end(&c, run.run_id.as_str(), Duration::from_secs(60)).await;
+    assert_eq!(d.run.state, State::Completed, "{d:#?}");
+    let mut spans: Vec<(i64, i64)> = d
+        .steps
+        .iter()
+        .map(|s| (s.started_ms.unwrap(), s.ended_ms.unwrap()))
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        assert!(w[1].0 >= w[0].1, "two gpu steps overlapped: {spans:?}");
+    }
+    // And without the limit they do run together.
+    c.set_job_tag_limit("gpu", None).await.unwrap();
+    let run = c.run_job("gpu", Map::new()).await.unwrap();
+    let d = wait_end(&c, run.run_id.as_str(), Duration::from_secs(60)).await;
+    let mut spans: Vec<(i64, i64)> = d
+        .steps
+        .iter()
+        .map(|s| (s.started_ms.unwrap(), s.ended_ms.unwrap()))
+        .collect();
+    spans.sort();
+    assert!(
+        spans.windows(2).any(|w| w[1].0 < w[0].1),
+        "4 slots ran nothing at once: {spans:?}"
+    );
+}
+
+async fn a_schedule_fires_once_per_time_across_replicas_and_a_restart(env: Env) {
+    // Every second; no worker, so the runs stay queued and are only counted.
+    env.write_job(
+        "tick.yaml",
+        "name: tick\nschedules:\n  - cron: '* * * * * *'\nsteps:\n  - name: s\n    kind: command\n    argv: ['true']\n",
+    );
+    let replicas = matches!(env.db, TestDb::Postgres(_));
+    let a = env.server("a", &["--worker-slots", "0"]);
+    let b = replicas.then(|| env.server("b", &["--worker-slots", "0"]));
+    let c = Client::new(&a.url);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The leader (whichever) goes away; the other takes over within its lease, or
+    // (one server) it comes back.
+    a.kill9();
+    let a2 = env.server("a2", &["--worker-slots", "0"]);
+    let c2 = Client::new(&a2.url);
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    let runs = c2.list_job_runs(Some("tick"), 1000).await.unwrap();
+    drop(b);
+    drop(a2);
+    drop(c);
+    let mut times: Vec<i64> = runs
+        .iter()
+        .map(|r| {
+            assert_eq!(r.trigger, "schedule");
+            r.event["scheduled_ms"].as_i64().unwrap()
+        })
+        .collect();
+    times.sort();
+    let n = times.len();
+    times.dedup();
+    assert_eq!(times.len(), n, "a time fired twice: {times:?}");
+    assert!(
+        n >= 8,
+        "too few runs for ~18 s of a per-second schedule: {times:?}"
+    );
+    assert!(
+        times.iter().all(|t| t % 1000 == 0),
+        "times are whole seconds: {times:?}"
+    );
+}
+
+async fn an_alias_move_triggers_a_job(env: Env) {
+    env.write_job(
+        "on-promote.yaml",
+        "name: on-promote\ntriggers:\n  - on: alias_set\n    model: wine\n    alias: champion\nsteps:\n  - name: note\n    kind: command\n    argv: [sh, -c, 'echo \"seen=${{ event.model }}@${{ event.alias }}=${{ event.version }}\" >> \"$CAIRN_OUTPUTS\"']\n",
+    );
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "on-promote", None).await;
+    c.create_registered_model("wine", None, &[]).await.unwrap();
+    c.create_model_version("wine", "s3://bucket/wine/1", None)
+        .await
+        .unwrap();
+    c.create_model_version("wine", "s3://bucket/wine/2", None)
+        .await
+        .unwrap();
+    c.set_registered_model_alias("wine", "staging", "1")
+        .await
+        .unwrap();
+    c.set_registered_model_alias("wine", "champion", "2")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let run = loop {
+        let runs = c.list_job_runs(Some("on-promote"), 10).await.unwrap();
+        if let Some(r) = runs.into_iter().next() {
+            break r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no run for the alias move"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(run.trigger, "alias_set");
+    let d = wait_end(&c, run.run_id.as_str(), Duration::from_secs(30)).await;
+    assert_eq!(
+        d.steps[0].outputs,
+        params(json!({"seen": "wine@champion=2"}))
+    );
+    // The other alias started nothing.
+    assert_eq!(
+        c.list_job_runs(Some("on-promote"), 10).await.unwrap().len(),
+        1
+    );
+}
+
+async fn an_edit_applies_to_the_next_run_and_a_broken_one_keeps_the_last_good(env: Env) {
+    let job = |word: &str| {
+        format!(
+            "name: edited\nsteps:\n  - name: say\n    kind: command\n    argv: [echo, {word}]\n"
+        )
+    };
+    env.write_job("edited.yaml", &job("one"));
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    let v1 = wait_job(&c, "edited", None).await;
+    let r1 = c.run_job("edited", Map::new()).await.unwrap();
+    wait_end(&c, r1.run_id.as_str(), Duration::from_secs(30)).await;
+    assert!(logs(&c, r1.run_id.as_str()).await.contains("[say#1] one"));
+
+    env.write_job("edited.yaml", &job("two"));
+    let v2 = wait_job(&c, "edited", Some(&v1)).await;
+    let r2 = c.run_job("edited", Map::new()).await.unwrap();
+    assert_eq!(r2.job_version, v2);
+    wait_end(&c, r2.run_id.as_str(), Duration::from_secs(30)).await;
+    assert!(logs(&c, r2.run_id.as_str()).await.contains("[say#1] two"));
+
+    env.write_job("edited.yaml", &job("three").replace("argv", "argz"));
+    let start = Instant::now();
+    let error = loop {
+        let j = c.get_job("edited").await.unwrap();
+        if let Some(e) = j.error {
+            assert_eq!(j.version, v2, "the last good version stays active");
+            break e;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the broken edit was not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        error.contains("edited.yaml, line 5") && error.contains("argz"),
+        "{error}"
+    );
+    let r3 = c.run_job("edited", Map::new()).await.unwrap();
+    wait_end(&c, r3.run_id.as_str(), Duration::from_secs(30)).await;
+    assert!(logs(&c, r3.run_id.as_str()).await.contains("[say#1] two"));
+    // The CLI lists it with the error.
+    let (ok, out, _) = common::cairn(&["job", "list", "--tracking-uri", &server.url]);
+    assert!(
+        ok && out.contains("latest edit refused") && out.contains("argz"),
+        "{out}"
+    );
+}
+
+async fn a_killed_worker_s_step_crashes_and_is_retried_on_another(env: Env) {
+    let flag = env.root.join("started");
+    env.write_job(
+        "long.yaml",
+        &format!(
+            "name: long\nsteps:\n  - name: work\n    kind: command\n    argv: [sh, -c, 'if [ $CAIRN_ATTEMPT = 1 ]; then touch {}; sleep 20; fi; echo finished on try $CAIRN_ATTEMPT']\n    retries: 1\n",
+            flag.display()
+        ),
+    );
+    let server = env.server("s", &["--worker-slots", "0"]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "long", None).await;
+    let w1 = env.worker(&server.url, "w1", "1");
+    let run = c.run_job("long", Map::new()).await.unwrap();
+    let id = run.run_id.as_str();
+    wait_for(
+        &c,
+        id,
+        Duration::from_secs(20),
+        "the step running on w1",
+        |d| d.steps[0].state == State::Running && flag.exists(),
+    )
+    .await;
+    w1.kill9();
+    let _w2 = env.worker(&server.url, "w2", "1");
+    let d = wait_end(&c, id, Duration::from_secs(40)).await;
+    assert_eq!(d.run.state, State::Completed, "{d:#?}");
+    assert_eq!(d.steps[0].attempt, 2);
+    assert_eq!(d.steps[0].worker.as_deref(), Some("w2"));
+    let events = c.job_run_events(id, 0).await.unwrap();
+    let crashed = events
+        .iter()
+        .find(|e| e.attempt == 1 && e.state == State::Crashed)
+        .unwrap_or_else(|| panic!("no CRASHED try: {events:#?}"));
+    assert!(
+        crashed.message.as_deref().unwrap_or("").contains("w1"),
+        "{crashed:?}"
+    );
+    assert!(logs(&c, id).await.contains("finished on try 2"));
+}
+
+fn alive(pid: &str) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", pid])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+async fn cancel_ends_the_step_s_process_tree(env: Env) {
+    let pid_file = env.root.join("child.pid");
+    env.write_job(
+        "forever.yaml",
+        &format!(
+            "name: forever\nsteps:\n  - name: tree\n    kind: command\n    argv: [sh, -c, 'sleep 300 & echo $! > {}; wait']\n  - name: later\n    kind: command\n    needs: [tree]\n    argv: [echo, never]\n",
+            pid_file.display()
+        ),
+    );
+    let server = env.server("s", &[]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "forever", None).await;
+    let run = c.run_job("forever", Map::new()).await.unwrap();
+    let id = run.run_id.as_str();
+    wait_for(
+        &c,
+        id,
+        Duration::from_secs(20),
+        "the step's child started",
+        |_| std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty()),
+    )
+    .await;
+    let child = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(alive(&child));
+    let r = c.cancel_job_run(id).await.unwrap();
+    assert!(
+        matches!(r.state, State::Cancelling | State::Cancelled),
+        "{r:?}"
+    );
+    let d = wait_end(&c, id, Duration::from_secs(20)).await;
+    assert_eq!(d.run.state, State::Cancelled, "{d:#?}");
+    assert_eq!(d.steps[0].state, State::Cancelled);
+    assert_eq!(d.steps[1].state, State::Cancelled);
+    let start = Instant::now();
+    while alive(&child) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the step's child {child} outlived the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[allow(dead_code)]
+fn unused(_: &Path) {}
