@@ -276,3 +276,13 @@ pub struct PromoteResponse {
     #[schema(value_type = Object)]
     pub outputs: serde_json::Map<String, serde_json::Value>,
 }
+
+/// `jobs/webhook/{name}`: the run started, or none (`duplicate`) for a delivery id
+/// seen before.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<JobRun>,
+    #[serde(default)]
+    pub duplicate: bool,
+}

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     ResourceDoesNotExist,
     InvalidState,
     NotImplemented,
+    /// No or wrong credentials (MLflow's auth answers this with 401).
+    Unauthenticated,
 }
 
 impl ErrorCode {
@@ -33,6 +35,7 @@ impl ErrorCode {
             ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
             ErrorCode::InvalidState => "INVALID_STATE",
             ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
         }
     }
 
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::EndpointNotFound | ErrorCode::ResourceDoesNotExist => 404,
             ErrorCode::InternalError | ErrorCode::InvalidState => 500,
             ErrorCode::NotImplemented => 501,
+            ErrorCode::Unauthenticated => 401,
             ErrorCode::TemporarilyUnavailable => 503,
         }
     }
@@ -59,7 +63,7 @@ impl ErrorCode {
             ErrorCode::InternalError
             | ErrorCode::InvalidState
             | ErrorCode::TemporarilyUnavailable => "CLIENT_INTERNAL_ERROR",
-            ErrorCode::NotImplemented => return None,
+            ErrorCode::NotImplemented | ErrorCode::Unauthenticated => return None,
         })
     }
 
@@ -75,7 +79,7 @@ impl ErrorCode {
             ErrorCode::InternalError
             | ErrorCode::InvalidState
             | ErrorCode::TemporarilyUnavailable => "XXM00",
-            ErrorCode::NotImplemented => return None,
+            ErrorCode::NotImplemented | ErrorCode::Unauthenticated => return None,
         })
     }
 
@@ -91,6 +95,7 @@ impl ErrorCode {
             "RESOURCE_DOES_NOT_EXIST" => ErrorCode::ResourceDoesNotExist,
             "INVALID_STATE" => ErrorCode::InvalidState,
             "NOT_IMPLEMENTED" => ErrorCode::NotImplemented,
+            "UNAUTHENTICATED" => ErrorCode::Unauthenticated,
             _ => return None,
         })
     }

@@ -200,8 +200,10 @@ pub enum Trigger {
     },
     /// Another job's run ended in one of `states` (default: COMPLETED).
     JobCompleted { job: String, states: Vec<String> },
-    /// A POST to the job's webhook URL with its token.
-    Webhook,
+    /// A POST to the job's webhook URL (`/api/2.0/cairn/jobs/webhook/<job>`) with the
+    /// secret held by the server's environment variable `secret_env` as its bearer
+    /// token (the secret itself is never in the job file).
+    Webhook { secret_env: String },
 }
 
 /// Skip a step whose inputs (rendered settings and kind) match an earlier success.
@@ -302,7 +304,9 @@ enum RawTrigger {
         #[serde(default)]
         states: Vec<String>,
     },
-    Webhook {},
+    Webhook {
+        secret_env: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -914,7 +918,16 @@ fn read_trigger(at: &At<'_>, i: usize, t: RawTrigger, node: Option<&Node>) -> Re
             };
             Trigger::JobCompleted { job, states }
         }
-        RawTrigger::Webhook {} => Trigger::Webhook,
+        RawTrigger::Webhook { secret_env } => {
+            if secret_env.is_empty()
+                || !secret_env
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(at.err(span.as_ref(), &format!("triggers[{i}].secret_env"), "the name of an environment variable (letters, digits, `_`) that holds the webhook's secret"));
+            }
+            Trigger::Webhook { secret_env }
+        }
     })
 }
 

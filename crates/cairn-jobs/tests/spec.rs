@@ -327,3 +327,19 @@ fn an_inline_training_spec_is_passed_as_written() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_example_jobs_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            let job = JobSpec::read(&path, &Registry::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!job.steps.is_empty());
+            read += 1;
+        }
+    }
+    assert!(read >= 2, "examples/jobs has its jobs");
+}

@@ -223,8 +223,10 @@ impl JobService {
         outcome.now_ms = now_ms();
         outcome.draw = rand::random::<f64>();
         let id = outcome.run_id.clone();
+        let (step, state) = (outcome.step_name.clone(), outcome.state);
         let accepted = self.store.finish_job_step(outcome).await?;
         if accepted {
+            self.record_step(&id, &step, state).await;
             self.after_change(&id).await;
             self.wake();
         }
@@ -279,6 +281,22 @@ impl JobService {
             );
         }
         Ok(out)
+    }
+
+    /// The step's duration, for the `cairn_job_step_seconds` histogram.
+    async fn record_step(&self, id: &JobRunId, step: &str, state: State) {
+        let Ok(Some(run)) = self.store.get_job_run(id).await else {
+            return;
+        };
+        let Ok(steps) = self.store.job_steps(id).await else {
+            return;
+        };
+        if let Some(s) = steps.iter().find(|s| s.step_name == step) {
+            if let (Some(a), Some(b)) = (s.started_ms, s.ended_ms) {
+                metrics::histogram!("cairn_job_step_seconds", "job" => run.job_name, "state" => state.as_str())
+                    .record((b - a).max(0) as f64 / 1000.0);
+            }
+        }
     }
 
     /// After a step's change: a run that just ended may trigger other jobs.
@@ -362,6 +380,81 @@ impl JobService {
         }
     }
 
+    /// A webhook call: starts a run of `job` when `token` is the secret of one of its
+    /// `webhook` triggers. The body's fields become the run's `event`, its `params`
+    /// object the run's parameters; `delivery` (the sender's id of this call) makes
+    /// the call idempotent: the same delivery again starts nothing (`None`).
+    #[tracing::instrument(skip(self, token, body))]
+    pub async fn webhook(
+        &self,
+        job: &str,
+        token: Option<&str>,
+        delivery: Option<&str>,
+        body: Map<String, Value>,
+    ) -> Result<Option<JobRun>> {
+        let spec = self.job(job)?;
+        let secrets: Vec<&String> = spec
+            .triggers
+            .iter()
+            .filter_map(|t| match t {
+                Trigger::Webhook { secret_env } => Some(secret_env),
+                _ => None,
+            })
+            .collect();
+        if secrets.is_empty() {
+            return Err(MlflowError::not_found(format!(
+                "job `{job}` has no webhook trigger"
+            )));
+        }
+        let unauthenticated = || {
+            MlflowError::new(
+                cairn_core::ErrorCode::Unauthenticated,
+                format!("the webhook of job `{job}` needs its secret as a bearer token"),
+            )
+        };
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(unauthenticated)?;
+        // Compared as digests: equal-length values, so the time taken says nothing of
+        // how much of the secret matched.
+        let digest = |s: &str| {
+            use sha2::Digest;
+            sha2::Sha256::digest(s.as_bytes())
+        };
+        let given = digest(token);
+        let known = secrets.iter().any(|var| {
+            std::env::var(var)
+                .ok()
+                .filter(|secret| !secret.is_empty())
+                .is_some_and(|secret| digest(&secret) == given)
+        });
+        if !known {
+            tracing::warn!(
+                job,
+                "a webhook call with a wrong or unset secret was refused"
+            );
+            return Err(unauthenticated());
+        }
+        let mut body = body;
+        let params = match body.remove("params") {
+            Some(Value::Object(p)) => p,
+            Some(_) => {
+                return Err(MlflowError::invalid_parameter(
+                    "`params` is an object of parameter values",
+                ))
+            }
+            None => Map::new(),
+        };
+        let start = Start {
+            trigger: "webhook".into(),
+            event: body,
+            dedup_key: delivery
+                .filter(|d| !d.is_empty())
+                .map(|d| format!("webhook/{job}/{d}")),
+        };
+        self.run_job(job, &params, start).await
+    }
+
     // ---- the scheduler ---------------------------------------------------------------
 
     /// One pass of the scheduler: if this process leads, gives up the steps of
@@ -380,6 +473,7 @@ impl JobService {
             .store
             .expire_job_leases(now, rand::random::<f64>())
             .await?;
+        metrics::counter!("cairn_job_lease_losses_total").increment(lost.len() as u64);
         for (run_id, step, attempt) in &lost {
             tracing::warn!(%run_id, %step, attempt, "a worker stopped renewing its claim: the try is CRASHED");
             self.after_change(&JobRunId::from_store(run_id.clone()))
@@ -466,8 +560,19 @@ impl JobService {
     /// Sets the Prometheus gauges: runs by job and state, and the queue's depth.
     pub async fn record_gauges(&self) {
         if let Ok((runs, queued)) = self.store.job_counts().await {
-            for (job, state, n) in runs {
-                metrics::gauge!("cairn_job_runs", "job" => job, "state" => state).set(n as f64);
+            // Every state of every job, 0 where none: a gauge left at its last count
+            // would show runs that have moved on.
+            let jobs: std::collections::BTreeSet<&String> =
+                runs.iter().map(|(j, _, _)| j).collect();
+            for job in jobs {
+                for state in State::ALL {
+                    let n = runs
+                        .iter()
+                        .find(|(j, s, _)| j == job && s == state.as_str())
+                        .map_or(0, |(_, _, n)| *n);
+                    metrics::gauge!("cairn_job_runs", "job" => job.clone(), "state" => state.as_str())
+                        .set(n as f64);
+                }
             }
             metrics::gauge!("cairn_job_queue_depth").set(queued as f64);
         }

@@ -124,6 +124,7 @@ both_backends!(
     an_edit_applies_to_the_next_run_and_a_broken_one_keeps_the_last_good,
     a_killed_worker_s_step_crashes_and_is_retried_on_another,
     cancel_ends_the_step_s_process_tree,
+    a_webhook_starts_a_run_with_its_secret_once_per_delivery,
 );
 
 fn params(v: Value) -> Map<String, Value> {
@@ -277,6 +278,29 @@ async fn a_dag_with_parameters_and_outputs_runs_in_order(env: Env) {
     ]);
     assert!(!ok, "c fails when n is not 3: {out}");
     assert!(out.contains("c: FAILED"), "{out}");
+
+    // Prometheus: runs by job and state (gauges set each second), step durations.
+    let start = Instant::now();
+    loop {
+        let metrics = reqwest::get(format!("{}/metrics", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let done = metrics.contains("cairn_job_runs{job=\"dag\",state=\"COMPLETED\"} 2")
+            && metrics.contains("cairn_job_runs{job=\"dag\",state=\"FAILED\"} 1");
+        if done {
+            assert!(
+                metrics.contains("cairn_job_step_seconds_count"),
+                "{metrics}"
+            );
+            assert!(metrics.contains("cairn_job_queue_depth"), "{metrics}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn a_failing_step_is_retried_with_its_delays_then_fails_the_run(env: Env) {
@@ -662,6 +686,63 @@ async fn cancel_ends_the_step_s_process_tree(env: Env) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn a_webhook_starts_a_run_with_its_secret_once_per_delivery(env: Env) {
+    env.write_job(
+        "hook.yaml",
+        "name: hook\nparameters:\n  size: {type: int, default: 1}\ntriggers:\n  - on: webhook\n    secret_env: CAIRN_TEST_HOOK_SECRET\nsteps:\n  - name: s\n    kind: command\n    argv: [sh, -c, 'echo \"got=${{ event.source }}-${{ params.size }}\" >> \"$CAIRN_OUTPUTS\"']\n",
+    );
+    let data = env.root.join("s");
+    let uri = env.db.cairn_uri();
+    let jobs = env.jobs.display().to_string();
+    let server = CairnProcess::start_with(
+        &data,
+        &["--backend-store-uri", &uri, "--jobs-dir", &jobs],
+        &[("CAIRN_TEST_HOOK_SECRET", "s3cret-value")],
+    );
+    let c = Client::new(&server.url);
+    wait_job(&c, "hook", None).await;
+    let url = format!("{}/api/2.0/cairn/jobs/webhook/hook", server.url);
+    let http = reqwest::Client::new();
+    let body = json!({"source": "ci", "params": {"size": 3}});
+    for token in [None, Some("wrong")] {
+        let mut req = http.post(&url).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("UNAUTHENTICATED") && !text.contains("s3cret"),
+            "{text}"
+        );
+    }
+    let send = || {
+        http.post(&url)
+            .bearer_auth("s3cret-value")
+            .header("x-cairn-delivery", "delivery-1")
+            .json(&body)
+            .send()
+    };
+    let r: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["duplicate"], false, "{r}");
+    let id = r["run"]["run_id"].as_str().unwrap().to_string();
+    let again: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["duplicate"], true, "{again}");
+    let d = wait_end(&c, &id, Duration::from_secs(30)).await;
+    assert_eq!(d.run.trigger, "webhook");
+    assert_eq!(d.steps[0].outputs, params(json!({"got": "ci-3"})));
+    assert_eq!(c.list_job_runs(Some("hook"), 10).await.unwrap().len(), 1);
+    // A job without a webhook trigger has no webhook.
+    let r = http
+        .post(format!("{}/api/2.0/cairn/jobs/webhook/nope", server.url))
+        .bearer_auth("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
 }
 
 #[allow(dead_code)]

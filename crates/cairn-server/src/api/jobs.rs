@@ -35,6 +35,7 @@ pub fn routes() -> Router<Services> {
         .route("/jobs/worker/logs", post(append_logs))
         .route("/jobs/worker/cached", post(cached))
         .route("/jobs/worker/promote", post(promote))
+        .route("/jobs/webhook/{name}", post(webhook))
 }
 
 /// The jobs API's part of the document (paths relative to cairn's prefix).
@@ -173,7 +174,7 @@ fn describe_trigger(t: &Trigger) -> String {
         Trigger::JobCompleted { job, states } => {
             format!("job_completed job={job} states={}", states.join(","))
         }
-        Trigger::Webhook => "webhook".into(),
+        Trigger::Webhook { secret_env } => format!("webhook secret_env={secret_env}"),
     }
 }
 
@@ -407,5 +408,44 @@ async fn promote(
             .jobs
             .promote(&req.model, &req.version, &req.alias, &req.require_tags)
             .await?,
+    }))
+}
+
+/// Starts a run of a job from another system (a CI pipeline, a data arrival): the
+/// job's `webhook` trigger names the server environment variable holding the secret,
+/// sent as `Authorization: Bearer <secret>`. The JSON body's fields become the run's
+/// `event` (`${{ event.<field> }}`), its `params` object the run's parameters; an
+/// `X-Cairn-Delivery` (or GitHub's `X-GitHub-Delivery`) header makes a retried call
+/// start nothing new.
+#[utoipa::path(post, path = "/jobs/webhook/{name}", tag = "jobs", operation_id = "jobWebhook",
+    params(("name" = String, Path, description = "the job")),
+    request_body(content = Object, description = "event fields, and optionally `params`"),
+    responses((status = 200, description = "the run started, or none for a delivery seen before", body = WebhookResponse),
+        (status = 401, description = "no or wrong secret", body = cairn_api_types::ErrorBody), Errors))]
+async fn webhook(
+    State(s): State<Services>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<WebhookResponse>> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let token = header("authorization").and_then(|v| v.strip_prefix("Bearer "));
+    let delivery = header("x-cairn-delivery").or_else(|| header("x-github-delivery"));
+    let body =
+        if body.is_empty() {
+            serde_json::Map::new()
+        } else {
+            match serde_json::from_slice::<serde_json::Value>(&body) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => return Err(MlflowError::invalid_parameter(
+                    "the webhook's body is a JSON object (event fields, and optionally `params`)",
+                )
+                .into()),
+            }
+        };
+    let run = s.jobs.webhook(&name, token, delivery, body).await?;
+    Ok(Json(WebhookResponse {
+        duplicate: run.is_none(),
+        run,
     }))
 }

@@ -273,7 +273,7 @@ fn trigger_text(t: &Trigger) -> String {
             format!("alias {} of {} is set or moved", opt(alias), opt(model))
         }
         Trigger::JobCompleted { job, states } => format!("job {job} ends {}", states.join(" or ")),
-        Trigger::Webhook => "a webhook call".into(),
+        Trigger::Webhook { .. } => "a call to its webhook".into(),
     }
 }
 
