@@ -83,14 +83,20 @@ def prefect_finals(args):
     import asyncio
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStateType
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
 
     async def count():
         async with get_client() as c:
             final = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
-            runs = await c.read_flow_runs(
-                flow_run_filter=FlowRunFilter(state=FlowRunFilterStateType(any_=final)), limit=10000)
+            flt = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=final)))
+            runs = []
+            # The server answers 422 above 200 rows a page.
+            while True:
+                page = await c.read_flow_runs(flow_run_filter=flt, limit=200, offset=len(runs))
+                runs.extend(page)
+                if len(page) < 200:
+                    break
             failed = [r for r in runs if r.state_type != StateType.COMPLETED]
             return len(runs), len(failed)
     return asyncio.run(count())

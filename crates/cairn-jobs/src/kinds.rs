@@ -24,7 +24,7 @@ use crate::template::{Ref, Template};
 pub struct Tmpl {
     pub text: String,
     pub template: Template,
-    /// The key under the step (`argv[2]`), filled in by the kind (see [`Tmpl::at`]).
+    /// The key under the step (`argv[2]`), filled in by the kind (see `Tmpl::at`).
     pub key: String,
     pub line: Option<usize>,
     pub column: Option<usize>,
