@@ -40,9 +40,16 @@ pub struct JobStep {
 /// A schedule of a job.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobSchedule {
+    /// Its place in the job file's `schedules:` list (what pausing names).
+    #[serde(default)]
+    pub index: u32,
     /// `cron: 0 2 * * * (Europe/Paris)` or `every 15m`.
     pub description: String,
+    /// Paused now: by the file, or set from the UI, the API or the CLI over it.
     pub paused: bool,
+    /// What the job file says, before any pause or resume set over it.
+    #[serde(default)]
+    pub paused_in_file: bool,
     /// The next time it fires (Unix ms), unless paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_ms: Option<i64>,
@@ -165,6 +172,23 @@ pub struct JobLogsResponse {
 pub struct CancelJobRunRequest {
     #[serde(default)]
     pub run_id: String,
+}
+
+/// `jobs/schedules/set-paused`: pauses or resumes one schedule of a job.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SetSchedulePausedRequest {
+    #[serde(default)]
+    pub name: String,
+    /// The schedule's index in the job file's `schedules:` list, from 0.
+    #[serde(default)]
+    pub schedule: u32,
+    #[serde(default)]
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SetSchedulePausedResponse {
+    pub schedule: JobSchedule,
 }
 
 /// `jobs/tag-limits/set`: `slots` absent removes the limit.

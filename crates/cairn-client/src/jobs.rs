@@ -110,6 +110,26 @@ impl Client {
         Ok(r.run)
     }
 
+    /// Pauses or resumes schedule `schedule` (its index in the job file) of `name`.
+    pub async fn set_job_schedule_paused(
+        &self,
+        name: &str,
+        schedule: u32,
+        paused: bool,
+    ) -> Result<JobSchedule> {
+        let r: SetSchedulePausedResponse = self
+            .jobs_post(
+                "schedules/set-paused",
+                &SetSchedulePausedRequest {
+                    name: name.to_string(),
+                    schedule,
+                    paused,
+                },
+            )
+            .await?;
+        Ok(r.schedule)
+    }
+
     pub async fn set_job_tag_limit(&self, tag: &str, slots: Option<i64>) -> Result<()> {
         let _: Empty = self
             .jobs_post(

@@ -54,12 +54,87 @@ pub trait Executor: Send + Sync {
 pub struct LocalProcess {
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
+    reaper: Reaper,
 }
 
 impl Default for LocalProcess {
     fn default() -> Self {
         LocalProcess {
             grace: Duration::from_secs(5),
+            reaper: Reaper::default(),
+        }
+    }
+}
+
+/// Ends the process groups of running steps when the worker itself dies without a
+/// chance to (SIGKILL, OOM killer, a crash): otherwise they run on as orphans while
+/// the step is retried elsewhere, and a training step would run twice at once.
+///
+/// A small `sh` started once per worker, in its own process group (a Ctrl-C to the
+/// worker's terminal does not reach it) and deaf to INT, TERM and HUP. The worker
+/// writes `+PGID` when a step starts and `-PGID` when its group is gone; when the
+/// pipe closes, which the kernel does however the worker ends, the reaper SIGKILLs
+/// the groups still listed. Linux's `PR_SET_PDEATHSIG` would only reach a step's
+/// first process, not the tree under it, and is not on macOS; no crate does this.
+#[derive(Default)]
+struct Reaper(std::sync::Mutex<ReaperPipe>);
+
+#[derive(Default)]
+enum ReaperPipe {
+    #[default]
+    NotStarted,
+    Open(std::process::ChildStdin),
+    /// It did not start, or went away: steps run without it.
+    Off,
+}
+
+const REAPER_SCRIPT: &str = r#"trap '' INT TERM HUP
+groups=' '
+while IFS= read -r l; do
+  case "$l" in
+    +*) groups="$groups${l#+} " ;;
+    -*) g=${l#-}; kept=' '
+        for x in $groups; do [ "$x" = "$g" ] || kept="$kept$x "; done
+        groups=$kept ;;
+  esac
+done
+# `kill -9 -PGID`: dash refuses `--` before a negative id.
+for g in $groups; do kill -9 "-$g" 2>/dev/null; done
+"#;
+
+impl Reaper {
+    fn tell(&self, line: String) {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut pipe = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*pipe, ReaperPipe::NotStarted) {
+            let child = std::process::Command::new("sh")
+                .args(["-c", REAPER_SCRIPT])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn();
+            *pipe = match child {
+                // Dropping the handle neither kills nor waits: it lives as long as this
+                // process, and ends when the pipe closes.
+                Ok(mut c) => c.stdin.take().map_or(ReaperPipe::Off, ReaperPipe::Open),
+                Err(e) => {
+                    tracing::warn!(error = %e, "`sh` did not start: a step outlives its worker if the worker is killed");
+                    ReaperPipe::Off
+                }
+            };
+        }
+        if let ReaperPipe::Open(stdin) = &mut *pipe {
+            if writeln!(stdin, "{line}")
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                tracing::warn!(
+                    "the step reaper is gone: a step outlives its worker if the worker is killed"
+                );
+                *pipe = ReaperPipe::Off;
+            }
         }
     }
 }
@@ -123,6 +198,9 @@ impl Executor for LocalProcess {
             }
         };
         let pgid = child.id().unwrap_or(0);
+        if pgid != 0 {
+            self.reaper.tell(format!("+{pgid}"));
+        }
         let out = child.stdout.take().map(|o| pump(o, logs.clone(), "stdout"));
         let err = child.stderr.take().map(|e| pump(e, logs.clone(), "stderr"));
         let deadline = async {
@@ -149,6 +227,7 @@ impl Executor for LocalProcess {
         // Whatever the leader left behind in its group goes too: a step is its tree.
         if pgid != 0 {
             signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+            self.reaper.tell(format!("-{pgid}"));
         }
         for task in [out, err].into_iter().flatten() {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;

@@ -42,6 +42,14 @@ pub fn router(state: Services) -> Router {
         .route("/jobs", get(jobs_list))
         .route("/jobs/{name}", get(job_page))
         .route("/jobs/{name}/run", post(job_run))
+        .route(
+            "/jobs/{name}/schedules/{index}/pause",
+            post(job_schedule_pause),
+        )
+        .route(
+            "/jobs/{name}/schedules/{index}/resume",
+            post(job_schedule_resume),
+        )
         .route("/job-runs/{id}", get(job_run_page))
         .route("/job-runs/{id}/cancel", post(job_run_cancel))
         .merge(mlflow_links())
@@ -215,6 +223,20 @@ async fn job_page(State(s): State<Services>, Path(name): Path<String>) -> Respon
 
 async fn job_run(State(s): State<Services>, Path(name): Path<String>, form: Bytes) -> Response {
     respond(jobs::run_job(&s, name, Params::parse(&form)).await)
+}
+
+async fn job_schedule_pause(
+    State(s): State<Services>,
+    Path((name, index)): Path<(String, String)>,
+) -> Response {
+    respond(jobs::set_schedule_paused(&s, name, index, true).await)
+}
+
+async fn job_schedule_resume(
+    State(s): State<Services>,
+    Path((name, index)): Path<(String, String)>,
+) -> Response {
+    respond(jobs::set_schedule_paused(&s, name, index, false).await)
 }
 
 async fn job_run_page(State(s): State<Services>, Path(id): Path<String>) -> Response {

@@ -22,6 +22,20 @@ use tokio::sync::Notify;
 use crate::now_ms;
 use crate::registry::RegistryService;
 
+/// A job's schedule as it stands: what its file says, with a pause or resume set over
+/// it from the UI, the API or the CLI.
+#[derive(Debug, Clone)]
+pub struct ScheduleState {
+    /// Its place in the job file's `schedules:` list.
+    pub index: usize,
+    pub when: ScheduleKind,
+    pub paused: bool,
+    /// What the file says (`paused: true`), before any override.
+    pub paused_in_file: bool,
+    /// The next time it fires (none while paused).
+    pub next_ms: Option<i64>,
+}
+
 /// A run with its steps, for the API and the UI.
 #[derive(Debug, Clone)]
 pub struct RunDetail {
@@ -118,6 +132,65 @@ impl JobService {
         self.library_state()
             .and_then(|s| s.job(name).cloned())
             .ok_or_else(|| MlflowError::not_found(format!("job `{name}` does not exist")))
+    }
+
+    /// The schedules of `job` as they stand (file settings and pauses set over them).
+    pub async fn schedules(&self, job: &JobSpec) -> Result<Vec<ScheduleState>> {
+        let overrides = self.store.job_schedule_pauses().await?;
+        let now = now_ms();
+        Ok(job
+            .schedules
+            .iter()
+            .enumerate()
+            .map(|(index, sc)| {
+                let key = schedule_key(index, &sc.when);
+                let paused = overrides
+                    .iter()
+                    .find(|(j, k, _)| *j == job.name && *k == key)
+                    .map_or(sc.paused, |(_, _, p)| *p);
+                ScheduleState {
+                    index,
+                    when: sc.when.clone(),
+                    paused,
+                    paused_in_file: sc.paused,
+                    next_ms: (!paused)
+                        .then(|| cairn_jobs::schedule::next_after(sc, now))
+                        .flatten(),
+                }
+            })
+            .collect())
+    }
+
+    /// Pauses or resumes schedule `index` of `job` (Prefect's pause on a deployment's
+    /// schedule). A paused schedule starts no run; resumed, it fires at its next time
+    /// and never for the times it was paused through. It holds until it is set again
+    /// or the schedule's definition is edited in the file (the file then decides).
+    #[tracing::instrument(skip(self))]
+    pub async fn set_schedule_paused(
+        &self,
+        job: &str,
+        index: usize,
+        paused: bool,
+    ) -> Result<ScheduleState> {
+        let spec = self.job(job)?;
+        let Some(schedule) = spec.schedules.get(index) else {
+            return Err(MlflowError::invalid_parameter(format!(
+                "`schedule`: job `{job}` has {} schedule(s), numbered from 0; there is no {index}",
+                spec.schedules.len()
+            )));
+        };
+        let key = schedule_key(index, &schedule.when);
+        // Back to what the file says, stored as no override at all.
+        let over = (paused != schedule.paused).then_some(paused);
+        self.store
+            .set_job_schedule_paused(&spec.name, &key, over, now_ms())
+            .await?;
+        tracing::info!(job, schedule = index, paused, "schedule paused or resumed");
+        let states = self.schedules(&spec).await?;
+        states
+            .into_iter()
+            .nth(index)
+            .ok_or_else(|| MlflowError::internal("a schedule vanished while it was set"))
     }
 
     /// Starts a run of `job` with `params` (checked against the job's types).
@@ -485,17 +558,31 @@ impl JobService {
         let Some(state) = self.library_state() else {
             return Ok(true);
         };
+        let overrides = self.store.job_schedule_pauses().await?;
         for spec in state.jobs.values() {
             for (i, schedule) in spec.schedules.iter().enumerate() {
-                if schedule.paused {
-                    continue;
-                }
                 let key = schedule_key(i, &schedule.when);
+                let paused = overrides
+                    .iter()
+                    .find(|(j, k, _)| *j == spec.name && *k == key)
+                    .map_or(schedule.paused, |(_, _, p)| *p);
                 let last = self.store.job_schedule_last(&spec.name, &key).await?;
                 let Some(last) = last else {
                     self.store.arm_job_schedule(&spec.name, &key, now).await?;
                     continue;
                 };
+                if paused {
+                    // The mark moves on through a pause, so a resumed schedule fires at
+                    // its next time and never for the times it was paused through.
+                    if let Some(t) =
+                        cairn_jobs::schedule::last_at_or_before(schedule, now).filter(|&t| t > last)
+                    {
+                        self.store
+                            .fire_job_schedule(&spec.name, &key, last, t, None)
+                            .await?;
+                    }
+                    continue;
+                }
                 let Some(time) = cairn_jobs::schedule::due(schedule, Some(last), now, spec.missed)
                 else {
                     if let Some(t) =

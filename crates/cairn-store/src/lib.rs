@@ -303,6 +303,16 @@ pub trait JobStore: Send + Sync + 'static {
         new: Option<NewJobRun>,
     ) -> Result<Option<JobRun>>;
     /// Sets (or with `None` removes) the limit of running steps with `tag`.
+    /// Pauses or resumes a schedule over what its file says (`None`: as the file says).
+    async fn set_job_schedule_paused(
+        &self,
+        job: &str,
+        key: &str,
+        paused: Option<bool>,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Every schedule paused or resumed over its file: (job, schedule key, paused).
+    async fn job_schedule_pauses(&self) -> Result<Vec<(String, String, bool)>>;
     async fn set_job_tag_limit(&self, tag: &str, slots: Option<i64>) -> Result<()>;
     async fn job_tag_limits(&self) -> Result<Vec<(String, i64)>>;
     /// Takes or renews a named lease (the scheduler's leadership).

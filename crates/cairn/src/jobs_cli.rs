@@ -68,6 +68,25 @@ pub enum JobCommand {
         #[command(flatten)]
         server: ServerUrl,
     },
+    /// Pause a job's schedules (all, or the one `--schedule` names): no run starts
+    /// from them until they are resumed.
+    Pause {
+        name: String,
+        /// The schedule's index in the job file's `schedules:` list, from 0.
+        #[arg(long)]
+        schedule: Option<u32>,
+        #[command(flatten)]
+        server: ServerUrl,
+    },
+    /// Resume a job's paused schedules (all, or the one `--schedule` names): they fire
+    /// at their next time, not for the times they were paused through.
+    Resume {
+        name: String,
+        #[arg(long)]
+        schedule: Option<u32>,
+        #[command(flatten)]
+        server: ServerUrl,
+    },
     /// Allow at most SLOTS running steps tagged TAG across every worker; without
     /// SLOTS, remove the limit.
     Limit {
@@ -193,6 +212,16 @@ pub async fn run(command: JobCommand) -> anyhow::Result<()> {
             println!("run {} {}", run.run_id, run.state);
             Ok(())
         }
+        JobCommand::Pause {
+            name,
+            schedule,
+            server,
+        } => set_paused(&server, &name, schedule, true).await,
+        JobCommand::Resume {
+            name,
+            schedule,
+            server,
+        } => set_paused(&server, &name, schedule, false).await,
         JobCommand::Limit { tag, slots, server } => {
             Client::new(&server.tracking_uri)
                 .set_job_tag_limit(&tag, slots)
@@ -204,6 +233,36 @@ pub async fn run(command: JobCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Pauses or resumes one schedule of `name`, or all of them.
+async fn set_paused(
+    server: &ServerUrl,
+    name: &str,
+    schedule: Option<u32>,
+    paused: bool,
+) -> anyhow::Result<()> {
+    let client = Client::new(&server.tracking_uri);
+    let which: Vec<u32> = match schedule {
+        Some(i) => vec![i],
+        None => {
+            let job = client.get_job(name).await?;
+            if job.schedules.is_empty() {
+                anyhow::bail!("job `{name}` has no schedules");
+            }
+            job.schedules.iter().map(|s| s.index).collect()
+        }
+    };
+    for i in which {
+        let sc = client.set_job_schedule_paused(name, i, paused).await?;
+        let state = if sc.paused {
+            "paused".to_string()
+        } else {
+            format!("next {}", time(sc.next_ms))
+        };
+        println!("{name} schedule {i} ({}): {state}", sc.description);
+    }
+    Ok(())
 }
 
 /// Prints a run's transitions and log lines as they come, until it ends; its end.

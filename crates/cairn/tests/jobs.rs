@@ -120,6 +120,7 @@ both_backends!(
     the_cache_skips_a_repeated_step,
     a_tag_limit_of_one_holds_across_two_workers,
     a_schedule_fires_once_per_time_across_replicas_and_a_restart,
+    a_paused_schedule_starts_nothing_and_resumes_without_catching_up,
     an_alias_move_triggers_a_job,
     an_edit_applies_to_the_next_run_and_a_broken_one_keeps_the_last_good,
     a_killed_worker_s_step_crashes_and_is_retried_on_another,
@@ -497,6 +498,102 @@ async fn a_schedule_fires_once_per_time_across_replicas_and_a_restart(env: Env) 
     );
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn scheduled_times(c: &Client, job: &str) -> Vec<i64> {
+    let mut t: Vec<i64> = c
+        .list_job_runs(Some(job), 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.event["scheduled_ms"].as_i64().unwrap())
+        .collect();
+    t.sort();
+    t
+}
+
+async fn a_paused_schedule_starts_nothing_and_resumes_without_catching_up(env: Env) {
+    env.write_job(
+        "tick.yaml",
+        "name: tick\nschedules:\n  - cron: '* * * * * *'\n  - interval: 1h\n    paused: true\nsteps:\n  - name: s\n    kind: command\n    argv: ['true']\n",
+    );
+    let server = env.server("s", &["--worker-slots", "0"]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "tick", None).await;
+    let job = c.get_job("tick").await.unwrap();
+    assert!(!job.schedules[0].paused && job.schedules[0].next_ms.is_some());
+    assert!(job.schedules[1].paused && job.schedules[1].paused_in_file);
+
+    // Paused over the file, by the API.
+    let sc = c.set_job_schedule_paused("tick", 0, true).await.unwrap();
+    assert!(
+        sc.paused && !sc.paused_in_file && sc.next_ms.is_none(),
+        "{sc:?}"
+    );
+    // A scheduler pass that read the schedule before the pause may still fire once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let paused_at = now_ms();
+    let before = scheduled_times(&c, "tick").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        scheduled_times(&c, "tick").await,
+        before,
+        "a paused schedule fired"
+    );
+    let job = c.get_job("tick").await.unwrap();
+    assert!(job.schedules[0].paused && job.schedules[0].next_ms.is_none());
+
+    // Resumed by the CLI (every schedule of the job: the file's paused one too).
+    let (ok, out, errs) = common::cairn(&["job", "resume", "tick", "--tracking-uri", &server.url]);
+    assert!(ok, "{out}\n{errs}");
+    assert!(
+        out.contains("tick schedule 0") && out.contains("tick schedule 1"),
+        "{out}"
+    );
+    let resumed_at = now_ms();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = scheduled_times(&c, "tick").await;
+    let new: Vec<i64> = after
+        .iter()
+        .copied()
+        .filter(|t| !before.contains(t))
+        .collect();
+    assert!(
+        !new.is_empty(),
+        "the resumed schedule did not fire: {after:?}"
+    );
+    assert!(
+        new.iter().all(|&t| t > resumed_at - 1000),
+        "a run for a time the schedule was paused through ({paused_at}..{resumed_at}): {new:?}"
+    );
+    let job = c.get_job("tick").await.unwrap();
+    assert!(!job.schedules[1].paused && job.schedules[1].paused_in_file);
+
+    // Back to what the file says, and a schedule that does not exist.
+    let (ok, out, errs) = common::cairn(&[
+        "job",
+        "pause",
+        "tick",
+        "--schedule",
+        "1",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(ok, "{out}\n{errs}");
+    let job = c.get_job("tick").await.unwrap();
+    assert!(job.schedules[1].paused && job.schedules[1].paused_in_file);
+    let err = c
+        .set_job_schedule_paused("tick", 2, true)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`schedule`"), "{err}");
+}
+
 async fn an_alias_move_triggers_a_job(env: Env) {
     env.write_job(
         "on-promote.yaml",
@@ -594,12 +691,12 @@ async fn an_edit_applies_to_the_next_run_and_a_broken_one_keeps_the_last_good(en
 }
 
 async fn a_killed_worker_s_step_crashes_and_is_retried_on_another(env: Env) {
-    let flag = env.root.join("started");
+    let pid_file = env.root.join("child.pid");
     env.write_job(
         "long.yaml",
         &format!(
-            "name: long\nsteps:\n  - name: work\n    kind: command\n    argv: [sh, -c, 'if [ $CAIRN_ATTEMPT = 1 ]; then touch {}; sleep 20; fi; echo finished on try $CAIRN_ATTEMPT']\n    retries: 1\n",
-            flag.display()
+            "name: long\nsteps:\n  - name: work\n    kind: command\n    argv: [sh, -c, 'if [ $CAIRN_ATTEMPT = 1 ]; then sleep 300 & echo $! > {}; wait; fi; echo finished on try $CAIRN_ATTEMPT']\n    retries: 1\n",
+            pid_file.display()
         ),
     );
     let server = env.server("s", &["--worker-slots", "0"]);
@@ -613,10 +710,28 @@ async fn a_killed_worker_s_step_crashes_and_is_retried_on_another(env: Env) {
         id,
         Duration::from_secs(20),
         "the step running on w1",
-        |d| d.steps[0].state == State::Running && flag.exists(),
+        |d| {
+            d.steps[0].state == State::Running
+                && std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty())
+        },
     )
     .await;
+    let child = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(alive(&child));
     w1.kill9();
+    // The first try's process tree does not outlive its worker: the retry would
+    // otherwise run beside it.
+    let start = Instant::now();
+    while alive(&child) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the step's child {child} outlived its killed worker"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _w2 = env.worker(&server.url, "w2", "1");
     let d = wait_end(&c, id, Duration::from_secs(40)).await;
     assert_eq!(d.run.state, State::Completed, "{d:#?}");

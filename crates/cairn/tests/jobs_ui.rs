@@ -1,7 +1,7 @@
 //! The jobs UI in a real browser (Debian's chromium, headless) against a real `cairn
 //! server` process: a job is run from its form, its steps go green and its logs
 //! stream while it runs, and the MLflow run its training step made opens from the
-//! run's page. Screenshots go to the folder the test prints.
+//! run's page; its nightly schedule is paused and resumed from its page. Screenshots go to the folder the test prints.
 
 mod common;
 
@@ -17,6 +17,9 @@ description: Train the wine classifier from a form.
 parameters:
   alpha: {type: float, default: 1.0, description: the L2 penalty}
   note: {type: string, default: nightly}
+schedules:
+  - cron: '0 3 * * *'
+    timezone: Europe/Paris
 steps:
   - name: prepare
     kind: command
@@ -101,6 +104,31 @@ async fn run_a_job_from_its_form_watch_it_and_open_its_mlflow_run_in_chromium() 
         "the DAG is drawn"
     );
     b.shot("jobs-job").await;
+
+    // The schedule, paused and resumed from the job's page.
+    assert!(text(&b, "li[data-schedule='0'] .schedule-state")
+        .await
+        .starts_with("next "));
+    for (button, state) in [("Pause", "paused"), ("Resume", "next ")] {
+        let form = b
+            .driver
+            .find(By::Css("li[data-schedule='0'] button"))
+            .await
+            .unwrap();
+        assert_eq!(form.text().await.unwrap(), button);
+        form.click().await.unwrap();
+        let start = Instant::now();
+        while !text(&b, "li[data-schedule='0'] .schedule-state")
+            .await
+            .starts_with(state)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the schedule is not {state} after {button}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let alpha = b.driver.find(By::Css("#param-alpha")).await.unwrap();
     alpha.clear().await.unwrap();
     alpha.send_keys("0.5").await.unwrap();

@@ -10,7 +10,7 @@ use cairn_core::jobs::JobRunId;
 use cairn_core::{ErrorCode, MlflowError};
 use cairn_jobs::spec::{ScheduleKind, Trigger};
 use cairn_jobs::{JobSpec, LibraryState};
-use cairn_service::jobs::Start;
+use cairn_service::jobs::{ScheduleState, Start};
 use cairn_service::Services;
 
 use super::Errors;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<Services> {
         .route("/jobs/runs/events", get(run_events))
         .route("/jobs/runs/logs", get(run_logs))
         .route("/jobs/runs/cancel", post(cancel_run))
+        .route("/jobs/schedules/set-paused", post(set_schedule_paused))
         .route("/jobs/tag-limits/set", post(set_tag_limit))
         .route("/jobs/tag-limits/list", get(tag_limits))
         .route("/jobs/worker/claim", post(claim))
@@ -49,6 +50,7 @@ pub fn routes() -> Router<Services> {
     run_events,
     run_logs,
     cancel_run,
+    set_schedule_paused,
     set_tag_limit,
     tag_limits,
     claim,
@@ -85,12 +87,13 @@ async fn list_jobs(State(s): State<Services>) -> ApiResult<Json<ListJobsResponse
         return Ok(Json(ListJobsResponse::default()));
     };
     let active: Vec<&std::path::Path> = state.jobs.values().map(|j| j.file.as_path()).collect();
+    let mut jobs = Vec::with_capacity(state.jobs.len());
+    for j in state.jobs.values() {
+        let schedules = s.jobs.schedules(j).await?;
+        jobs.push(job_view(j, &schedules, Some(&state)));
+    }
     Ok(Json(ListJobsResponse {
-        jobs: state
-            .jobs
-            .values()
-            .map(|j| job_view(j, Some(&state)))
-            .collect(),
+        jobs,
         errors: state
             .errors
             .iter()
@@ -104,11 +107,11 @@ async fn list_jobs(State(s): State<Services>) -> ApiResult<Json<ListJobsResponse
 }
 
 /// A job as the API shows it.
-pub(crate) fn job_view(j: &JobSpec, state: Option<&LibraryState>) -> Job {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+pub(crate) fn job_view(
+    j: &JobSpec,
+    schedules: &[ScheduleState],
+    state: Option<&LibraryState>,
+) -> Job {
     Job {
         name: j.name.clone(),
         description: j.description.clone(),
@@ -127,22 +130,7 @@ pub(crate) fn job_view(j: &JobSpec, state: Option<&LibraryState>) -> Job {
                 choices: p.choices.clone(),
             })
             .collect(),
-        schedules: j
-            .schedules
-            .iter()
-            .map(|sc| JobSchedule {
-                description: match &sc.when {
-                    ScheduleKind::Cron { expr, timezone } => format!("cron {expr} ({timezone})"),
-                    ScheduleKind::Interval { every } => {
-                        format!("every {}", humantime::format_duration(*every))
-                    }
-                },
-                paused: sc.paused,
-                next_ms: (!sc.paused)
-                    .then(|| cairn_jobs::schedule::next_after(sc, now))
-                    .flatten(),
-            })
-            .collect(),
+        schedules: schedules.iter().map(schedule_view).collect(),
         triggers: j.triggers.iter().map(describe_trigger).collect(),
         steps: j
             .steps
@@ -178,6 +166,21 @@ fn describe_trigger(t: &Trigger) -> String {
     }
 }
 
+fn schedule_view(sc: &ScheduleState) -> JobSchedule {
+    JobSchedule {
+        index: sc.index as u32,
+        description: match &sc.when {
+            ScheduleKind::Cron { expr, timezone } => format!("cron {expr} ({timezone})"),
+            ScheduleKind::Interval { every } => {
+                format!("every {}", humantime::format_duration(*every))
+            }
+        },
+        paused: sc.paused,
+        paused_in_file: sc.paused_in_file,
+        next_ms: sc.next_ms,
+    }
+}
+
 /// One job as its file defines it now.
 #[utoipa::path(get, path = "/jobs/get", tag = "jobs", operation_id = "getJob",
     params(GetJobRequest),
@@ -192,8 +195,9 @@ async fn get_job(
     }
     let job = s.jobs.job(&name)?;
     let state = s.jobs.library_state();
+    let schedules = s.jobs.schedules(&job).await?;
     Ok(Json(GetJobResponse {
-        job: job_view(&job, state.as_deref()),
+        job: job_view(&job, &schedules, state.as_deref()),
     }))
 }
 
@@ -292,6 +296,27 @@ async fn cancel_run(
 ) -> ApiResult<Json<JobRunResponse>> {
     let run = s.jobs.cancel(&run_id(Some(&req.run_id))?).await?;
     Ok(Json(JobRunResponse { run }))
+}
+
+/// Pauses or resumes one schedule of a job, over what its file says. A resumed
+/// schedule fires at its next time, never for the times it was paused through.
+#[utoipa::path(post, path = "/jobs/schedules/set-paused", tag = "jobs", operation_id = "setJobSchedulePaused",
+    request_body = SetSchedulePausedRequest,
+    responses((status = 200, description = "the schedule as it stands", body = SetSchedulePausedResponse), Errors))]
+async fn set_schedule_paused(
+    State(s): State<Services>,
+    MlflowRequest(req): MlflowRequest<SetSchedulePausedRequest>,
+) -> ApiResult<Json<SetSchedulePausedResponse>> {
+    if req.name.is_empty() {
+        return Err(MlflowError::missing("name").into());
+    }
+    let sc = s
+        .jobs
+        .set_schedule_paused(&req.name, req.schedule as usize, req.paused)
+        .await?;
+    Ok(Json(SetSchedulePausedResponse {
+        schedule: schedule_view(&sc),
+    }))
 }
 
 /// Limits how many steps with a tag run at once, across every worker.

@@ -101,6 +101,14 @@ const DDL: &[&str] = &[
      schedule_key VARCHAR(512) NOT NULL, \
      last_ms BIGINT NOT NULL, \
      PRIMARY KEY (job_name, schedule_key))",
+    // Schedules paused or resumed from the UI, the API or the CLI, over what the job
+    // file says (keyed like the marks: an edited schedule goes back to its file).
+    "CREATE TABLE IF NOT EXISTS cairn_job_schedule_pauses (\
+     job_name VARCHAR(256) NOT NULL, \
+     schedule_key VARCHAR(512) NOT NULL, \
+     paused INTEGER NOT NULL, \
+     set_ms BIGINT NOT NULL, \
+     PRIMARY KEY (job_name, schedule_key))",
     "CREATE TABLE IF NOT EXISTS cairn_job_tag_limits (\
      tag VARCHAR(256) PRIMARY KEY, \
      slots INTEGER NOT NULL)",
@@ -888,6 +896,44 @@ pub(crate) async fn set_tag_limit<E: Exec>(
     Ok(())
 }
 
+/// Pauses or resumes a schedule over its file (`None`: as the file says).
+pub(crate) async fn set_schedule_paused<E: Exec>(
+    ex: &mut E,
+    job: &str,
+    key: &str,
+    paused: Option<bool>,
+    now_ms: i64,
+) -> Result<()> {
+    let sql = match paused {
+        Some(paused) => ex
+            .sql(
+                "INSERT INTO cairn_job_schedule_pauses (job_name, schedule_key, paused, set_ms) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (job_name, schedule_key) \
+                 DO UPDATE SET paused = excluded.paused, set_ms = excluded.set_ms",
+            )
+            .arg(job)
+            .arg(key)
+            .arg(i64::from(paused))
+            .arg(now_ms),
+        None => ex
+            .sql("DELETE FROM cairn_job_schedule_pauses WHERE job_name = ?1 AND schedule_key = ?2")
+            .arg(job)
+            .arg(key),
+    };
+    ex.execute(&sql).await?;
+    Ok(())
+}
+
+/// Every schedule paused or resumed over its file: (job, schedule key, paused).
+pub(crate) async fn schedule_pauses<E: Exec>(ex: &mut E) -> Result<Vec<(String, String, bool)>> {
+    let sql = ex.sql(
+        "SELECT job_name, schedule_key, paused FROM cairn_job_schedule_pauses \
+         ORDER BY job_name, schedule_key",
+    );
+    ex.fetch(&sql, |r| Ok((r.text(0)?, r.text(1)?, r.int(2)? != 0)))
+        .await
+}
+
 pub(crate) async fn tag_limits<E: Exec>(ex: &mut E) -> Result<Vec<(String, i64)>> {
     let sql = ex.sql("SELECT tag, slots FROM cairn_job_tag_limits ORDER BY tag");
     ex.fetch(&sql, |r| Ok((r.text(0)?, r.int(1)?))).await
@@ -1097,6 +1143,24 @@ macro_rules! job_store {
                     $crate::sql::jobs::fire_schedule(ex, &job, &key, last_ms, to_ms, new.as_ref())
                         .await
                 })
+            }
+
+            async fn set_job_schedule_paused(
+                &self,
+                job: &str,
+                key: &str,
+                paused: Option<bool>,
+                now_ms: i64,
+            ) -> $crate::Result<()> {
+                let (job, key) = (job.to_string(), key.to_string());
+                $write!(self, |ex| $crate::sql::jobs::set_schedule_paused(
+                    ex, &job, &key, paused, now_ms
+                )
+                .await)
+            }
+
+            async fn job_schedule_pauses(&self) -> $crate::Result<Vec<(String, String, bool)>> {
+                $read!(self, |ex| $crate::sql::jobs::schedule_pauses(ex).await)
             }
 
             async fn set_job_tag_limit(&self, tag: &str, slots: Option<i64>) -> $crate::Result<()> {

@@ -13,7 +13,7 @@ use cairn_core::entities::{Run, ViewType};
 use cairn_core::jobs::{JobRun, JobRunId, LogLine, State, StepRun};
 use cairn_jobs::spec::{ParamType, ScheduleKind, Trigger};
 use cairn_jobs::JobSpec;
-use cairn_service::jobs::Start;
+use cairn_service::jobs::{ScheduleState, Start};
 use cairn_service::Services;
 use maud::{html, Markup};
 use serde_json::{Map, Value};
@@ -52,6 +52,7 @@ pub struct JobRow {
     pub job: Arc<JobSpec>,
     pub error: Option<String>,
     pub last: Option<JobRun>,
+    pub schedules: Vec<ScheduleState>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,15 +84,15 @@ impl JobList {
         for r in &recent {
             last.entry(r.job_name.as_str()).or_insert(r);
         }
-        let jobs = lib
-            .jobs
-            .values()
-            .map(|j| JobRow {
+        let mut jobs = Vec::with_capacity(lib.jobs.len());
+        for j in lib.jobs.values() {
+            jobs.push(JobRow {
                 job: Arc::clone(j),
                 error: lib.error_for(&j.name).map(str::to_string),
                 last: last.get(j.name.as_str()).map(|r| (*r).clone()),
-            })
-            .collect();
+                schedules: state.jobs.schedules(j).await?,
+            });
+        }
         let active: Vec<&std::path::Path> = lib.jobs.values().map(|j| j.file.as_path()).collect();
         let broken = lib
             .errors
@@ -127,7 +128,7 @@ impl JobList {
                                     @if row.error.is_some() { " " span.status.failed title="its latest edit does not read" { "edit refused" } }
                                 }
                                 td.num { (row.job.steps.len()) }
-                                td { (schedules_summary(&row.job)) }
+                                td { (schedules_summary(&row.schedules)) }
                                 td {
                                     @if let Some(r) = &row.last {
                                         a href=(run_url(r.run_id.as_str())) { (format::time_ms(Some(r.created_ms))) }
@@ -145,26 +146,13 @@ impl JobList {
     }
 }
 
-fn schedules_summary(job: &JobSpec) -> String {
-    let now = now_ms();
-    let next = job
-        .schedules
-        .iter()
-        .filter(|s| !s.paused)
-        .filter_map(|s| cairn_jobs::schedule::next_after(s, now))
-        .min();
-    match (job.schedules.len(), next) {
+fn schedules_summary(schedules: &[ScheduleState]) -> String {
+    let next = schedules.iter().filter_map(|s| s.next_ms).min();
+    match (schedules.len(), next) {
         (0, _) => String::new(),
         (n, Some(t)) => format!("{n}, next {}", format::time_ms(Some(t))),
         (n, None) => format!("{n}, paused"),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 // ---- a job -------------------------------------------------------------------------
@@ -175,6 +163,7 @@ pub struct JobPage {
     /// The error of the file's latest edit, when it does not read.
     pub error: Option<String>,
     pub runs: Vec<JobRun>,
+    pub schedules: Vec<ScheduleState>,
     /// A refused run form: the message, and what was typed.
     pub form_error: Option<String>,
     pub given: Params,
@@ -198,10 +187,12 @@ impl JobPage {
             .library_state()
             .and_then(|s| s.error_for(name).map(str::to_string));
         let runs = state.jobs.list_runs(Some(name), RUNS).await?;
+        let schedules = state.jobs.schedules(&job).await?;
         Ok(JobPage {
             job,
             error,
             runs,
+            schedules,
             form_error,
             given,
         })
@@ -209,7 +200,6 @@ impl JobPage {
 
     pub fn render(&self) -> Markup {
         let j = &self.job;
-        let now = now_ms();
         let body = html! {
             (layout::crumbs(&[("Jobs", Some("/jobs".into())), (&j.name, None)]))
             h1 { (j.name) }
@@ -233,17 +223,24 @@ impl JobPage {
                 div {
                     h2 { "Steps" }
                     (dag(&j.steps.iter().map(|s| (s.name.clone(), s.needs.clone(), None, s.kind.clone())).collect::<Vec<_>>()))
-                    @if !j.schedules.is_empty() {
+                    @if !self.schedules.is_empty() {
                         h2 { "Schedules" }
-                        ul {
-                            @for s in &j.schedules {
-                                li {
+                        ul.schedules {
+                            @for s in &self.schedules {
+                                li data-schedule=(s.index) {
                                     @match &s.when {
                                         ScheduleKind::Cron { expr, timezone } => { "cron " code { (expr) } " (" (timezone) ")" },
                                         ScheduleKind::Interval { every } => { "every " (format!("{}", humantime::format_duration(*every))) },
                                     }
-                                    @if s.paused { " — " span.muted { "paused" } } @else {
-                                        " — next " (format::time_ms(cairn_jobs::schedule::next_after(s, now)))
+                                    @if s.paused {
+                                        " — " span.muted.schedule-state { "paused" }
+                                        @if s.paused_in_file { span.muted { " (in the file)" } }
+                                    } @else {
+                                        " — " span.schedule-state { "next " (format::time_ms(s.next_ms)) }
+                                    }
+                                    " "
+                                    form.inline method="post" action={ (job_url(&j.name)) "/schedules/" (s.index) "/" (if s.paused { "resume" } else { "pause" }) } {
+                                        button.kids type="submit" { (if s.paused { "Resume" } else { "Pause" }) }
                                     }
                                 }
                             }
@@ -600,6 +597,20 @@ async fn mlflow_runs_of(state: &Services, job_run: &str) -> UiResult<Vec<Run>> {
         )
         .await?;
     Ok(page.items)
+}
+
+/// Pauses or resumes a schedule from its job's page.
+pub async fn set_schedule_paused(
+    state: &Services,
+    name: String,
+    index: String,
+    paused: bool,
+) -> UiResult<Reply> {
+    let index: usize = index
+        .parse()
+        .map_err(|_| UiError::BadInput(format!("schedule `{index}` is not a number")))?;
+    state.jobs.set_schedule_paused(&name, index, paused).await?;
+    Ok(Reply::redirect(&job_url(&name)))
 }
 
 /// Cancels a run from its page.
