@@ -78,6 +78,12 @@ for w in 1 2; do
     --scratch "$DIR/scratch-w$w" > "$DIR/worker$w.log" 2>&1 &
   PIDS+=("$!")
 done
+sleep 1
+# Latency again, through the workers on the REST API (long-polling claims): what
+# Prefect's separate worker processes compare with.
+python3 "$ROOT/bench/jobs_bench.py" cairn --url "http://127.0.0.1:$port" --starts "$STARTS" \
+  --phase latency --latency-runs "$LATENCY_RUNS" | tail -1 > "$OUT/cairn-latency-workers.json"
+rm -f "$STARTS"
 python3 "$ROOT/bench/jobs_bench.py" cairn --url "http://127.0.0.1:$port" --starts "$STARTS" \
   --phase throughput --runs "$RUNS" | tail -1 > "$OUT/cairn-throughput.json"
 kill "$cpid"; wait "$cpid" 2>/dev/null || true

@@ -207,6 +207,10 @@ pub struct Claim {
     pub now_ms: i64,
     /// How long a claim holds without a heartbeat.
     pub lease_ms: i64,
+    /// How long the server may hold the request while nothing is ready (a long poll:
+    /// a step created meanwhile is answered at once); 0 answers at once.
+    #[serde(default)]
+    pub wait_ms: i64,
 }
 
 /// A step claimed, with what running it takes.

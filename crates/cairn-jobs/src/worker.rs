@@ -63,6 +63,10 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How often the queue is asked when nothing wakes the worker.
     pub poll: Duration,
+    /// How long each claim may wait on the server for a step (a long poll, so a
+    /// worker on another machine starts a new step within milliseconds without
+    /// asking many times a second); zero for a worker the server wakes in process.
+    pub long_poll: Duration,
     /// The cairn binary `cairn` in a step's argv stands for.
     pub cairn_bin: PathBuf,
     /// Given to steps as `MLFLOW_TRACKING_URI`.
@@ -187,8 +191,14 @@ impl Worker {
                     max: free,
                     now_ms: now_ms(),
                     lease_ms: self.cfg.lease.as_millis() as i64,
+                    wait_ms: self.cfg.long_poll.as_millis() as i64,
                 };
-                match self.api.claim(claim).await {
+                let asked = tokio::time::Instant::now();
+                let answer = tokio::select! {
+                    a = self.api.claim(claim) => a,
+                    () = shutdown.cancelled() => break,
+                };
+                match answer {
                     Ok(steps) => {
                         let got = steps.len();
                         for step in steps {
@@ -196,6 +206,16 @@ impl Worker {
                         }
                         if got == free {
                             continue; // more may be waiting
+                        }
+                        // A long-polling worker asks again at once: the server holds
+                        // the claim until there is work. One answered empty before its
+                        // wait ended (the server is shutting down) waits a poll first.
+                        if !self.cfg.long_poll.is_zero()
+                            && (got > 0
+                                || asked.elapsed() + Duration::from_millis(200)
+                                    >= self.cfg.long_poll)
+                        {
+                            continue;
                         }
                     }
                     Err(e) => {

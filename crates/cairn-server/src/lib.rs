@@ -197,6 +197,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let jobs = self.start_jobs();
+        // Workers' long polls end when shutdown starts, not after it: graceful shutdown
+        // waits for every request in flight.
+        let service = self.state.jobs.clone();
+        let shutdown = async move {
+            shutdown.await;
+            service.close();
+        };
         // Small JSON answers must not wait for Nagle's algorithm and the client's
         // delayed ACK (40 ms per request on Linux).
         let listener = self.listener.tap_io(|tcp| {
@@ -245,6 +252,8 @@ impl Server {
                         slots: config.worker_slots,
                         lease: config.lease,
                         poll: std::time::Duration::from_secs(1),
+                        // Woken in process when a run is created here.
+                        long_poll: std::time::Duration::ZERO,
                         cairn_bin: config.cairn_bin.clone(),
                         tracking_uri,
                         scratch: config.scratch.clone(),

@@ -68,6 +68,9 @@ impl Start {
 /// over within this after the leader dies.
 const LEADER_LEASE_MS: i64 = 10_000;
 
+/// The longest a worker's claim waits on the server for a step.
+const MAX_CLAIM_WAIT_MS: i64 = 20_000;
+
 pub struct JobService {
     store: Arc<dyn JobStore>,
     /// The jobs folder, once `cairn server` attached one (none: no jobs).
@@ -77,6 +80,10 @@ pub struct JobService {
     holder: String,
     /// Workers in this process, woken when a run is created here.
     wakers: Mutex<Vec<Arc<Notify>>>,
+    /// Claims waiting (long polls of workers elsewhere), woken with the workers.
+    ready: Notify,
+    /// Set when the server shuts down: waiting claims answer at once.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 fn job_error(e: JobError) -> MlflowError {
@@ -96,7 +103,15 @@ impl JobService {
             registry,
             holder: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
             wakers: Mutex::new(Vec::new()),
+            ready: Notify::new(),
+            closing: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Ends waiting claims now and answers later ones at once (the server is
+    /// shutting down).
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     /// Serves the jobs of `library` (once; later calls change nothing).
@@ -125,6 +140,7 @@ impl JobService {
         for w in self.wakers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             w.notify_one();
         }
+        self.ready.notify_waiters();
     }
 
     /// The job `name` as its file defines it now.
@@ -264,10 +280,31 @@ impl JobService {
         if claim.worker.is_empty() {
             return Err(MlflowError::missing("worker"));
         }
-        claim.now_ms = now_ms();
         claim.max = claim.max.clamp(1, 64);
         claim.lease_ms = claim.lease_ms.clamp(1_000, 3_600_000);
-        Ok(self.store.claim_job_steps(claim).await?)
+        let deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_millis(claim.wait_ms.clamp(0, MAX_CLAIM_WAIT_MS) as u64);
+        loop {
+            // Registered before the store is asked, so a run created between the
+            // answer and the wait still wakes this claim.
+            let ready = self.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            claim.now_ms = now_ms();
+            let steps = self.store.claim_job_steps(claim.clone()).await?;
+            let now = tokio::time::Instant::now();
+            if !steps.is_empty() || now >= deadline || self.closing.is_cancelled() {
+                return Ok(steps);
+            }
+            // Asked again at least every second: a retry's delay ends, or another
+            // replica (which cannot wake this one) created a run.
+            let wake = deadline.min(now + std::time::Duration::from_secs(1));
+            tokio::select! {
+                () = ready => {}
+                () = tokio::time::sleep_until(wake) => {}
+                () = self.closing.cancelled() => {}
+            }
+        }
     }
 
     pub async fn heartbeat(

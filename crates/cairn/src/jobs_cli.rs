@@ -388,6 +388,7 @@ pub async fn run_worker(
             slots: args.slots.max(1),
             lease: args.lease,
             poll: Duration::from_millis(500),
+            long_poll: Duration::from_secs(10),
             cairn_bin: std::env::current_exe().context("the path of this cairn binary")?,
             tracking_uri: args.server.tracking_uri.clone(),
             scratch,

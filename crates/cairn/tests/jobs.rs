@@ -121,6 +121,7 @@ both_backends!(
     a_tag_limit_of_one_holds_across_two_workers,
     a_schedule_fires_once_per_time_across_replicas_and_a_restart,
     a_paused_schedule_starts_nothing_and_resumes_without_catching_up,
+    a_waiting_claim_is_answered_when_a_run_is_created,
     an_alias_move_triggers_a_job,
     an_edit_applies_to_the_next_run_and_a_broken_one_keeps_the_last_good,
     a_killed_worker_s_step_crashes_and_is_retried_on_another,
@@ -592,6 +593,67 @@ async fn a_paused_schedule_starts_nothing_and_resumes_without_catching_up(env: E
         .await
         .unwrap_err();
     assert!(err.to_string().contains("`schedule`"), "{err}");
+}
+
+fn claim(worker: &str, wait_ms: i64) -> cairn_core::jobs::Claim {
+    cairn_core::jobs::Claim {
+        worker: worker.into(),
+        pool: "default".into(),
+        max: 1,
+        now_ms: 0,
+        lease_ms: 10_000,
+        wait_ms,
+    }
+}
+
+/// A worker's claim is a long poll: held while nothing is ready, answered as soon as
+/// a run is created (not at the end of its wait), and ended when the server stops.
+async fn a_waiting_claim_is_answered_when_a_run_is_created(env: Env) {
+    env.write_job(
+        "one.yaml",
+        "name: one\nsteps:\n  - name: s\n    kind: command\n    argv: ['true']\n",
+    );
+    let server = env.server("s", &["--worker-slots", "0"]);
+    let c = Client::new(&server.url);
+    wait_job(&c, "one", None).await;
+
+    // Nothing ready and no wait: an empty answer.
+    assert!(c.claim_job_steps(claim("w", 0)).await.unwrap().is_empty());
+
+    // A claim waiting up to 20 s gets the run created 1 s into its wait.
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let asked = Instant::now();
+            let steps = c.claim_job_steps(claim("w", 20_000)).await.unwrap();
+            (steps, asked.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "the claim did not wait");
+    let run = c.run_job("one", Map::new()).await.unwrap();
+    let (steps, took) = waiting.await.unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].run.run_id, run.run_id);
+    assert!(
+        took < Duration::from_secs(15),
+        "answered at its deadline, not on the run: {took:?}"
+    );
+
+    // A claim waiting when the server is asked to stop does not hold the stop up.
+    let held = {
+        let c = c.clone();
+        tokio::spawn(async move { c.claim_job_steps(claim("w", 20_000)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopping = Instant::now();
+    server.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(15),
+        "the server waited for a claim's long poll to stop: {:?}",
+        stopping.elapsed()
+    );
+    let _ = held.await.unwrap();
 }
 
 async fn an_alias_move_triggers_a_job(env: Env) {
