@@ -14,6 +14,7 @@
 pub mod artifacts;
 pub mod jobs;
 pub mod logged_models;
+pub mod monitor;
 pub mod predictions;
 pub mod registry;
 pub mod tracking;

@@ -978,6 +978,83 @@ impl Client {
     }
 }
 
+/// cairn's online evaluation (`/api/2.0/cairn/ground-truth`, `evaluations`, `monitor`).
+impl Client {
+    /// Writes ground truth (all or none).
+    pub async fn log_ground_truth(
+        &self,
+        records: &[cairn_core::monitor::GroundTruth],
+    ) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/api/2.0/cairn/ground-truth/log-batch",
+                self.base
+            ))
+            .json(&cairn_api_types::monitor::LogGroundTruthRequest {
+                ground_truth: records.to_vec(),
+            })
+            .send()
+            .await?;
+        Self::decode::<Empty>(resp).await.map(drop)
+    }
+
+    /// An entity's ground truth with the values it replaced.
+    pub async fn get_ground_truth(
+        &self,
+        model_name: &str,
+        entity_id: &str,
+    ) -> Result<cairn_core::monitor::GroundTruthEntry> {
+        let request = cairn_api_types::monitor::GetGroundTruthRequest {
+            model_name: Some(model_name.to_string()),
+            entity_id: Some(entity_id.to_string()),
+        };
+        let resp = self
+            .http
+            .get(format!("{}/api/2.0/cairn/ground-truth/get", self.base))
+            .query(&query_pairs(&request)?)
+            .send()
+            .await?;
+        let r: cairn_api_types::monitor::GetGroundTruthResponse = Self::decode(resp).await?;
+        Ok(r.ground_truth)
+    }
+
+    /// Each model version's metrics over its labelled predictions.
+    pub async fn evaluate_online(
+        &self,
+        request: &cairn_api_types::monitor::OnlineEvaluationRequest,
+    ) -> Result<cairn_core::monitor::OnlineEvaluation> {
+        let resp = self
+            .http
+            .get(format!("{}/api/2.0/cairn/evaluations/online", self.base))
+            .query(&query_pairs(request)?)
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    /// A model's stored evaluation or drift reports, newest first.
+    pub async fn monitor_reports(
+        &self,
+        model_name: &str,
+        kind: &str,
+    ) -> Result<Vec<cairn_core::monitor::MonitorReport>> {
+        let request = cairn_api_types::monitor::ListReportsRequest {
+            model_name: Some(model_name.to_string()),
+            kind: Some(kind.to_string()),
+            max_results: None,
+        };
+        let resp = self
+            .http
+            .get(format!("{}/api/2.0/cairn/monitor/reports", self.base))
+            .query(&query_pairs(&request)?)
+            .send()
+            .await?;
+        let r: cairn_api_types::monitor::ListReportsResponse = Self::decode(resp).await?;
+        Ok(r.reports)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ pub mod error;
 pub mod ids;
 pub mod jobs;
 pub mod logged_model;
+pub mod metrics;
+pub mod monitor;
 pub mod names;
 pub mod page_token;
 pub mod predictions;

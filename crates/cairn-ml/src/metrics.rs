@@ -4,14 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassStats {
-    pub label: String,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub support: u64,
-}
+use cairn_core::metrics::{cumulative_counts, ratio};
+pub use cairn_core::metrics::{roc_auc, ClassStats};
 
 /// Everything the evaluation logs about one labelled set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,35 +82,7 @@ pub fn evaluate(
     for (&t, &p) in y_true.iter().zip(y_pred) {
         confusion[t][p] += 1;
     }
-    let n = y_true.len() as f64;
-    let correct: u64 = (0..n_labels).map(|k| confusion[k][k]).sum();
-    let mut per_class = Vec::with_capacity(n_labels);
-    for (k, label) in labels.iter().enumerate() {
-        let tp = confusion[k][k] as f64;
-        let support: u64 = confusion[k].iter().sum();
-        let predicted: u64 = confusion.iter().map(|row| row[k]).sum();
-        let precision = ratio(tp, predicted as f64);
-        let recall = ratio(tp, support as f64);
-        let f1 = ratio(2.0 * tp, predicted as f64 + support as f64);
-        per_class.push(ClassStats {
-            label: label.clone(),
-            precision,
-            recall,
-            f1,
-            support,
-        });
-    }
-    let mean = |f: fn(&ClassStats) -> f64| per_class.iter().map(f).sum::<f64>() / n_labels as f64;
-    let total_support: f64 = per_class.iter().map(|c| c.support as f64).sum();
-    let weighted = |f: fn(&ClassStats) -> f64| {
-        ratio(
-            per_class
-                .iter()
-                .map(|c| f(c) * c.support as f64)
-                .sum::<f64>(),
-            total_support,
-        )
-    };
+    let summary = cairn_core::metrics::summarise(labels, &confusion);
     let (roc_auc_ovr, pr_auc_ovr, ece) = match proba {
         Some(p) => {
             let (roc, pr) = one_vs_rest(y_true, p);
@@ -126,14 +92,14 @@ pub fn evaluate(
     };
     let curves = proba.map(|p| curves(labels, y_true, p));
     Report {
-        accuracy: ratio(correct as f64, n),
-        macro_precision: mean(|c| c.precision),
-        macro_recall: mean(|c| c.recall),
-        macro_f1: mean(|c| c.f1),
-        weighted_precision: weighted(|c| c.precision),
-        weighted_recall: weighted(|c| c.recall),
-        weighted_f1: weighted(|c| c.f1),
-        per_class,
+        accuracy: summary.accuracy,
+        macro_precision: summary.macro_precision,
+        macro_recall: summary.macro_recall,
+        macro_f1: summary.macro_f1,
+        weighted_precision: summary.weighted_precision,
+        weighted_recall: summary.weighted_recall,
+        weighted_f1: summary.weighted_f1,
+        per_class: summary.per_class,
         labels: labels.to_vec(),
         confusion,
         roc_auc_ovr,
@@ -201,14 +167,6 @@ fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
-    if b == 0.0 {
-        0.0
-    } else {
-        a / b
-    }
-}
-
 fn one_vs_rest(y_true: &[usize], proba: &[Vec<f32>]) -> (Option<f64>, Option<f64>) {
     let n_classes = proba.first().map_or(0, Vec::len);
     let (mut roc, mut pr, mut counted) = (0.0, 0.0, 0);
@@ -228,46 +186,6 @@ fn one_vs_rest(y_true: &[usize], proba: &[Vec<f32>]) -> (Option<f64>, Option<f64
         return (None, None);
     }
     (Some(roc / counted as f64), Some(pr / counted as f64))
-}
-
-/// `(true positives, false positives)` after each distinct score, highest first.
-fn cumulative_counts(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut out = Vec::new();
-    let (mut tp, mut fp) = (0.0, 0.0);
-    for (i, &o) in order.iter().enumerate() {
-        if positive[o] {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        let last_of_tie = order
-            .get(i + 1)
-            .is_none_or(|&next| scores[next] != scores[o]);
-        if last_of_tie {
-            out.push((tp, fp));
-        }
-    }
-    out
-}
-
-/// Area under the ROC curve (trapezoids through every distinct threshold, as
-/// `sklearn.metrics.roc_auc_score`); `None` when one class is absent.
-pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
-    let counts = cumulative_counts(scores, positive);
-    let &(p, n) = counts.last()?;
-    if p == 0.0 || n == 0.0 {
-        return None;
-    }
-    let (mut area, mut prev_tpr, mut prev_fpr) = (0.0, 0.0, 0.0);
-    for (tp, fp) in counts {
-        let (tpr, fpr) = (tp / p, fp / n);
-        area += (fpr - prev_fpr) * (tpr + prev_tpr) / 2.0;
-        prev_tpr = tpr;
-        prev_fpr = fpr;
-    }
-    Some(area)
 }
 
 /// Average precision, `sum_n (R_n - R_{n-1}) P_n` over distinct thresholds, as

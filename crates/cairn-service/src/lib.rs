@@ -9,6 +9,7 @@
 pub mod artifacts;
 pub mod jobs;
 pub mod logged_models;
+pub mod monitor;
 pub mod predictions;
 pub mod registry;
 pub mod tracking;
@@ -20,6 +21,7 @@ use cairn_store::Stores;
 
 pub use artifacts::ArtifactService;
 pub use jobs::JobService;
+pub use monitor::MonitorService;
 pub use predictions::PredictionService;
 pub use registry::RegistryService;
 pub use tracking::TrackingService;
@@ -33,6 +35,7 @@ pub struct Services {
     pub artifacts: Arc<ArtifactService>,
     pub predictions: Arc<PredictionService>,
     pub jobs: Arc<JobService>,
+    pub monitor: Arc<MonitorService>,
 }
 
 impl Services {
@@ -45,6 +48,7 @@ impl Services {
             tracking,
             artifacts: Arc::new(ArtifactService::new(artifacts)),
             predictions: Arc::new(PredictionService::new(stores.predictions)),
+            monitor: Arc::new(MonitorService::new(stores.monitor)),
         }
     }
 }

@@ -24,6 +24,7 @@ use cairn_core::jobs::{
     Claim, ClaimedStep, JobEvent, JobRun, JobRunId, LogLine, NewLogLine, StepOutcome, StepRun,
 };
 use cairn_core::logged_model::{LoggedModel, LoggedModelStatus};
+use cairn_core::monitor::{GroundTruth, GroundTruthEntry, MonitorReport};
 use cairn_core::predictions::{PredictionRecord, PredictionSearch};
 use cairn_core::registry::{AliasEvent, ModelVersion, RegisteredModel, Stage};
 
@@ -31,8 +32,9 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    ExperimentSearch, HistoryRange, LoggedModelSearch, NewExperiment, NewJobRun, NewLoggedModel,
-    NewModelVersion, NewRun, NewStep, RegistrySearch, RunSearch,
+    CoverageGroup, EvalScope, ExperimentSearch, HistoryRange, LabelGroup, LoggedModelSearch,
+    NewExperiment, NewJobRun, NewLoggedModel, NewModelVersion, NewMonitorReport, NewRun, NewStep,
+    RegistrySearch, RunSearch,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -321,6 +323,41 @@ pub trait JobStore: Send + Sync + 'static {
     async fn job_counts(&self) -> Result<(Vec<(String, String, i64)>, i64)>;
 }
 
+/// Ground truth and what online evaluation reads from it and the prediction log.
+#[async_trait]
+pub trait MonitorStore: Send + Sync + 'static {
+    /// Writes a batch in one transaction: a record replaces its entity's earlier value
+    /// (kept as a change when it differs); the same value again changes nothing.
+    async fn log_ground_truth(&self, records: Vec<GroundTruth>, now_ms: i64) -> Result<()>;
+    async fn ground_truth(&self, model: &str, entity: &str) -> Result<Option<GroundTruthEntry>>;
+    /// How many of a model's ground truths are labels, and how many values.
+    async fn ground_truth_kinds(&self, model: &str) -> Result<(i64, i64)>;
+    /// The outputs (JSON text) of the model's newest logged prediction.
+    async fn latest_outputs(&self, model: &str) -> Result<Option<String>>;
+    /// Predictions and labelled predictions per version and window.
+    async fn eval_coverage(&self, scope: &EvalScope) -> Result<Vec<CoverageGroup>>;
+    /// Labelled predictions counted per (version, window, predicted, true label), the
+    /// prediction read from the outputs' `key`.
+    async fn eval_label_groups(&self, scope: &EvalScope, key: &str) -> Result<Vec<LabelGroup>>;
+    /// Labelled rows one by one: (version, window, the outputs' `key` as text, true
+    /// label, true value).
+    async fn eval_labelled_rows(
+        &self,
+        scope: &EvalScope,
+        key: &str,
+    ) -> Result<Vec<(i64, i64, Option<String>, Option<String>, Option<f64>)>>;
+    async fn add_monitor_report(&self, new: NewMonitorReport, now_ms: i64) -> Result<()>;
+    /// A model's reports of one kind, newest first.
+    async fn monitor_reports(
+        &self,
+        model: &str,
+        kind: &str,
+        limit: i64,
+    ) -> Result<Vec<MonitorReport>>;
+    /// The newest report per (model, version, kind), without the whole report.
+    async fn latest_monitor_reports(&self) -> Result<Vec<MonitorReport>>;
+}
+
 /// The stores one backend provides; all are the same object underneath.
 #[derive(Clone)]
 pub struct Stores {
@@ -329,6 +366,7 @@ pub struct Stores {
     pub registry: Arc<dyn RegistryStore>,
     pub predictions: Arc<dyn PredictionStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub monitor: Arc<dyn MonitorStore>,
 }
 
 /// What a database holds, as `cairn db check` reports it.
@@ -458,7 +496,8 @@ pub async fn open_with_pool(
             logged_models: store.clone(),
             registry: store.clone(),
             predictions: store.clone(),
-            jobs: store,
+            jobs: store.clone(),
+            monitor: store,
         });
     }
     if postgres::is_postgres_uri(uri) {
@@ -468,7 +507,8 @@ pub async fn open_with_pool(
             logged_models: store.clone(),
             registry: store.clone(),
             predictions: store.clone(),
-            jobs: store,
+            jobs: store.clone(),
+            monitor: store,
         });
     }
     Err(StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))

@@ -114,3 +114,55 @@ pub struct NewStep {
     pub retry: cairn_core::jobs::RetryPolicy,
     pub timeout_ms: Option<i64>,
 }
+
+/// What an online evaluation reads: a model's predictions in `[since_ms, until_ms)`,
+/// one version or all, cut into windows of `width_ms` counted from `origin_ms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalScope {
+    pub model_name: String,
+    pub version: Option<i64>,
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub alias: Option<String>,
+    pub origin_ms: i64,
+    pub width_ms: i64,
+}
+
+/// Predictions of one version in one window, and how many have ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageGroup {
+    pub version: i64,
+    pub bucket_ms: i64,
+    pub predictions: i64,
+    pub labelled: i64,
+    /// Sum and largest of (ground truth's event time - prediction time) over the
+    /// labelled rows.
+    pub delay_sum_ms: Option<f64>,
+    pub delay_max_ms: Option<i64>,
+}
+
+/// Labelled predictions of one version in one window with one (predicted, true)
+/// pair: a cell of the window's confusion matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelGroup {
+    pub version: i64,
+    pub bucket_ms: i64,
+    /// `None` when the logged outputs have no such key.
+    pub predicted: Option<String>,
+    pub truth: String,
+    pub count: i64,
+}
+
+/// An evaluation or drift result to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMonitorReport {
+    pub model_name: String,
+    pub model_version: Option<i64>,
+    /// `evaluation` or `drift`.
+    pub kind: String,
+    pub window_start_ms: Option<i64>,
+    pub window_end_ms: Option<i64>,
+    pub job_run_id: Option<String>,
+    pub summary: serde_json::Value,
+    pub report: serde_json::Value,
+}

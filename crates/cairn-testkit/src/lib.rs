@@ -77,3 +77,24 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A Python that imports every one of `modules`: `$CAIRN_PYTHON`, the project's
+/// `.venv`, or `python3`, the first that does. The reference tools (scikit-learn,
+/// Evidently, ...) run in it beside cairn on the same data.
+pub fn python_with(modules: &[&str]) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = [
+        std::env::var_os("CAIRN_PYTHON").map(std::path::PathBuf::from),
+        Some(root.join(".venv/bin/python")),
+        Some(std::path::PathBuf::from("python3")),
+    ];
+    let import = format!("import {}", modules.join(", "));
+    candidates.into_iter().flatten().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", &import])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}

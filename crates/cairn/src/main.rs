@@ -1,6 +1,7 @@
 //! `cairn`: the command line of the whole platform.
 
 mod jobs_cli;
+mod monitor_cli;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,16 @@ enum Command {
     /// on this machine (leases renewed by heartbeat; a killed worker's steps are
     /// retried elsewhere).
     Worker(jobs_cli::WorkerArgs),
+    /// Data drift between a reference and a current data set (Evidently's tests and
+    /// defaults); exits 1 when the dataset drifts, for CI.
+    #[command(subcommand)]
+    Drift(monitor_cli::DriftCommand),
+    /// Ground truth for logged predictions, from a CSV or Parquet file.
+    #[command(subcommand, name = "ground-truth")]
+    GroundTruth(monitor_cli::GroundTruthCommand),
+    /// Model evaluation: each version's online metrics over its labelled predictions.
+    #[command(subcommand)]
+    Eval(monitor_cli::EvalCommand),
 }
 
 #[derive(clap::Args)]
@@ -609,22 +620,29 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-        .and_then(|runtime| match cli.command {
-            Command::Server(args) => runtime.block_on(run_server(args)),
-            Command::Serve(args) => runtime.block_on(run_serve(args)),
-            Command::Db(command) => runtime.block_on(run_db(command)),
-            Command::Import(args) => runtime.block_on(run_import(args)),
-            Command::Train(args) => runtime.block_on(run_train(args)),
-            Command::Job(command) => runtime.block_on(jobs_cli::run(command)),
-            Command::Worker(args) => {
-                runtime.block_on(jobs_cli::run_worker(args, shutdown_signal()))
-            }
-        });
+        .and_then(|runtime| runtime.block_on(run_command(cli.command)));
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a command; most answer success or an error, a drift check its verdict.
+async fn run_command(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    let done = match command {
+        Command::Drift(command) => return Ok(monitor_cli::drift(command).await),
+        Command::Server(args) => run_server(args).await,
+        Command::Serve(args) => run_serve(args).await,
+        Command::Db(command) => run_db(command).await,
+        Command::Import(args) => run_import(args).await,
+        Command::Train(args) => run_train(args).await,
+        Command::Job(command) => jobs_cli::run(command).await,
+        Command::Worker(args) => jobs_cli::run_worker(args, shutdown_signal()).await,
+        Command::GroundTruth(command) => monitor_cli::ground_truth(command).await,
+        Command::Eval(command) => monitor_cli::eval(command).await,
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }

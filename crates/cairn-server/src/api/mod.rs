@@ -7,6 +7,7 @@ mod artifacts;
 mod jobs;
 mod logged_models;
 mod meta;
+mod monitor;
 mod predictions;
 mod registry;
 mod tracking;
@@ -38,7 +39,12 @@ pub fn router(state: Services) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow_v2)
         .nest(ARTIFACTS_PREFIX, artifacts.clone())
         .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
-        .nest(CAIRN_PREFIX, predictions::routes().merge(jobs::routes()))
+        .nest(
+            CAIRN_PREFIX,
+            predictions::routes()
+                .merge(jobs::routes())
+                .merge(monitor::routes()),
+        )
         .merge(artifacts::root_routes())
         .merge(meta::routes())
         .fallback(not_found)
@@ -97,6 +103,7 @@ enum Errors {
         (name = "logged-models", description = "MLflow 3's logged models"),
         (name = "artifacts", description = "Artifact files, through the server's proxy"),
         (name = "predictions", description = "cairn's prediction log, written by the serving endpoints"),
+        (name = "evaluation", description = "cairn's online evaluation: ground truth, each model version's metrics over the prediction log, evaluation and drift reports"),
         (name = "jobs", description = "cairn's jobs: the jobs folder's jobs, their runs, and the worker protocol"),
         (name = "server", description = "Probes and capabilities"),
     )
@@ -113,6 +120,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .nest(ARTIFACTS_PREFIX, artifacts::Api::openapi())
         .nest(CAIRN_PREFIX, predictions::Api::openapi())
         .nest(CAIRN_PREFIX, jobs::Api::openapi())
+        .nest(CAIRN_PREFIX, monitor::Api::openapi())
         .merge_from(artifacts::RootApi::openapi())
         .merge_from(meta::Api::openapi())
         .merge_from(crate::metrics::Api::openapi())

@@ -38,6 +38,7 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
 crate::sql::logged_models::logged_model_store!(PgStore, pg_read, pg_write);
 crate::sql::registry::registry_store!(PgStore, pg_read, pg_write);
 crate::sql::jobs::job_store!(PgStore, pg_read, pg_write);
+crate::sql::monitor::monitor_store!(PgStore, pg_read, pg_write);
 
 /// The tracking and registry store on one connection pool.
 pub struct PgStore {
@@ -184,7 +185,10 @@ pub(crate) async fn ensure_schema(pool: &PgPool, default_artifact_root: &str) ->
     for stmt in schema::POSTGRES_CAIRN_DDL {
         sqlx::query(stmt).execute(&mut *tx).await?;
     }
-    for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Postgres) {
+    for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Postgres)
+        .into_iter()
+        .chain(crate::sql::monitor::ddl(crate::sql::Dialect::Postgres))
+    {
         sqlx::query(&stmt).execute(&mut *tx).await?;
     }
     // MLflow's own store inserts experiment 0 with an explicit id; the sequence is

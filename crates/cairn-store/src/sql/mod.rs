@@ -2,7 +2,7 @@
 //! is ever spliced into SQL), the translation of search clauses into SQL over
 //! MLflow's tables ([`search`]), and every store operation written once as a script
 //! over an executor ([`exec`]) for both drivers: [`tracking`], [`registry`],
-//! [`logged_models`], [`predictions`], [`jobs`].
+//! [`logged_models`], [`predictions`], [`jobs`], [`monitor`].
 //!
 //! The dialects differ here only where they must, each spot saying why: placeholders
 //! (`?N` against `$N`, see [`Sql::new`]), SQLite's `INDEXED BY` hints and chunked
@@ -11,6 +11,7 @@
 pub(crate) mod exec;
 pub(crate) mod jobs;
 pub(crate) mod logged_models;
+pub(crate) mod monitor;
 pub(crate) mod predictions;
 pub(crate) mod registry;
 pub(crate) mod search;

@@ -42,6 +42,7 @@ use writer::Writer;
 crate::sql::logged_models::logged_model_store!(SqliteStore, lite_read, lite_write);
 crate::sql::registry::registry_store!(SqliteStore, lite_read, lite_write);
 crate::sql::jobs::job_store!(SqliteStore, lite_read, lite_write);
+crate::sql::monitor::monitor_store!(SqliteStore, lite_read, lite_write);
 
 pub struct SqliteStore {
     writer: Writer,
@@ -192,7 +193,10 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
     for stmt in schema::SQLITE_CAIRN_DDL {
         tx.execute_batch(stmt)?;
     }
-    for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Sqlite) {
+    for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Sqlite)
+        .into_iter()
+        .chain(crate::sql::monitor::ddl(crate::sql::Dialect::Sqlite))
+    {
         tx.execute_batch(&stmt)?;
     }
     let has_default: bool = tx.query_row(

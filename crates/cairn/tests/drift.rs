@@ -1,0 +1,275 @@
+//! `cairn drift check` against Evidently 0.7.23 on the same files: for each column the
+//! same test, a score within 1e-6 relative, the same drift flag; the same count,
+//! share and dataset verdict; and the exit codes CI reads (0 stable, 1 drift, 2 bad
+//! input). Data sets are numeric, categorical, integer and boolean, with missing
+//! values, with references below, at and above Evidently's 1,000-row line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/evidently_drift.py");
+
+/// A Python with Evidently, and a folder with the generated data sets.
+fn setup() -> Option<(PathBuf, tempfile::TempDir)> {
+    let Some(python) = cairn_testkit::python_with(&["evidently", "pyarrow"]) else {
+        common::skip_or_fail("a Python with evidently 0.7.23 and pyarrow");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(&python)
+        .args([SCRIPT, "generate"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((python, dir))
+}
+
+fn evidently(python: &Path, reference: &Path, current: &Path, extra: &[&str]) -> Value {
+    let out = Command::new(python)
+        .args([SCRIPT, "check"])
+        .arg(reference)
+        .arg(current)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "evidently: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `cairn drift check`'s exit code and JSON.
+fn cairn(reference: &Path, current: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["drift", "check", "--format", "json", "--reference"])
+        .arg(reference)
+        .arg("--current")
+        .arg(current)
+        .args(extra)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (code, json, stderr)
+}
+
+fn same(what: &str, ours: &Value, theirs: &Value) {
+    let (ours_cols, theirs_cols) = (
+        ours["columns"].as_object().unwrap(),
+        theirs["columns"].as_object().unwrap(),
+    );
+    let mut a: Vec<_> = ours_cols.keys().collect();
+    let mut b: Vec<_> = theirs_cols.keys().collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "{what}: the columns checked");
+    for (name, t) in theirs_cols {
+        let o = &ours_cols[name];
+        assert_eq!(o["stattest"], t["stattest"], "{what}: {name}'s test");
+        assert_eq!(o["threshold"], t["threshold"], "{what}: {name}'s threshold");
+        assert_eq!(
+            o["drift"], t["drift"],
+            "{what}: {name}'s drift ({o} against {t})"
+        );
+        match (o["score"].as_f64(), t["score"].as_f64()) {
+            (Some(x), Some(y)) => assert!(
+                (x - y).abs() <= 1e-6 * y.abs().max(1e-300),
+                "{what}: {name}'s score: cairn {x:e}, evidently {y:e}"
+            ),
+            (x, y) => assert_eq!(x, y, "{what}: {name}'s score"),
+        }
+    }
+    for key in ["drifted_columns", "share", "dataset_drift"] {
+        assert_eq!(ours[key], theirs[key], "{what}: {key}");
+    }
+}
+
+#[test]
+fn drift_checks_equal_evidentlys_with_its_defaults_and_each_test() {
+    let Some((python, dir)) = setup() else { return };
+    let f = |name: &str| dir.path().join(name);
+    let cases: Vec<(&str, &str, Vec<&str>)> = vec![
+        // Small references: ks, chisquare and z by default.
+        ("ref500.csv", "cur500.csv", vec![]),
+        ("ref500.csv", "same500.csv", vec![]),
+        // The line: 1,000 rows is still small, 1,001 is not.
+        ("ref1000.csv", "cur1000.csv", vec![]),
+        ("ref1001.csv", "cur1001.csv", vec![]),
+        // Large references: wasserstein and jensenshannon by default.
+        ("ref5000.csv", "cur5000.csv", vec![]),
+        ("ref5000.csv", "same5000.csv", vec![]),
+        ("ref5000.parquet", "cur5000.parquet", vec![]),
+        // Each test on request, over the columns it takes.
+        (
+            "ref500.csv",
+            "cur500.csv",
+            vec![
+                "--stattest",
+                "ks",
+                "--numerical",
+                "num_same,num_shift,num_nan,int_many",
+                "--categorical",
+                "",
+            ],
+        ),
+        (
+            "ref5000.csv",
+            "cur5000.csv",
+            vec![
+                "--stattest",
+                "wasserstein",
+                "--numerical",
+                "num_same,num_shift,num_nan",
+                "--categorical",
+                "",
+            ],
+        ),
+        (
+            "ref500.csv",
+            "cur500.csv",
+            vec!["--stattest", "jensenshannon"],
+        ),
+        (
+            "ref5000.csv",
+            "cur5000.csv",
+            vec![
+                "--stattest",
+                "psi",
+                "--numerical",
+                "num_same,num_shift,num_nan",
+                "--categorical",
+                "cat_str,bin_str",
+            ],
+        ),
+        ("ref5000.csv", "cur5000.csv", vec!["--stattest", "kl_div"]),
+        (
+            "ref5000.csv",
+            "cur5000.csv",
+            vec![
+                "--stattest",
+                "chisquare",
+                "--numerical",
+                "",
+                "--categorical",
+                "cat_str,int_seven,cat_nan",
+            ],
+        ),
+        (
+            "ref5000.csv",
+            "cur5000.csv",
+            vec![
+                "--stattest",
+                "z",
+                "--numerical",
+                "",
+                "--categorical",
+                "bin_str,bool_col",
+            ],
+        ),
+        (
+            "ref500.csv",
+            "cur500.csv",
+            vec!["--stattest", "psi", "--threshold", "0.05"],
+        ),
+    ];
+    for (reference, current, extra) in cases {
+        let what = format!("{reference} against {current} {extra:?}");
+        let theirs = evidently(&python, &f(reference), &f(current), &extra);
+        // cairn takes the same options in its own flags.
+        let mut ours_args: Vec<String> = Vec::new();
+        let mut mapping = Vec::new();
+        for pair in extra.chunks(2) {
+            match pair[0] {
+                "--numerical" => mapping.push(format!("numerical={}", pair[1])),
+                "--categorical" => mapping.push(format!("categorical={}", pair[1])),
+                flag => ours_args.extend([flag.to_string(), pair[1].to_string()]),
+            }
+        }
+        if !mapping.is_empty() {
+            ours_args.extend(["--column-mapping".to_string(), mapping.join(";")]);
+        }
+        let args: Vec<&str> = ours_args.iter().map(String::as_str).collect();
+        let (code, ours, stderr) = cairn(&f(reference), &f(current), &args);
+        assert!(code == 0 || code == 1, "{what}: exit {code}: {stderr}");
+        same(&what, &ours, &theirs);
+        let drift = theirs["dataset_drift"].as_bool().unwrap();
+        assert_eq!(
+            code,
+            i32::from(drift),
+            "{what}: exit code for dataset_drift={drift}"
+        );
+    }
+}
+
+#[test]
+fn drift_check_exit_codes_say_stable_drift_or_bad_input() {
+    let Some((_python, dir)) = setup() else {
+        return;
+    };
+    let f = |name: &str| dir.path().join(name);
+    // Drift, with the dataset rule moved: 0 and 1 follow the share.
+    let (code, json, _) = cairn(
+        &f("ref5000.csv"),
+        &f("cur5000.csv"),
+        &["--drift-share", "0.1"],
+    );
+    assert_eq!(code, 1, "{json}");
+    let (code, _, _) = cairn(&f("ref5000.csv"), &f("same5000.csv"), &[]);
+    assert_eq!(code, 0);
+    // Bad input: 2, with a message naming what is wrong.
+    let (code, _, stderr) = cairn(&f("ref500.csv"), &f("missing.csv"), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("missing.csv"), "{stderr}");
+    let (code, _, stderr) = cairn(&f("ref500.csv"), &f("cur500.csv"), &["--stattest", "ks"]);
+    assert_eq!(code, 2, "ks does not take categorical columns");
+    assert!(stderr.contains("categorical column"), "{stderr}");
+    let (code, _, stderr) = cairn(&f("ref500.csv"), &f("cur500.csv"), &["--stattest", "nope"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nope"), "{stderr}");
+    std::fs::write(f("empty_ref.csv"), "a,b\n1,\n2,\n3,\n").unwrap();
+    std::fs::write(f("empty_cur.csv"), "a,b\n1,0.5\n2,0.1\n3,0.2\n").unwrap();
+    let (code, _, stderr) = cairn(&f("empty_ref.csv"), &f("empty_cur.csv"), &[]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("'b'") && stderr.contains("reference"),
+        "{stderr}"
+    );
+
+    // The HTML report: a row and a drawing per column.
+    let html = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["drift", "check", "--reference"])
+        .arg(f("ref500.csv"))
+        .arg("--current")
+        .arg(f("cur500.csv"))
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    // 5 of 11 columns drift there, under Evidently's half.
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("num_shift") && text.contains("5 of 11 columns drifted"),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("<svg class=\"hist\"").count(),
+        11,
+        "one drawing per column"
+    );
+    assert!(page.contains("Dataset drift") || page.contains("No dataset drift"));
+}
