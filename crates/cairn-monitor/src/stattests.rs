@@ -144,8 +144,8 @@ fn outer_prob_inside(m: u64, n: u64, g: u64, h: u64) -> f64 {
 /// with scipy's branch points (`_kolmogn`): Ruben-Gambino's closed forms at the
 /// ends, twice the one-sided Smirnov tail where that tail is small (n·x² ≥ 2.2, or
 /// every x ≥ 0.5), and elsewhere one minus the CDF by Durbin's matrix (Marsaglia,
-/// Tsang and Wang). scipy switches to the Pelz-Good series for the CDF where n·x^1.5
-/// > 1.4; the matrix is the exact value that series approximates.
+/// Tsang and Wang) where n·x^1.5 ≤ 1.4, else by Pelz and Good's series, as scipy
+/// chooses.
 pub fn kolmogorov_sf(n: u64, x: f64) -> f64 {
     if n == 0 || x.is_nan() {
         return f64::NAN;
@@ -188,7 +188,78 @@ pub fn kolmogorov_sf(n: u64, x: f64) -> f64 {
     if nxx >= 2.2 {
         return (2.0 * smirnov_sf(n, x)).clamp(0.0, 1.0);
     }
-    (1.0 - durbin_cdf(n, x)).clamp(0.0, 1.0)
+    let cdf = if n <= 100_000 && nf * x.powf(1.5) <= 1.4 {
+        durbin_cdf(n, x)
+    } else {
+        pelz_good_cdf(n, x)
+    };
+    (1.0 - cdf).clamp(0.0, 1.0)
+}
+
+/// Pelz and Good's approximation of P(Dₙ ≤ x): the Li-Chien/Korolyuk expansion
+/// K0 + K1/√n + K2/n + K3/n^1.5 in z = x√n, each term summed over Jacobi theta
+/// series that converge fast for small z (scipy's `_kolmogn_PelzGood`).
+fn pelz_good_cdf(n: u64, x: f64) -> f64 {
+    use std::f64::consts::PI;
+    let (pi2, pi4, pi6) = (PI * PI, PI.powi(4), PI.powi(6));
+    let sqrt2pi = (2.0 * PI).sqrt();
+    let z = (n as f64).sqrt() * x;
+    let (z2, z3, z4, z6) = (z * z, z.powi(3), z.powi(4), z.powi(6));
+    let qlog = -pi2 / 8.0 / z2;
+    if qlog < -708.0 {
+        return 0.0;
+    }
+    let q = qlog.exp();
+    let (k1a, k1b) = (-z2, pi2 / 4.0);
+    let (k2a, k2b, k2c) = (
+        6.0 * z6 + 2.0 * z4,
+        (2.0 * z4 - 5.0 * z2) * pi2 / 4.0,
+        pi4 * (1.0 - 2.0 * z2) / 16.0,
+    );
+    let k3d = pi6 * (5.0 - 30.0 * z2) / 64.0;
+    let k3c = pi4 * (-60.0 * z2 + 212.0 * z4) / 16.0;
+    let k3b = pi2 * (135.0 * z4 - 96.0 * z6) / 4.0;
+    let k3a = -30.0 * z6 - 90.0 * z.powi(8);
+    let mut k = [0.0f64; 4];
+    // Horner over the odd terms: Σ c_m q^(m²) with m = 2k - 1.
+    let maxk = (16.0 * z / PI).ceil() as i64;
+    for kk in (1..=maxk).rev() {
+        let m = (2 * kk - 1) as f64;
+        let (m2, m4, m6) = (m * m, m.powi(4), m.powi(6));
+        let qpower = q.powf(8.0 * kk as f64);
+        let coeffs = [
+            1.0,
+            k1a + k1b * m2,
+            k2a + k2b * m2 + k2c * m4,
+            k3a + k3b * m2 + k3c * m4 + k3d * m6,
+        ];
+        for (acc, c) in k.iter_mut().zip(coeffs) {
+            *acc = *acc * qpower + c;
+        }
+    }
+    let divisors = [z, 6.0 * z4, 72.0 * z.powi(7), 6480.0 * z.powi(10)];
+    for (acc, d) in k.iter_mut().zip(divisors) {
+        *acc = *acc * q * sqrt2pi / d;
+    }
+    // The terms over every integer k for K2 and K3.
+    let q = (-pi2 / 2.0 / z2).exp();
+    let sqrt3z = 3f64.sqrt() * z;
+    let (mut k2extra, mut k3extra) = (0.0, 0.0);
+    for kk in (1..=maxk).rev() {
+        let kf = kk as f64;
+        let ks2 = kf * kf;
+        let qp = q.powf(ks2);
+        let kspi = PI * kf;
+        k2extra += ks2 * qp;
+        k3extra += (sqrt3z + kspi) * (sqrt3z - kspi) * ks2 * qp;
+    }
+    k[2] += k2extra * pi2 * sqrt2pi / (-36.0 * z3);
+    k[3] += k3extra * pi2 * sqrt2pi / (216.0 * z6);
+    let nf = n as f64;
+    k.iter()
+        .enumerate()
+        .map(|(i, v)| v / nf.powf(i as f64 / 2.0))
+        .sum()
 }
 
 /// The one-sided Smirnov tail P(D⁺ₙ ≥ x), by the Birnbaum-Tingey sum

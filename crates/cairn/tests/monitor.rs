@@ -2,7 +2,8 @@
 //! same test, a score within 1e-6 relative, the same drift flag; the same count,
 //! share and dataset verdict; and the exit codes CI reads (0 stable, 1 drift, 2 bad
 //! input). Data sets are numeric, categorical, integer and boolean, with missing
-//! values, with references below, at and above Evidently's 1,000-row line.
+//! values, with references below, at and above Evidently's 1,000-row line. Then
+//! `cairn ground-truth import` and `cairn eval online` against a real server.
 
 mod common;
 
@@ -107,6 +108,8 @@ fn drift_checks_equal_evidentlys_with_its_defaults_and_each_test() {
         // The line: 1,000 rows is still small, 1,001 is not.
         ("ref1000.csv", "cur1000.csv", vec![]),
         ("ref1001.csv", "cur1001.csv", vec![]),
+        // 20,000 current rows: KS's asymptotic distribution.
+        ("ref500.csv", "cur20000.csv", vec![]),
         // Large references: wasserstein and jensenshannon by default.
         ("ref5000.csv", "cur5000.csv", vec![]),
         ("ref5000.csv", "same5000.csv", vec![]),
@@ -272,4 +275,115 @@ fn drift_check_exit_codes_say_stable_drift_or_bad_input() {
         "one drawing per column"
     );
     assert!(page.contains("Dataset drift") || page.contains("No dataset drift"));
+}
+
+#[test]
+fn ground_truth_is_imported_from_a_file_and_online_metrics_read_back() {
+    let data = tempfile::tempdir().unwrap();
+    let server = common::CairnProcess::start(data.path());
+    let client = cairn_client::Client::new(&server.url);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let now = cairn_testkit::now_ms();
+    let records: Vec<cairn_core::predictions::PredictionRecord> = (0..40)
+        .map(|i| cairn_core::predictions::PredictionRecord {
+            request_id: format!("r{i}"),
+            row_index: 0,
+            model_name: "churn".into(),
+            model_version: 1,
+            alias: Some("champion".into()),
+            entity_id: Some(format!("c{i}")),
+            timestamp_ms: now - 60_000,
+            inputs: serde_json::json!({"x": i}),
+            outputs: serde_json::json!({"label": i % 2}),
+        })
+        .collect();
+    runtime.block_on(client.log_predictions(&records)).unwrap();
+
+    // A bad row (an empty label on row 3) is named and nothing is sent.
+    let bad = data.path().join("bad.csv");
+    std::fs::write(&bad, "customer,churned\nc0,0\nc1,1\nc2,\n").unwrap();
+    let (ok, _, stderr) = common::cairn(&[
+        "ground-truth",
+        "import",
+        bad.to_str().unwrap(),
+        "--model",
+        "churn",
+        "--entity-column",
+        "customer",
+        "--label-column",
+        "churned",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("row 3") && stderr.contains("churned"),
+        "{stderr}"
+    );
+    let missing = runtime
+        .block_on(client.get_ground_truth("churn", "c0"))
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404), "nothing of the file was sent");
+
+    // 30 labels, one in three wrong against the predictions (i % 2).
+    let mut csv = String::from("customer,churned\n");
+    for i in 0..30 {
+        let label = if i % 3 == 0 { 1 - i % 2 } else { i % 2 };
+        csv.push_str(&format!("c{i},{label}\n"));
+    }
+    let good = data.path().join("labels.csv");
+    std::fs::write(&good, csv).unwrap();
+    let (ok, stdout, stderr) = common::cairn(&[
+        "ground-truth",
+        "import",
+        good.to_str().unwrap(),
+        "--model",
+        "churn",
+        "--entity-column",
+        "customer",
+        "--label-column",
+        "churned",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("30 ground truth records"), "{stdout}");
+
+    let (ok, stdout, stderr) = common::cairn(&[
+        "eval",
+        "online",
+        "--model",
+        "churn",
+        "--since",
+        "1h",
+        "--format",
+        "json",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(ok, "{stderr}");
+    let eval: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let total = &eval["versions"][0]["total"];
+    assert_eq!(total["predictions"], 40);
+    assert_eq!(total["labelled"], 30);
+    assert_eq!(
+        total["classification"]["accuracy"],
+        serde_json::json!(20.0 / 30.0)
+    );
+    let (ok, table, _) = common::cairn(&[
+        "eval",
+        "online",
+        "--model",
+        "churn",
+        "--since",
+        "1h",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(ok);
+    assert!(
+        table.contains("total") && table.contains("accuracy 0.6667"),
+        "{table}"
+    );
+    server.stop();
 }
