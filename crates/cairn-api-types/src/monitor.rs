@@ -76,3 +76,25 @@ pub struct ListReportsRequest {
 pub struct ListReportsResponse {
     pub reports: Vec<MonitorReport>,
 }
+
+/// `monitor/reports/create`: keeps an evaluation or drift result (a job step's).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreateReportRequest {
+    pub model_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<i64>,
+    /// `evaluation` or `drift`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
+    /// What lists and gauges read.
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+    /// The whole result.
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}

@@ -1033,6 +1033,23 @@ impl Client {
         Self::decode(resp).await
     }
 
+    /// Keeps an evaluation or drift result.
+    pub async fn create_monitor_report(
+        &self,
+        request: &cairn_api_types::monitor::CreateReportRequest,
+    ) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/api/2.0/cairn/monitor/reports/create",
+                self.base
+            ))
+            .json(request)
+            .send()
+            .await?;
+        Self::decode::<Empty>(resp).await.map(drop)
+    }
+
     /// A model's stored evaluation or drift reports, newest first.
     pub async fn monitor_reports(
         &self,

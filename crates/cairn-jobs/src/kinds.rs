@@ -139,13 +139,15 @@ pub struct Registry {
 }
 
 impl Default for Registry {
-    /// The built-in kinds: `command`, `http`, `train`, `promote`.
+    /// The built-in kinds: `command`, `http`, `train`, `promote`, `drift`, `evaluate`.
     fn default() -> Self {
         let mut r = Registry { kinds: Vec::new() };
         r.add(Box::new(CommandKind));
         r.add(Box::new(HttpKind));
         r.add(Box::new(TrainKind));
         r.add(Box::new(PromoteKind));
+        r.add(Box::new(DriftKind));
+        r.add(Box::new(EvaluateKind));
         r
     }
 }
@@ -562,6 +564,177 @@ impl StepConfig for Promote {
                 .map(|(k, t)| Ok((k.clone(), r.render(t)?)))
                 .collect::<Result<_>>()?,
         })
+    }
+}
+
+// ---- drift, evaluate: monitoring as `cairn` subcommands -----------------------------
+
+/// A setting handed to a `cairn` subcommand as `--flag [prefix]value`.
+#[derive(Debug)]
+struct Flag {
+    flag: &'static str,
+    /// Put before the rendered value (`accuracy=` for `--min accuracy=0.9`).
+    prefix: String,
+    value: Tmpl,
+    /// A path, read from the job file's folder when relative.
+    path: bool,
+}
+
+/// A step that runs `cairn <argv...> --flag value...`: what the monitoring kinds
+/// plan, so a check runs, stores and alerts the same from a job as from a shell.
+#[derive(Debug)]
+struct CairnCommand {
+    argv: Vec<&'static str>,
+    flags: Vec<Flag>,
+    base: PathBuf,
+}
+
+impl CairnCommand {
+    fn flag(&mut self, flag: &'static str, value: Option<Tmpl>, path: bool) {
+        if let Some(value) = value {
+            self.flags.push(Flag {
+                flag,
+                prefix: String::new(),
+                value: value.at(flag),
+                path,
+            });
+        }
+    }
+}
+
+impl StepConfig for CairnCommand {
+    fn templates(&self) -> Vec<&Tmpl> {
+        self.flags.iter().map(|f| &f.value).collect()
+    }
+
+    fn plan(&self, r: &dyn Render) -> Result<Action> {
+        let mut argv: Vec<String> = self.argv.iter().map(|a| a.to_string()).collect();
+        for f in &self.flags {
+            let value = r.render(&f.value)?;
+            argv.push(format!("--{}", f.flag.replace('_', "-")));
+            argv.push(if f.path {
+                self.base.join(value).display().to_string()
+            } else {
+                format!("{}{value}", f.prefix)
+            });
+        }
+        Ok(Action::Process {
+            argv,
+            env: BTreeMap::new(),
+            cwd: Some(self.base.clone()),
+            files: Vec::new(),
+        })
+    }
+}
+
+/// `kind: drift`: `cairn drift check` of `current` against `reference` (files, read
+/// from the job file's folder), kept as `model`'s drift report when a model is
+/// named; with dataset drift the step fails and `alert_webhook` is called. Outputs:
+/// `drifted_columns`, `share`, `dataset_drift`.
+struct DriftKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DriftRaw {
+    reference: Tmpl,
+    current: Tmpl,
+    model: Option<Tmpl>,
+    version: Option<Tmpl>,
+    stattest: Option<Tmpl>,
+    threshold: Option<Tmpl>,
+    drift_share: Option<Tmpl>,
+    column_mapping: Option<Tmpl>,
+    alert_webhook: Option<Tmpl>,
+}
+
+impl StepKind for DriftKind {
+    fn name(&self) -> &'static str {
+        "drift"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: DriftRaw = ctx.decode(node)?;
+        let mut c = CairnCommand {
+            // The HTML report stays in the step's scratch folder.
+            argv: vec![
+                "cairn",
+                "drift",
+                "check",
+                "--format",
+                "json",
+                "--html",
+                "${CAIRN_SCRATCH}/drift.html",
+            ],
+            flags: Vec::new(),
+            base: ctx.base.to_path_buf(),
+        };
+        c.flag("reference", Some(raw.reference), true);
+        c.flag("current", Some(raw.current), true);
+        c.flag("model", raw.model, false);
+        c.flag("version", raw.version, false);
+        c.flag("stattest", raw.stattest, false);
+        c.flag("threshold", raw.threshold, false);
+        c.flag("drift_share", raw.drift_share, false);
+        c.flag("column_mapping", raw.column_mapping, false);
+        c.flag("alert_webhook", raw.alert_webhook, false);
+        Ok(Box::new(c))
+    }
+}
+
+/// `kind: evaluate`: `cairn eval online` of `model` (each version, or `version`)
+/// over the predictions `since` ago, kept as evaluation reports; a metric under its
+/// `min` or over its `max` fails the step and calls `alert_webhook`. Outputs: the
+/// newest version's `accuracy`, `f1_macro` (or `rmse`, `r2`) and `labelled`.
+struct EvaluateKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluateRaw {
+    model: Tmpl,
+    version: Option<Tmpl>,
+    since: Option<Tmpl>,
+    until: Option<Tmpl>,
+    window: Option<Tmpl>,
+    alias: Option<Tmpl>,
+    prediction_key: Option<Tmpl>,
+    #[serde(default)]
+    min: BTreeMap<String, Tmpl>,
+    #[serde(default)]
+    max: BTreeMap<String, Tmpl>,
+    alert_webhook: Option<Tmpl>,
+}
+
+impl StepKind for EvaluateKind {
+    fn name(&self) -> &'static str {
+        "evaluate"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: EvaluateRaw = ctx.decode(node)?;
+        let mut c = CairnCommand {
+            argv: vec!["cairn", "eval", "online", "--store", "--format", "json"],
+            flags: Vec::new(),
+            base: ctx.base.to_path_buf(),
+        };
+        c.flag("model", Some(raw.model), false);
+        c.flag("version", raw.version, false);
+        c.flag("since", raw.since, false);
+        c.flag("until", raw.until, false);
+        c.flag("window", raw.window, false);
+        c.flag("alias", raw.alias, false);
+        c.flag("prediction_key", raw.prediction_key, false);
+        c.flag("alert_webhook", raw.alert_webhook, false);
+        for (flag, limits) in [("min", raw.min), ("max", raw.max)] {
+            for (metric, value) in limits {
+                c.flags.push(Flag {
+                    flag,
+                    prefix: format!("{metric}="),
+                    value: value.at(format!("{flag}.{metric}")),
+                    path: false,
+                });
+            }
+        }
+        Ok(Box::new(c))
     }
 }
 

@@ -251,12 +251,31 @@ impl MonitorService {
     /// Keeps an evaluation or drift result for the model page, gauges and history.
     #[tracing::instrument(level = "debug", skip_all, fields(model = %new.model_name, kind = %new.kind))]
     pub async fn add_report(&self, new: NewMonitorReport) -> Result<()> {
+        if new.model_name.is_empty() || new.model_name.len() > 256 {
+            return Err(invalid("model_name must be 1 to 256 characters"));
+        }
+        if !matches!(new.kind.as_str(), "evaluation" | "drift") {
+            return Err(invalid(format!(
+                "kind must be evaluation or drift, got '{}'",
+                new.kind
+            )));
+        }
+        if new.model_version.is_some_and(|v| v < 1) {
+            return Err(invalid(
+                "model_version must be a version number (1 or more)",
+            ));
+        }
         self.store.add_monitor_report(new, now_ms()).await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn reports(&self, model: &str, kind: &str, limit: i64) -> Result<Vec<MonitorReport>> {
+        if !matches!(kind, "evaluation" | "drift") {
+            return Err(invalid(format!(
+                "kind must be evaluation or drift, got '{kind}'"
+            )));
+        }
         Ok(self
             .store
             .monitor_reports(model, kind, limit.clamp(1, 1000))

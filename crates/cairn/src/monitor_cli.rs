@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cairn_api_types::monitor::OnlineEvaluationRequest;
+use cairn_api_types::monitor::{CreateReportRequest, OnlineEvaluationRequest};
 use cairn_client::Client;
 use cairn_core::monitor::{
     float_label, GroundTruth, LabelText, OnlineEvaluation, MAX_GROUND_TRUTH_BATCH,
@@ -68,6 +68,18 @@ pub struct DriftCheckArgs {
     /// Also writes an HTML report (a row and a histogram overlay per column).
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Keeps the result on the tracking server as this model's drift report (its
+    /// Evaluation page and gauges read it).
+    #[arg(long)]
+    model: Option<String>,
+    /// The model version the check is about.
+    #[arg(long, requires = "model")]
+    version: Option<i64>,
+    /// Sends the verdict here (a JSON POST) when the dataset drifts.
+    #[arg(long)]
+    alert_webhook: Option<String>,
+    #[command(flatten)]
+    server: Server,
 }
 
 /// Runs a drift check; its exit code is the verdict (0, 1) or 2 for bad input.
@@ -166,7 +178,96 @@ async fn drift_check(args: &DriftCheckArgs) -> anyhow::Result<bool> {
         );
         std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    let summary = serde_json::json!({
+        "share": report.share,
+        "drifted_columns": report.drifted_columns,
+        "columns": report.columns.len(),
+        "dataset_drift": report.dataset_drift,
+        "reference": args.reference.display().to_string(),
+        "current": args.current.display().to_string(),
+    });
+    step_outputs(&[
+        ("drifted_columns", report.drifted_columns.to_string()),
+        ("share", report.share.to_string()),
+        ("dataset_drift", report.dataset_drift.to_string()),
+    ])?;
+    if let Some(model) = &args.model {
+        let mut full = report.to_json();
+        if let Some(columns) = full["columns"].as_object_mut() {
+            // The distributions, for the Evaluation page's drawings.
+            for c in &report.columns {
+                if let Some(entry) = columns.get_mut(&c.column) {
+                    entry["kind"] = serde_json::to_value(c.kind)?;
+                    entry["distribution"] = serde_json::to_value(&c.distribution)?;
+                }
+            }
+        }
+        Client::new(&args.server.tracking_uri)
+            .create_monitor_report(&CreateReportRequest {
+                model_name: model.clone(),
+                model_version: args.version,
+                kind: "drift".into(),
+                window_start_ms: None,
+                window_end_ms: None,
+                job_run_id: std::env::var("CAIRN_JOB_RUN_ID").ok(),
+                summary: summary.clone(),
+                report: full,
+            })
+            .await?;
+    }
+    if report.dataset_drift {
+        if let Some(url) = &args.alert_webhook {
+            alert(url, "drift", args.model.as_deref(), args.version, &summary).await?;
+        }
+    }
     Ok(report.dataset_drift)
+}
+
+/// Appends `key=value` lines to a job step's outputs file, when run as a step.
+fn step_outputs(outputs: &[(&str, String)]) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("CAIRN_OUTPUTS") else {
+        return Ok(());
+    };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the step's outputs file {}", path.display()))?;
+    for (k, v) in outputs {
+        writeln!(f, "{k}={v}")?;
+    }
+    Ok(())
+}
+
+/// Posts an alert: what was checked, about which model, and the figures.
+async fn alert(
+    url: &str,
+    kind: &str,
+    model: Option<&str>,
+    version: Option<i64>,
+    details: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let body = serde_json::json!({
+        "alert": kind,
+        "model": model,
+        "version": version,
+        "job_run_id": std::env::var("CAIRN_JOB_RUN_ID").ok(),
+        "details": details,
+    });
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| format!("the alert webhook {url} did not answer"))?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "the alert webhook {url} answered {}",
+        resp.status()
+    );
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -340,8 +441,47 @@ pub struct OnlineArgs {
     prediction_key: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Keeps each version's result on the server as its evaluation report.
+    #[arg(long)]
+    store: bool,
+    /// A floor for a metric of each version's whole range, as `accuracy=0.9` (any
+    /// figure of the result: f1_macro, roc_auc, coverage, r2, ...); repeatable. A
+    /// version below one fails the command (and a job step running it).
+    #[arg(long = "min", value_name = "METRIC=VALUE")]
+    min: Vec<String>,
+    /// A ceiling likewise, as `rmse=3.5` or `log_loss=0.4`.
+    #[arg(long = "max", value_name = "METRIC=VALUE")]
+    max: Vec<String>,
+    /// Sends the failed limits here (a JSON POST).
+    #[arg(long)]
+    alert_webhook: Option<String>,
     #[command(flatten)]
     server: Server,
+}
+
+/// A metric of a window by name: the window's own figures, then the classification
+/// or regression ones.
+fn metric(w: &cairn_core::monitor::WindowMetrics, name: &str) -> Option<f64> {
+    let v = serde_json::to_value(w).ok()?;
+    v.get(name)
+        .or_else(|| v.get("classification").and_then(|c| c.get(name)))
+        .or_else(|| v.get("regression").and_then(|r| r.get(name)))
+        .and_then(serde_json::Value::as_f64)
+}
+
+fn limits(specs: &[String], flag: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (k, v) = s
+                .split_once('=')
+                .with_context(|| format!("--{flag} {s}: expected METRIC=VALUE"))?;
+            let v: f64 = v
+                .parse()
+                .with_context(|| format!("--{flag} {s}: '{v}' is not a number"))?;
+            Ok((k.trim().to_string(), v))
+        })
+        .collect()
 }
 
 fn time_ms(text: &str, now: i64) -> anyhow::Result<i64> {
@@ -378,12 +518,89 @@ pub async fn eval(command: EvalCommand) -> anyhow::Result<()> {
         probability_key: None,
         alias: args.alias.clone(),
     };
-    let eval = Client::new(&args.server.tracking_uri)
-        .evaluate_online(&request)
-        .await?;
+    let (mins, maxs) = (limits(&args.min, "min")?, limits(&args.max, "max")?);
+    let client = Client::new(&args.server.tracking_uri);
+    let eval = client.evaluate_online(&request).await?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&eval)?),
         Format::Text => print_table(&eval),
+    }
+    let mut failed = Vec::new();
+    for v in &eval.versions {
+        for (name, floor) in &mins {
+            match metric(&v.total, name) {
+                Some(x) if x >= *floor => {}
+                got => failed.push(format!(
+                    "version {}: {name} {} is below {floor}",
+                    v.version,
+                    got.map_or("(none)".to_string(), |x| format!("{x:.6}"))
+                )),
+            }
+        }
+        for (name, ceiling) in &maxs {
+            match metric(&v.total, name) {
+                Some(x) if x <= *ceiling => {}
+                got => failed.push(format!(
+                    "version {}: {name} {} is above {ceiling}",
+                    v.version,
+                    got.map_or("(none)".to_string(), |x| format!("{x:.6}"))
+                )),
+            }
+        }
+        if args.store {
+            let total = serde_json::to_value(&v.total)?;
+            let mut summary = serde_json::json!({
+                "predictions": v.total.predictions,
+                "labelled": v.total.labelled,
+                "coverage": v.total.coverage,
+            });
+            for section in ["classification", "regression"] {
+                if let Some(m) = total.get(section).and_then(|m| m.as_object()) {
+                    for (k, x) in m {
+                        if x.is_number() && k != "rows" {
+                            summary[k] = x.clone();
+                        }
+                    }
+                }
+            }
+            client
+                .create_monitor_report(&CreateReportRequest {
+                    model_name: eval.model_name.clone(),
+                    model_version: Some(v.version),
+                    kind: "evaluation".into(),
+                    window_start_ms: Some(eval.since_ms),
+                    window_end_ms: Some(eval.until_ms),
+                    job_run_id: std::env::var("CAIRN_JOB_RUN_ID").ok(),
+                    summary,
+                    report: serde_json::to_value(v)?,
+                })
+                .await?;
+        }
+    }
+    if let Some(v) = eval.versions.last() {
+        let mut outputs = vec![
+            ("version", v.version.to_string()),
+            ("labelled", v.total.labelled.to_string()),
+        ];
+        for name in ["accuracy", "f1_macro", "rmse", "r2"] {
+            if let Some(x) = metric(&v.total, name) {
+                outputs.push((name, x.to_string()));
+            }
+        }
+        step_outputs(&outputs)?;
+    }
+    if !failed.is_empty() {
+        if let Some(url) = &args.alert_webhook {
+            alert(
+                url,
+                "evaluation",
+                Some(&args.model),
+                args.version,
+                &serde_json::json!({ "failed": failed }),
+            )
+            .await?;
+        }
+        anyhow::bail!("{}", failed.join("; "));
     }
     Ok(())
 }

@@ -387,3 +387,148 @@ fn ground_truth_is_imported_from_a_file_and_online_metrics_read_back() {
     );
     server.stop();
 }
+
+/// A one-shot HTTP endpoint on a free port: the body of each POST it receives.
+fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alert", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then as many body bytes as Content-Length says.
+            loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        let _ = tx.send(body.to_string());
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn drift_and_evaluate_steps_store_their_reports_and_fail_with_an_alert() {
+    let data = tempfile::tempdir().unwrap();
+    let jobs = data.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    // A reference and a current file whose `x` moved.
+    let mut reference = String::from("x,colour\n");
+    let mut current = String::from("x,colour\n");
+    for i in 0..300 {
+        reference.push_str(&format!("{},{}\n", i % 50, ["red", "blue"][i % 2]));
+        current.push_str(&format!("{},{}\n", 20 + i % 50, ["red", "blue"][i % 2]));
+    }
+    std::fs::write(jobs.join("ref.csv"), reference).unwrap();
+    std::fs::write(jobs.join("cur.csv"), current).unwrap();
+    let (alert_url, alerts) = webhook();
+    std::fs::write(
+        jobs.join("monitoring.yaml"),
+        format!(
+            "name: monitoring\n\
+             steps:\n\
+             \x20 - name: drift\n\
+             \x20   kind: drift\n\
+             \x20   reference: ref.csv\n\
+             \x20   current: cur.csv\n\
+             \x20   model: churn\n\
+             \x20   version: \"1\"\n\
+             \x20   alert_webhook: {alert_url}\n\
+             \x20 - name: evaluate\n\
+             \x20   kind: evaluate\n\
+             \x20   model: churn\n\
+             \x20   since: 1h\n\
+             \x20   min: {{accuracy: \"0.9\"}}\n"
+        ),
+    )
+    .unwrap();
+    let jobs_dir = jobs.to_str().unwrap().to_string();
+    let server = common::CairnProcess::start_with(data.path(), &["--jobs-dir", &jobs_dir], &[]);
+    let client = cairn_client::Client::new(&server.url);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let now = cairn_testkit::now_ms();
+    let records: Vec<cairn_core::predictions::PredictionRecord> = (0..10)
+        .map(|i| cairn_core::predictions::PredictionRecord {
+            request_id: format!("r{i}"),
+            row_index: 0,
+            model_name: "churn".into(),
+            model_version: 1,
+            alias: None,
+            entity_id: Some(format!("c{i}")),
+            timestamp_ms: now - 60_000,
+            inputs: serde_json::json!({}),
+            outputs: serde_json::json!({"label": "yes"}),
+        })
+        .collect();
+    runtime.block_on(client.log_predictions(&records)).unwrap();
+    let truths: Vec<cairn_core::monitor::GroundTruth> = (0..10)
+        .map(|i| cairn_core::monitor::GroundTruth {
+            model_name: "churn".into(),
+            entity_id: format!("c{i}"),
+            label: Some(cairn_core::monitor::LabelText::from(if i < 6 {
+                "yes"
+            } else {
+                "no"
+            })),
+            value: None,
+            event_time_ms: None,
+        })
+        .collect();
+    runtime.block_on(client.log_ground_truth(&truths)).unwrap();
+
+    let (ok, out, errs) = common::cairn(&[
+        "job",
+        "run",
+        "monitoring",
+        "--wait",
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(!ok, "both checks fail: {out}\n{errs}");
+    assert!(
+        out.contains("drift: FAILED") && out.contains("evaluate: FAILED"),
+        "{out}"
+    );
+    let alert = alerts
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the drift alert");
+    let alert: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(alert["alert"], "drift");
+    assert_eq!(alert["model"], "churn");
+    assert_eq!(alert["details"]["dataset_drift"], true);
+
+    let drift = runtime
+        .block_on(client.monitor_reports("churn", "drift"))
+        .unwrap();
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0].model_version, Some(1));
+    assert!(drift[0].job_run_id.is_some(), "the job run is recorded");
+    assert_eq!(drift[0].report["columns"]["x"]["stattest"], "ks");
+    let evaluation = runtime
+        .block_on(client.monitor_reports("churn", "evaluation"))
+        .unwrap();
+    assert_eq!(evaluation.len(), 1);
+    assert_eq!(evaluation[0].summary["accuracy"], serde_json::json!(0.6));
+    server.stop();
+}

@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cairn_api_types::monitor::{
-    GetGroundTruthRequest, GetGroundTruthResponse, ListReportsRequest, ListReportsResponse,
-    LogGroundTruthRequest, OnlineEvaluationRequest,
+    CreateReportRequest, GetGroundTruthRequest, GetGroundTruthResponse, ListReportsRequest,
+    ListReportsResponse, LogGroundTruthRequest, OnlineEvaluationRequest,
 };
 use cairn_api_types::Empty;
 use cairn_core::monitor::{EvalQuery, OnlineEvaluation, Window};
@@ -23,10 +23,11 @@ pub fn routes() -> Router<Services> {
         .route("/ground-truth/get", get(get_one))
         .route("/evaluations/online", get(online))
         .route("/monitor/reports", get(reports))
+        .route("/monitor/reports/create", post(create_report))
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(log_batch, get_one, online, reports))]
+#[openapi(paths(log_batch, get_one, online, reports, create_report))]
 pub(super) struct Api;
 
 /// Writes ground truth, all or none (at most 10,000 records a request); a later
@@ -122,6 +123,30 @@ async fn reports(
     Ok(Json(ListReportsResponse {
         reports: s.monitor.reports(&model, &kind, limit).await?,
     }))
+}
+
+/// Keeps an evaluation or drift result for its model (and version).
+#[utoipa::path(post, path = "/monitor/reports/create", tag = "evaluation",
+    operation_id = "createMonitorReport",
+    request_body = CreateReportRequest,
+    responses((status = 200, description = "kept", body = Empty), Errors))]
+async fn create_report(
+    State(s): State<Services>,
+    MlflowRequest(req): MlflowRequest<CreateReportRequest>,
+) -> ApiResult<Json<Empty>> {
+    s.monitor
+        .add_report(cairn_store::NewMonitorReport {
+            model_name: req.model_name,
+            model_version: req.model_version,
+            kind: req.kind,
+            window_start_ms: req.window_start_ms,
+            window_end_ms: req.window_end_ms,
+            job_run_id: req.job_run_id,
+            summary: req.summary,
+            report: req.report,
+        })
+        .await?;
+    Ok(Json(Empty {}))
 }
 
 fn now_ms() -> i64 {
