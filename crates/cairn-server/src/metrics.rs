@@ -46,6 +46,8 @@ pub(crate) async fn page(State(state): State<Services>) -> impl IntoResponse {
     describe();
     // Gauges read at scrape time (the PostgreSQL pool's connections).
     state.tracking.store().record_gauges();
+    // The newest online metrics and drift share per model version.
+    state.monitor.record_gauges().await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle.render(),
@@ -66,5 +68,17 @@ fn describe() {
             "Time to answer an HTTP request, by route and method."
         );
         cairn_store::describe_metrics();
+        metrics::describe_gauge!(
+            "cairn_drift_share",
+            "Share of drifting columns in the newest drift report, by model and version."
+        );
+        metrics::describe_gauge!(
+            "cairn_dataset_drift",
+            "1 when the newest drift report found dataset drift, by model and version."
+        );
+        metrics::describe_gauge!(
+            "cairn_online_metric",
+            "The newest stored online evaluation's figures, by model, version and metric."
+        );
     });
 }

@@ -286,6 +286,48 @@ impl MonitorService {
     pub async fn latest_reports(&self) -> Result<Vec<MonitorReport>> {
         Ok(self.store.latest_monitor_reports().await?)
     }
+
+    /// Sets the Prometheus gauges from the newest reports, at scrape time:
+    /// `cairn_drift_share` and `cairn_dataset_drift` per model version, and
+    /// `cairn_online_metric` per model version and metric (accuracy, f1_macro, rmse,
+    /// coverage, ...). A failure leaves the gauges as they were.
+    pub async fn record_gauges(&self) {
+        let Ok(reports) = self.latest_reports().await else {
+            return;
+        };
+        for r in reports {
+            let model = r.model_name.clone();
+            let version = r.model_version.map(|v| v.to_string()).unwrap_or_default();
+            let Some(summary) = r.summary.as_object() else {
+                continue;
+            };
+            match r.kind.as_str() {
+                "drift" => {
+                    if let Some(share) = summary.get("share").and_then(|v| v.as_f64()) {
+                        ::metrics::gauge!("cairn_drift_share", "model" => model.clone(), "version" => version.clone())
+                            .set(share);
+                    }
+                    if let Some(d) = summary.get("dataset_drift").and_then(|v| v.as_bool()) {
+                        ::metrics::gauge!("cairn_dataset_drift", "model" => model, "version" => version)
+                            .set(if d { 1.0 } else { 0.0 });
+                    }
+                }
+                _ => {
+                    for (metric, value) in summary {
+                        if let Some(x) = value.as_f64() {
+                            ::metrics::gauge!(
+                                "cairn_online_metric",
+                                "model" => model.clone(),
+                                "version" => version.clone(),
+                                "metric" => metric.clone()
+                            )
+                            .set(x);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A key the SQL can read: the JSON path quoting of SQLite takes no quote or

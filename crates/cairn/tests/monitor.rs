@@ -530,5 +530,24 @@ fn drift_and_evaluate_steps_store_their_reports_and_fail_with_an_alert() {
         .unwrap();
     assert_eq!(evaluation.len(), 1);
     assert_eq!(evaluation[0].summary["accuracy"], serde_json::json!(0.6));
+
+    // The gauges show the newest of each.
+    let metrics = runtime
+        .block_on(async {
+            reqwest::get(format!("{}/metrics", server.url))
+                .await?
+                .text()
+                .await
+        })
+        .unwrap();
+    assert!(
+        metrics.contains("cairn_drift_share{model=\"churn\",version=\"1\"} 0.5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("cairn_online_metric{model=\"churn\",version=\"1\",metric=\"accuracy\"} 0.6"),
+        "{metrics}"
+    );
     server.stop();
 }
