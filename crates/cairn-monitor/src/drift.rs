@@ -64,7 +64,7 @@ impl Default for Options {
 }
 
 /// Both sides' shares of each bin or category, for the report's overlaid histograms.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Distribution {
     /// A bin's lower edge, or a category.
     pub labels: Vec<String>,

@@ -3,7 +3,7 @@
 //! over each other. Self-contained (inline SVG, no script), so CI can keep it as an
 //! artifact.
 
-use crate::drift::{ColumnDrift, DriftReport};
+use crate::drift::{Distribution, DriftReport};
 
 /// Text made safe for HTML.
 fn esc(s: &str) -> String {
@@ -14,9 +14,8 @@ fn esc(s: &str) -> String {
 }
 
 /// The overlaid bars of one column: reference in grey, current in blue, half-width
-/// each so both stay visible.
-fn histogram(c: &ColumnDrift) -> String {
-    let d = &c.distribution;
+/// each so both stay visible. Inline SVG; the UI's drift table draws the same.
+pub fn histogram(column: &str, d: &Distribution) -> String {
     let (w, h) = (480.0, 140.0);
     let n = d.labels.len().max(1) as f64;
     let top = d
@@ -51,7 +50,7 @@ fn histogram(c: &ColumnDrift) -> String {
          aria-label=\"distributions of {}\">{bars}\
          <text x=\"0\" y=\"{}\" font-size=\"11\">{}</text>\
          <text x=\"{w}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
-        esc(&c.column),
+        esc(column),
         h - 5.0,
         esc(d.labels.first().map_or("", String::as_str)),
         h - 5.0,
@@ -73,7 +72,7 @@ pub fn render(report: &DriftReport, reference: &str, current: &str) -> String {
             if c.score.is_finite() { format!("{:.6}", c.score) } else { "n/a".into() },
             c.threshold,
             if c.drift { "drift" } else { "no drift" },
-            histogram(c),
+            histogram(&c.column, &c.distribution),
         ));
     }
     let skipped: String = report

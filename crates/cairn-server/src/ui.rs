@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use cairn_service::Services;
-use cairn_ui::pages::{artifacts, compare, experiments, jobs, registry, run, runs};
+use cairn_ui::pages::{artifacts, compare, evaluation, experiments, jobs, registry, run, runs};
 use cairn_ui::{segment, to_query, Params, Reply, UiResult};
 
 /// The UI's routes, ready to merge beside the API's (`cairn server` mounts them at
@@ -31,6 +31,7 @@ pub fn router(state: Services) -> Router {
         .route("/compare", get(compare_page))
         .route("/registry", get(registry_list))
         .route("/registry/{name}", get(registry_model))
+        .route("/registry/{name}/evaluation", get(registry_evaluation))
         .route("/registry/{name}/aliases", post(registry_set_alias))
         .route(
             "/registry/{name}/aliases/delete",
@@ -211,6 +212,14 @@ async fn registry_list(State(s): State<Services>, RawQuery(q): RawQuery) -> Resp
 
 async fn registry_model(State(s): State<Services>, Path(name): Path<String>) -> Response {
     respond(registry::model(&s, name).await)
+}
+
+async fn registry_evaluation(
+    State(s): State<Services>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(evaluation::page(&s, name, query(q)).await)
 }
 
 async fn jobs_list(State(s): State<Services>, RawQuery(q): RawQuery) -> Response {

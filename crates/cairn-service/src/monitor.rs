@@ -136,7 +136,10 @@ impl MonitorService {
         };
         let probability_key = match (&q.probability_key, task) {
             (Some(k), _) => Some(checked_key("probability_key", k)?),
-            (None, Task::Classification) => find_key(&outputs, PROBABILITY_KEYS),
+            (None, Task::Classification) => PROBABILITY_KEYS
+                .iter()
+                .find(|k| outputs.iter().any(|o| o == *k))
+                .map(|k| k.to_string()),
             (None, Task::Regression) => None,
         };
         let (origin_ms, width_ms) = match q.window.millis() {

@@ -295,3 +295,134 @@ async fn find_open_chart_compare_and_move_an_alias_in_chromium() {
     b.shot("experiments").await;
     b.quit().await;
 }
+
+/// A model's Evaluation page in chromium: the champion's and the challenger's online
+/// metrics side by side over the same labelled entities, their coverage, and the
+/// newest drift report's table with both distributions drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_evaluation_page_shows_both_versions_and_the_drift_table_in_chromium() {
+    use cairn_core::monitor::{GroundTruth, LabelText};
+    use cairn_core::predictions::PredictionRecord;
+
+    let s = TestServer::spawn().await;
+    let Some(b) =
+        Browser::start("the_evaluation_page_shows_both_versions_and_the_drift_table_in_chromium")
+            .await
+    else {
+        return;
+    };
+    let c = &s.client;
+    c.create_registered_model("churn", None, &[]).await.unwrap();
+    for _ in 0..2 {
+        c.create_model_version("churn", "s3://bucket/churn/model", None)
+            .await
+            .unwrap();
+    }
+    c.set_registered_model_alias("churn", "champion", "1")
+        .await
+        .unwrap();
+    c.set_registered_model_alias("churn", "challenger", "2")
+        .await
+        .unwrap();
+    let now = cairn_testkit::now_ms();
+    // 40 entities, each predicted by both versions (a shadow challenger); the
+    // champion is right on 30 of the 32 labelled, the challenger on all 32.
+    let mut records = Vec::new();
+    for version in [1i64, 2] {
+        for i in 0..40i64 {
+            let truth = if i % 2 == 0 { "stay" } else { "leave" };
+            let wrong = version == 1 && i < 2;
+            let label = match (truth, wrong) {
+                ("stay", true) => "leave",
+                (t, false) => t,
+                _ => "stay",
+            };
+            records.push(PredictionRecord {
+                request_id: format!("r{version}-{i}"),
+                row_index: 0,
+                model_name: "churn".into(),
+                model_version: version,
+                alias: Some(
+                    if version == 1 {
+                        "champion"
+                    } else {
+                        "challenger"
+                    }
+                    .into(),
+                ),
+                entity_id: Some(format!("c{i}")),
+                timestamp_ms: now - 86_400_000 + i * 60_000,
+                inputs: serde_json::json!({"tenure": i}),
+                outputs: serde_json::json!({"label": label}),
+            });
+        }
+    }
+    c.log_predictions(&records).await.unwrap();
+    let truths: Vec<GroundTruth> = (0..32i64)
+        .map(|i| GroundTruth {
+            model_name: "churn".into(),
+            entity_id: format!("c{i}"),
+            label: Some(LabelText::from(if i % 2 == 0 { "stay" } else { "leave" })),
+            value: None,
+            event_time_ms: None,
+        })
+        .collect();
+    c.log_ground_truth(&truths).await.unwrap();
+    let dist = |r: [f64; 2], cur: [f64; 2]| serde_json::json!({"labels": ["a", "b"], "reference": r, "current": cur});
+    c.create_monitor_report(&cairn_api_types::monitor::CreateReportRequest {
+        model_name: "churn".into(),
+        model_version: Some(1),
+        kind: "drift".into(),
+        window_start_ms: None,
+        window_end_ms: None,
+        job_run_id: None,
+        summary: serde_json::json!({"share": 0.5, "drifted_columns": 1, "columns": 2, "dataset_drift": true}),
+        report: serde_json::json!({"columns": {
+            "tenure": {"stattest": "ks", "score": 0.001, "threshold": 0.05, "drift": true,
+                       "distribution": dist([0.7, 0.3], [0.2, 0.8])},
+            "plan": {"stattest": "z", "score": 0.6, "threshold": 0.05, "drift": false,
+                     "distribution": dist([0.5, 0.5], [0.52, 0.48])},
+        }, "drifted_columns": 1, "share": 0.5, "dataset_drift": true}),
+    })
+    .await
+    .unwrap();
+
+    // From the model's page to its Evaluation page.
+    b.driver
+        .goto(format!("{}/registry/churn", s.url))
+        .await
+        .unwrap();
+    follow(&b, By::Id("evaluation-link")).await;
+    b.shot("evaluation").await;
+    let accuracy = |v: &'static str| {
+        let b = &b;
+        async move { text_of(b, &format!("#{v} td[data-metric=accuracy]")).await }
+    };
+    assert_eq!(accuracy("v1").await, "0.9375", "30 of 32");
+    assert_eq!(accuracy("v2").await, "1");
+    assert!(text_of(&b, "#v1").await.contains("@champion"));
+    assert!(text_of(&b, "#v2").await.contains("@challenger"));
+    assert_eq!(text_of(&b, "#v1 td.coverage").await, "80.0 %");
+    let meta = text_of(&b, "p.meta").await;
+    assert!(
+        meta.contains("read from output label") && !meta.contains("probabilities"),
+        "{meta}"
+    );
+    // A line per version on the charts.
+    let lines = b
+        .driver
+        .find_all(By::Css("#chart-accuracy path.line, #chart-accuracy circle"))
+        .await
+        .unwrap();
+    assert!(!lines.is_empty(), "the accuracy chart draws the versions");
+    // The drift table: a row per column, the drifting one marked, both drawn.
+    let rows = b.driver.find_all(By::Css("#drift tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(text_of(&b, "#drift-verdict").await, "dataset drift");
+    let drifting = b.driver.find_all(By::Css("#drift tr.drift")).await.unwrap();
+    assert_eq!(drifting.len(), 1);
+    assert!(drifting[0].text().await.unwrap().contains("tenure"));
+    let drawn = b.driver.find_all(By::Css("#drift svg.hist")).await.unwrap();
+    assert_eq!(drawn.len(), 2);
+    b.quit().await;
+}

@@ -183,7 +183,7 @@ impl ModelPage {
         let body = html! {
             (layout::crumbs(&[("Models", Some("/registry".into())), (name, None)]))
             h1 { (name) }
-            p.meta { "Created " (format::time_ms(model.creation_timestamp)) " · last modified " (format::time_ms(model.last_updated_timestamp)) }
+            p.meta { "Created " (format::time_ms(model.creation_timestamp)) " · last modified " (format::time_ms(model.last_updated_timestamp)) " · " a #evaluation-link href={ (url) "/evaluation" } { "Evaluation" } }
             section aria-labelledby="h-desc" {
                 h2 #h-desc { "Description" }
                 form method="post" action={ (url) "/description" } {
