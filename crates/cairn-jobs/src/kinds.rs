@@ -139,7 +139,8 @@ pub struct Registry {
 }
 
 impl Default for Registry {
-    /// The built-in kinds: `command`, `http`, `train`, `promote`, `drift`, `evaluate`.
+    /// The built-in kinds: `command`, `http`, `train`, `promote`, `drift`, `evaluate`,
+    /// `ground_truth`.
     fn default() -> Self {
         let mut r = Registry { kinds: Vec::new() };
         r.add(Box::new(CommandKind));
@@ -148,6 +149,7 @@ impl Default for Registry {
         r.add(Box::new(PromoteKind));
         r.add(Box::new(DriftKind));
         r.add(Box::new(EvaluateKind));
+        r.add(Box::new(GroundTruthKind));
         r
     }
 }
@@ -586,6 +588,8 @@ struct Flag {
 struct CairnCommand {
     argv: Vec<&'static str>,
     flags: Vec<Flag>,
+    /// A file given as the command's last argument, read from the job file's folder.
+    file: Option<Tmpl>,
     base: PathBuf,
 }
 
@@ -604,11 +608,18 @@ impl CairnCommand {
 
 impl StepConfig for CairnCommand {
     fn templates(&self) -> Vec<&Tmpl> {
-        self.flags.iter().map(|f| &f.value).collect()
+        self.flags
+            .iter()
+            .map(|f| &f.value)
+            .chain(self.file.as_ref())
+            .collect()
     }
 
     fn plan(&self, r: &dyn Render) -> Result<Action> {
         let mut argv: Vec<String> = self.argv.iter().map(|a| a.to_string()).collect();
+        if let Some(file) = &self.file {
+            argv.push(self.base.join(r.render(file)?).display().to_string());
+        }
         for f in &self.flags {
             let value = r.render(&f.value)?;
             argv.push(format!("--{}", f.flag.replace('_', "-")));
@@ -666,6 +677,7 @@ impl StepKind for DriftKind {
                 "${CAIRN_SCRATCH}/drift.html",
             ],
             flags: Vec::new(),
+            file: None,
             base: ctx.base.to_path_buf(),
         };
         c.flag("reference", Some(raw.reference), true);
@@ -714,6 +726,7 @@ impl StepKind for EvaluateKind {
         let mut c = CairnCommand {
             argv: vec!["cairn", "eval", "online", "--store", "--format", "json"],
             flags: Vec::new(),
+            file: None,
             base: ctx.base.to_path_buf(),
         };
         c.flag("model", Some(raw.model), false);
@@ -734,6 +747,53 @@ impl StepKind for EvaluateKind {
                 });
             }
         }
+        Ok(Box::new(c))
+    }
+}
+
+/// `kind: ground_truth`: `cairn ground-truth import` of a CSV or Parquet file (read
+/// from the job file's folder) for `model`, by its entity and label (or value)
+/// columns; a bad row fails the step and nothing of the file is sent.
+struct GroundTruthKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroundTruthRaw {
+    file: Tmpl,
+    model: Tmpl,
+    entity_column: Tmpl,
+    label_column: Option<Tmpl>,
+    value_column: Option<Tmpl>,
+    time_column: Option<Tmpl>,
+}
+
+impl StepKind for GroundTruthKind {
+    fn name(&self) -> &'static str {
+        "ground_truth"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: GroundTruthRaw = ctx.decode(node)?;
+        if raw.label_column.is_some() == raw.value_column.is_some() {
+            return Err(ctx.err(
+                None,
+                "label_column",
+                "give `label_column` (classification) or `value_column` (regression)",
+            ));
+        }
+        let mut c = CairnCommand {
+            argv: vec!["cairn", "ground-truth", "import"],
+            flags: Vec::new(),
+            file: None,
+            base: ctx.base.to_path_buf(),
+        };
+        // The file goes as the command's argument, read from the job file's folder.
+        c.flag("model", Some(raw.model), false);
+        c.flag("entity_column", Some(raw.entity_column), false);
+        c.flag("label_column", raw.label_column, false);
+        c.flag("value_column", raw.value_column, false);
+        c.flag("time_column", raw.time_column, false);
+        c.file = Some(raw.file.at("file"));
         Ok(Box::new(c))
     }
 }

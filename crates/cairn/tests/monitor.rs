@@ -455,8 +455,15 @@ fn drift_and_evaluate_steps_store_their_reports_and_fail_with_an_alert() {
              \x20   model: churn\n\
              \x20   version: \"1\"\n\
              \x20   alert_webhook: {alert_url}\n\
+             \x20 - name: labels\n\
+             \x20   kind: ground_truth\n\
+             \x20   file: labels.csv\n\
+             \x20   model: churn\n\
+             \x20   entity_column: customer\n\
+             \x20   label_column: churned\n\
              \x20 - name: evaluate\n\
              \x20   kind: evaluate\n\
+             \x20   needs: [labels]\n\
              \x20   model: churn\n\
              \x20   since: 1h\n\
              \x20   min: {{accuracy: \"0.9\"}}\n"
@@ -482,20 +489,15 @@ fn drift_and_evaluate_steps_store_their_reports_and_fail_with_an_alert() {
         })
         .collect();
     runtime.block_on(client.log_predictions(&records)).unwrap();
-    let truths: Vec<cairn_core::monitor::GroundTruth> = (0..10)
-        .map(|i| cairn_core::monitor::GroundTruth {
-            model_name: "churn".into(),
-            entity_id: format!("c{i}"),
-            label: Some(cairn_core::monitor::LabelText::from(if i < 6 {
-                "yes"
-            } else {
-                "no"
-            })),
-            value: None,
-            event_time_ms: None,
-        })
+    // The labels arrive as a file, which the job's first step imports.
+    let labels: String = (0..10)
+        .map(|i| format!("c{i},{}\n", if i < 6 { "yes" } else { "no" }))
         .collect();
-    runtime.block_on(client.log_ground_truth(&truths)).unwrap();
+    std::fs::write(
+        jobs.join("labels.csv"),
+        format!("customer,churned\n{labels}"),
+    )
+    .unwrap();
 
     let (ok, out, errs) = common::cairn(&[
         "job",
