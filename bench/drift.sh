@@ -21,7 +21,8 @@ CAIRN="$ROOT/target/release/cairn"
 measure() {  # name, command...
   local name="$1"; shift
   /usr/bin/time -f '%M %e' -o "$DIR/$name.time" "$@" > "$DIR/$name.out" || true
-  read -r kib secs < "$DIR/$name.time"
+  # GNU time puts "Command exited with non-zero status N" first when it did.
+  read -r kib secs < <(tail -1 "$DIR/$name.time")
   echo "{\"name\": \"$name\", \"wall_seconds\": $secs, \"peak_rss_mib\": $((kib / 1024))}"
 }
 
