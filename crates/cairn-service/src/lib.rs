@@ -54,7 +54,7 @@ impl Services {
 }
 
 /// Milliseconds since the Unix epoch, MLflow's timestamp unit.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

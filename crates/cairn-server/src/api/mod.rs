@@ -51,6 +51,22 @@ pub fn router(state: Services) -> Router {
         .with_state(state)
 }
 
+/// An integer of a query string (cairn's GET messages carry numbers as text), or
+/// INVALID_PARAMETER_VALUE naming the field.
+fn number(field: &str, value: Option<String>) -> crate::error::ApiResult<Option<i64>> {
+    value
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                cairn_core::MlflowError::new(
+                    cairn_core::ErrorCode::InvalidParameterValue,
+                    format!("{field} must be an integer, got '{v}'"),
+                )
+                .into()
+            })
+        })
+        .transpose()
+}
+
 /// MLflow answers unknown routes with an HTML 404, which its client reads as
 /// ENDPOINT_NOT_FOUND (and uses to fall back to older endpoints), so cairn does too.
 async fn not_found() -> impl IntoResponse {

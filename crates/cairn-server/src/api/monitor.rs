@@ -12,7 +12,7 @@ use cairn_api_types::Empty;
 use cairn_core::monitor::{EvalQuery, OnlineEvaluation, Window};
 use cairn_core::{ErrorCode, MlflowError};
 
-use super::Errors;
+use super::{number, Errors};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::Services;
@@ -54,20 +54,6 @@ fn required(field: &str, value: Option<String>) -> ApiResult<String> {
     })
 }
 
-fn number(field: &str, value: Option<String>) -> ApiResult<Option<i64>> {
-    value
-        .map(|v| {
-            v.parse::<i64>().map_err(|_| {
-                MlflowError::new(
-                    ErrorCode::InvalidParameterValue,
-                    format!("{field} must be an integer, got '{v}'"),
-                )
-                .into()
-            })
-        })
-        .transpose()
-}
-
 /// An entity's ground truth, with the values it replaced.
 #[utoipa::path(get, path = "/ground-truth/get", tag = "evaluation",
     operation_id = "getGroundTruth",
@@ -94,7 +80,7 @@ async fn online(
     State(s): State<Services>,
     Query(q): Query<OnlineEvaluationRequest>,
 ) -> ApiResult<Json<OnlineEvaluation>> {
-    let until_ms = number("until_ms", q.until_ms)?.unwrap_or_else(now_ms);
+    let until_ms = number("until_ms", q.until_ms)?.unwrap_or_else(cairn_service::now_ms);
     let query = EvalQuery {
         model_name: required("model_name", q.model_name)?,
         version: number("version", q.version)?,
@@ -147,11 +133,4 @@ async fn create_report(
         })
         .await?;
     Ok(Json(Empty {}))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -9,9 +9,8 @@ use cairn_api_types::predictions::{
 };
 use cairn_api_types::Empty;
 use cairn_core::predictions::PredictionSearch;
-use cairn_core::{ErrorCode, MlflowError};
 
-use super::Errors;
+use super::{number, Errors};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::Services;
@@ -38,20 +37,6 @@ async fn log_batch(
 ) -> ApiResult<Json<Empty>> {
     s.predictions.log(&req.predictions).await?;
     Ok(Json(Empty {}))
-}
-
-fn number(field: &str, value: Option<String>) -> ApiResult<Option<i64>> {
-    value
-        .map(|v| {
-            v.parse::<i64>().map_err(|_| {
-                MlflowError::new(
-                    ErrorCode::InvalidParameterValue,
-                    format!("{field} must be an integer, got '{v}'"),
-                )
-                .into()
-            })
-        })
-        .transpose()
 }
 
 /// One page of a model's prediction log, oldest first.

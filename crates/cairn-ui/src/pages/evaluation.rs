@@ -36,12 +36,6 @@ pub async fn page(state: &Services, name: String, q: Params) -> UiResult<Reply> 
     Ok(Reply::html(view.render().into_string()))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl EvaluationPage {
     pub async fn load(state: &Services, name: String, q: Params) -> UiResult<Self> {
         let name = ModelName::parse(name)?;
@@ -49,7 +43,7 @@ impl EvaluationPage {
         let since = q.get("since").unwrap_or("30d").to_string();
         let days = humantime::parse_duration(&since).map_or(30 * DAY, |d| d.as_millis() as i64);
         let window: Window = q.get("window").unwrap_or("day").parse()?;
-        let until = now_ms();
+        let until = cairn_service::now_ms();
         let evaluation = state
             .monitor
             .evaluate(EvalQuery {
