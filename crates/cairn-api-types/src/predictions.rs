@@ -24,6 +24,18 @@ pub struct SearchPredictionsRequest {
     pub entity_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// `true` for a shadow's predictions only, `false` for answered ones only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<String>,
+    /// Only predictions logged under this alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Predictions made at or after this time (Unix ms, an integer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<String>,
+    /// Predictions made before this time (Unix ms, an integer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<String>,
     /// An integer, 1,000 if absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_results: Option<String>,

@@ -819,7 +819,8 @@ impl Client {
     }
 
     /// One page of a model's prediction log, oldest first; `query` takes
-    /// `model_version`, `entity_id`, `request_id`, `max_results`, `page_token`.
+    /// `model_version`, `entity_id`, `request_id`, `shadow`, `alias`, `since_ms`,
+    /// `until_ms`, `max_results`, `page_token`.
     pub async fn search_predictions(
         &self,
         model_name: &str,

@@ -28,6 +28,10 @@ pub struct PredictionRecord {
     pub inputs: serde_json::Value,
     /// The row's outputs, likewise.
     pub outputs: serde_json::Value,
+    /// Predicted by a shadow (`cairn serve --shadow`): the challenger scored the
+    /// request off the response path and its answer was never returned.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 /// Most records one log-batch request may carry.
@@ -85,6 +89,14 @@ pub struct PredictionSearch {
     pub model_version: Option<i64>,
     pub entity_id: Option<String>,
     pub request_id: Option<String>,
+    /// Only shadow predictions (`true`) or only answered ones (`false`).
+    pub shadow: Option<bool>,
+    /// Only predictions logged under this alias.
+    pub alias: Option<String>,
+    /// Only predictions made at or after this time (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Only predictions made before this time (Unix ms).
+    pub until_ms: Option<i64>,
     pub max_results: i64,
     /// The id of the last record of the previous page.
     pub after_id: Option<i64>,

@@ -62,6 +62,7 @@ fn predictions() -> Vec<PredictionRecord> {
                     "label": CLASSES[predicted],
                     "probabilities": {"cat": p[0], "dog": p[1], "emu": p[2]},
                 }),
+                shadow: false,
             });
         }
     }
@@ -289,6 +290,7 @@ on_both_backends! {
                 timestamp_ms: T0 + i,
                 inputs: json!({"rooms": i % 5}),
                 outputs: json!({"prediction": pred}),
+                shadow: false,
             });
             if i % 4 != 0 {
                 truths.push(GroundTruth {

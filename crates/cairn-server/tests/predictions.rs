@@ -18,6 +18,7 @@ fn record(request: &str, row: i64, version: i64, entity: Option<&str>) -> Predic
         timestamp_ms: 1_700_000_000_000 + row,
         inputs: json!({"tenure": row, "plan": "basic"}),
         outputs: json!({"label": row % 2, "probabilities": [0.25, 0.75]}),
+        shadow: false,
     }
 }
 

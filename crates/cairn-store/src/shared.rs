@@ -21,7 +21,7 @@ pub(crate) const VERSION_COLUMNS: &str = "mv.name, mv.version, mv.creation_time,
      mv.run_id, mv.status, mv.status_message, mv.run_link";
 /// The prediction log's columns after its id, in `PredictionRecord`'s field order.
 pub(crate) const PREDICTION_COLUMNS: &str = "request_id, row_index, model_name, model_version, \
-     alias, entity_id, timestamp_ms, inputs, outputs";
+     alias, entity_id, timestamp_ms, inputs, outputs, shadow";
 /// A prediction-log JSON column read back. cairn writes it from JSON values, so it
 /// parses; a row edited by hand into something else reads as a string rather than
 /// failing the whole page.

@@ -508,6 +508,7 @@ fn prediction(request: &str, row: i64, entity: &str) -> PredictionRecord {
         timestamp_ms: 1_000 + row,
         inputs: serde_json::json!({"x": row}),
         outputs: serde_json::json!({"y": row % 2}),
+        shadow: false,
     }
 }
 
@@ -554,4 +555,31 @@ async fn predictions_are_appended_and_paged(stores: &Stores) {
         .expect("by entity");
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].1, records[3]);
+
+    // A shadow's prediction of the same entity keeps its flag and is told apart.
+    let shadowed = PredictionRecord {
+        model_version: 2,
+        alias: Some("challenger".into()),
+        shadow: true,
+        ..prediction("req-1", 3, "e3")
+    };
+    p.log_predictions(std::slice::from_ref(&shadowed))
+        .await
+        .expect("log a shadow prediction");
+    for (flag, want) in [
+        (Some(true), vec![&shadowed]),
+        (Some(false), vec![&records[3]]),
+    ] {
+        let found = p
+            .search_predictions(&PredictionSearch {
+                model_name: "clf".into(),
+                entity_id: Some("e3".into()),
+                shadow: flag,
+                max_results: 10,
+                ..PredictionSearch::default()
+            })
+            .await
+            .expect("by shadow flag");
+        assert_eq!(found.iter().map(|(_, r)| r).collect::<Vec<_>>(), want);
+    }
 }

@@ -354,6 +354,7 @@ async fn the_evaluation_page_shows_both_versions_and_the_drift_table_in_chromium
                 timestamp_ms: now - 86_400_000 + i * 60_000,
                 inputs: serde_json::json!({"tenure": i}),
                 outputs: serde_json::json!({"label": label}),
+                shadow: false,
             });
         }
     }

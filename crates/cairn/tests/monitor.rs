@@ -295,6 +295,7 @@ fn ground_truth_is_imported_from_a_file_and_online_metrics_read_back() {
             timestamp_ms: now - 60_000,
             inputs: serde_json::json!({"x": i}),
             outputs: serde_json::json!({"label": i % 2}),
+            shadow: false,
         })
         .collect();
     runtime.block_on(client.log_predictions(&records)).unwrap();
@@ -486,6 +487,7 @@ fn drift_and_evaluate_steps_store_their_reports_and_fail_with_an_alert() {
             timestamp_ms: now - 60_000,
             inputs: serde_json::json!({}),
             outputs: serde_json::json!({"label": "yes"}),
+            shadow: false,
         })
         .collect();
     runtime.block_on(client.log_predictions(&records)).unwrap();

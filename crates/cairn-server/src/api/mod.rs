@@ -67,6 +67,21 @@ fn number(field: &str, value: Option<String>) -> crate::error::ApiResult<Option<
         .transpose()
 }
 
+/// `true` or `false` of a query string, or INVALID_PARAMETER_VALUE naming the field.
+fn flag(field: &str, value: Option<String>) -> crate::error::ApiResult<Option<bool>> {
+    value
+        .map(|v| match v.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(cairn_core::MlflowError::new(
+                cairn_core::ErrorCode::InvalidParameterValue,
+                format!("{field} must be true or false, got '{v}'"),
+            )
+            .into()),
+        })
+        .transpose()
+}
+
 /// MLflow answers unknown routes with an HTML 404, which its client reads as
 /// ENDPOINT_NOT_FOUND (and uses to fall back to older endpoints), so cairn does too.
 async fn not_found() -> impl IntoResponse {

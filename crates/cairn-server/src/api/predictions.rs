@@ -10,7 +10,7 @@ use cairn_api_types::predictions::{
 use cairn_api_types::Empty;
 use cairn_core::predictions::PredictionSearch;
 
-use super::{number, Errors};
+use super::{flag, number, Errors};
 use crate::error::ApiResult;
 use crate::extract::MlflowRequest;
 use cairn_service::Services;
@@ -53,6 +53,10 @@ async fn search(
         model_version: number("model_version", q.model_version)?,
         entity_id: q.entity_id,
         request_id: q.request_id,
+        shadow: flag("shadow", q.shadow)?,
+        alias: q.alias,
+        since_ms: number("since_ms", q.since_ms)?,
+        until_ms: number("until_ms", q.until_ms)?,
         max_results: number("max_results", q.max_results)?.unwrap_or(1000),
         after_id: number("page_token", q.page_token)?,
     };

@@ -21,6 +21,7 @@ type Columns<'a> = (
     Vec<i64>,
     Vec<String>,
     Vec<String>,
+    Vec<bool>,
 );
 
 impl PgStore {
@@ -42,12 +43,13 @@ impl PgStore {
             cols.6.push(r.timestamp_ms);
             cols.7.push(r.inputs.to_string());
             cols.8.push(r.outputs.to_string());
+            cols.9.push(r.shadow);
         }
         sqlx::query(
             "INSERT INTO cairn_predictions (request_id, row_index, model_name, model_version, \
-             alias, entity_id, timestamp_ms, inputs, outputs) \
+             alias, entity_id, timestamp_ms, inputs, outputs, shadow) \
              SELECT * FROM UNNEST($1::TEXT[], $2::INT[], $3::TEXT[], $4::INT[], $5::TEXT[], \
-             $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[])",
+             $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::BOOLEAN[])",
         )
         .bind(&cols.0)
         .bind(&cols.1)
@@ -58,6 +60,7 @@ impl PgStore {
         .bind(&cols.6)
         .bind(&cols.7)
         .bind(&cols.8)
+        .bind(&cols.9)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -94,7 +94,8 @@ pub const SQLITE_CAIRN_DDL: &[&str] = &[
      entity_id VARCHAR(256), \
      timestamp_ms BIGINT NOT NULL, \
      inputs TEXT NOT NULL, \
-     outputs TEXT NOT NULL)",
+     outputs TEXT NOT NULL, \
+     shadow BOOLEAN NOT NULL DEFAULT FALSE)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_model \
      ON cairn_predictions (model_name, model_version, id)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_entity \
@@ -139,7 +140,10 @@ pub const POSTGRES_CAIRN_DDL: &[&str] = &[
      entity_id VARCHAR(256), \
      timestamp_ms BIGINT NOT NULL, \
      inputs TEXT NOT NULL, \
-     outputs TEXT NOT NULL)",
+     outputs TEXT NOT NULL, \
+     shadow BOOLEAN NOT NULL DEFAULT FALSE)",
+    // Logs written before shadow serving existed hold answered predictions only.
+    "ALTER TABLE cairn_predictions ADD COLUMN IF NOT EXISTS shadow BOOLEAN NOT NULL DEFAULT FALSE",
     "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_model \
      ON cairn_predictions (model_name, model_version, id)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_predictions_entity \
@@ -154,6 +158,15 @@ pub const POSTGRES_CAIRN_DDL: &[&str] = &[
      time_ms BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS cairn_idx_alias_events_model ON cairn_alias_events (name, id)",
 ];
+
+/// Columns cairn added to its own SQLite tables after they first shipped, as
+/// `(table, column, definition)`: SQLite's `ADD COLUMN` has no `IF NOT EXISTS`, so
+/// each is added when `pragma_table_info` lacks it.
+pub const SQLITE_CAIRN_ADDED_COLUMNS: &[(&str, &str, &str)] = &[(
+    "cairn_predictions",
+    "shadow",
+    "BOOLEAN NOT NULL DEFAULT FALSE",
+)];
 
 /// Splits the DDL into statements.
 pub fn statements(ddl: &str) -> impl Iterator<Item = &str> {

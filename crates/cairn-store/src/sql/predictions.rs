@@ -24,6 +24,7 @@ fn record(row: &dyn Cols) -> Result<(i64, PredictionRecord)> {
             timestamp_ms: row.int(7)?,
             inputs: json(8)?,
             outputs: json(9)?,
+            shadow: row.boolean(10)?,
         },
     ))
 }
@@ -37,14 +38,20 @@ pub(crate) async fn search<E: Exec>(
             "SELECT id, {PREDICTION_COLUMNS} FROM cairn_predictions \
              WHERE model_name = ?1 AND (?2 IS NULL OR model_version = ?2) \
              AND (?3 IS NULL OR entity_id = ?3) AND (?4 IS NULL OR request_id = ?4) \
-             AND id > ?5 ORDER BY id LIMIT ?6"
+             AND id > ?5 AND (?7 IS NULL OR shadow = (?7 = 1)) AND (?8 IS NULL OR alias = ?8) \
+             AND (?9 IS NULL OR timestamp_ms >= ?9) AND (?10 IS NULL OR timestamp_ms < ?10) \
+             ORDER BY id LIMIT ?6"
         ))
         .arg(s.model_name.as_str())
         .arg(s.model_version)
         .arg(&s.entity_id)
         .arg(&s.request_id)
         .arg(s.after_id.unwrap_or(0))
-        .arg(s.max_results);
+        .arg(s.max_results)
+        .arg(s.shadow.map(i64::from))
+        .arg(&s.alias)
+        .arg(s.since_ms)
+        .arg(s.until_ms);
     ex.fetch(&sql, record).await
 }
 

@@ -193,6 +193,18 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
     for stmt in schema::SQLITE_CAIRN_DDL {
         tx.execute_batch(stmt)?;
     }
+    for (table, column, definition) in schema::SQLITE_CAIRN_ADDED_COLUMNS {
+        let present: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
+    }
     for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Sqlite)
         .into_iter()
         .chain(crate::sql::monitor::ddl(crate::sql::Dialect::Sqlite))

@@ -22,8 +22,8 @@ impl SqliteStore {
             .run(move |conn| {
                 let mut insert = conn.prepare_cached(
                     "INSERT INTO cairn_predictions (request_id, row_index, model_name, \
-                     model_version, alias, entity_id, timestamp_ms, inputs, outputs) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     model_version, alias, entity_id, timestamp_ms, inputs, outputs, shadow) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?;
                 for (r, inputs, outputs) in &rows {
                     insert.execute(params![
@@ -35,7 +35,8 @@ impl SqliteStore {
                         r.entity_id,
                         r.timestamp_ms,
                         inputs,
-                        outputs
+                        outputs,
+                        r.shadow
                     ])?;
                 }
                 Ok(())
