@@ -7,6 +7,8 @@
 #   bash bench/serving.sh                 # both servers, 10 s per load
 #   DURATION=20 bash bench/serving.sh
 #   CAIRN_SERVE_ARGS=--no-prediction-log bash bench/serving.sh
+#   SHADOW=1 bash bench/serving.sh        # the champion alone, then with a shadow
+#                                         # challenger (--shadow), ROUNDS times each
 #
 # Needs: a release build (cargo build --release -p cairn), .venv with mlflow 3.17.2,
 # onnx, onnxruntime, skl2onnx and scikit-learn (as .ci/run makes it), and wrk
@@ -19,6 +21,8 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 CAIRN="${CAIRN:-$ROOT/target/release/cairn}"
 DURATION="${DURATION:-10}"
 MLFLOW="${MLFLOW:-1}"
+SHADOW="${SHADOW:-0}"
+ROUNDS="${ROUNDS:-3}"
 DIR="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -58,8 +62,14 @@ MLFLOW_TRACKING_URI="$TRACKING" MLFLOW_DISABLE_TELEMETRY=true \
   "$PY" "$ROOT/crates/cairn/tests/serving_models.py" "$DIR/expected.json" > "$DIR/log-models.log" 2>&1
 curl -sf -X POST "$TRACKING/api/2.0/mlflow/registered-models/alias" \
   -d '{"name": "iris", "alias": "champion", "version": "1"}' > /dev/null
+curl -sf -X POST "$TRACKING/api/2.0/mlflow/registered-models/alias" \
+  -d '{"name": "iris", "alias": "challenger", "version": "2"}' > /dev/null
 
 BODY='{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+if [ "$SHADOW" = 1 ]; then
+  # A data frame with an entity id, as a monitored deployment sends.
+  BODY='{"dataframe_split": {"columns": ["id", "a", "b", "c", "d"], "data": [["e1", 5.1, 3.5, 1.4, 0.2]]}}'
+fi
 cat > "$DIR/post.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '$BODY'
@@ -99,17 +109,40 @@ bench() {
   startup=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
   for c in 1 8; do
     read -r rps p50 p99 errs <<< "$(load "$url" "$c")"
-    RESULTS+=("| $name | $c | $rps | $p50 | $p99 | $errs | $startup | $rss |")
+    local extra=""
+    if [ "$SHADOW" = 1 ]; then
+      # Requests the shadow scored and shed so far (cumulative over both loads).
+      local m ok shed
+      m=$(curl -sf "http://127.0.0.1:$port/metrics")
+      ok=$(awk '/^cairn_shadow_requests_total\{.*status="ok"/ {s+=$NF} END {printf "%d", s}' <<< "$m")
+      shed=$(awk '/^cairn_shadow_requests_shed_total/ {s+=$NF} END {printf "%d", s}' <<< "$m")
+      extra=" $ok | $shed |"
+    fi
+    RESULTS+=("| $name | $c | $rps | $p50 | $p99 | $errs | $startup | $rss |$extra")
     echo "${RESULTS[-1]}" >&2
   done
   kill -TERM -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
 
-CAIRN_PORT=$(free_port)
-# shellcheck disable=SC2086
-bench "cairn serve" "$CAIRN_PORT" "$CAIRN" serve models:/iris@champion --tracking-uri "$TRACKING" \
-  --port "$CAIRN_PORT" --cache-dir "$DIR/cache" ${CAIRN_SERVE_ARGS:-}
+if [ "$SHADOW" = 1 ]; then
+  # Alternating rounds, so drift in the machine's speed hits both alike.
+  for round in $(seq "$ROUNDS"); do
+    for shadow in "" "--shadow challenger"; do
+      CAIRN_PORT=$(free_port)
+      # shellcheck disable=SC2086
+      bench "cairn serve ${shadow:-(no shadow)} #$round" "$CAIRN_PORT" "$CAIRN" serve \
+        models:/iris@champion --tracking-uri "$TRACKING" --port "$CAIRN_PORT" \
+        --cache-dir "$DIR/cache" --entity-column id $shadow ${CAIRN_SERVE_ARGS:-}
+    done
+  done
+  MLFLOW=0
+else
+  CAIRN_PORT=$(free_port)
+  # shellcheck disable=SC2086
+  bench "cairn serve" "$CAIRN_PORT" "$CAIRN" serve models:/iris@champion --tracking-uri "$TRACKING" \
+    --port "$CAIRN_PORT" --cache-dir "$DIR/cache" ${CAIRN_SERVE_ARGS:-}
+fi
 if [ "$MLFLOW" = 1 ]; then
   MLFLOW_PORT=$(free_port)
   bench "mlflow models serve" "$MLFLOW_PORT" env PATH="$(dirname "$PY"):$PATH" \
@@ -121,6 +154,11 @@ fi
 echo
 echo "$(date -u +%Y-%m-%d), $(nproc) cores, wrk -t1 keep-alive, ${DURATION}s per row, body $BODY"
 echo
-echo "| server | concurrency | req/s | p50 ms | p99 ms | errors | startup to /ping 200 s | RSS MiB |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+if [ "$SHADOW" = 1 ]; then
+  echo "| server | concurrency | req/s | p50 ms | p99 ms | errors | startup to /ping 200 s | RSS MiB | shadow scored | shadow shed |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+else
+  echo "| server | concurrency | req/s | p50 ms | p99 ms | errors | startup to /ping 200 s | RSS MiB |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+fi
 printf '%s\n' "${RESULTS[@]}"

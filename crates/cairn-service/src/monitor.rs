@@ -190,7 +190,7 @@ impl MonitorService {
                         let (Some(probs), Some(truth)) = (probs, truth) else {
                             continue;
                         };
-                        let Some(probs) = probability_map(&probs) else {
+                        let Some(probs) = Probabilities::parse(&probs) else {
                             continue;
                         };
                         for key in [(version, Some(bucket)), (version, None)] {
@@ -356,19 +356,49 @@ fn find_key(outputs: &[String], preferred: &[&str]) -> Option<String> {
         })
 }
 
-/// Class probabilities from an output: a map from class to probability (scikit-
-/// learn's ONNX `output_probability`, cairn's `probabilities`), or a one-row list
-/// of such a map.
-fn probability_map(text: &str) -> Option<BTreeMap<String, f64>> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    let map = match &v {
-        serde_json::Value::Object(m) => m,
-        serde_json::Value::Array(a) if a.len() == 1 => a[0].as_object()?,
-        _ => return None,
-    };
-    map.iter()
-        .map(|(k, p)| Some((k.clone(), p.as_f64()?)))
-        .collect()
+/// Class probabilities as an output logged them.
+#[derive(Clone)]
+enum Probabilities {
+    /// A map from class to probability (scikit-learn's ONNX `output_probability`,
+    /// cairn's `probabilities`), or a one-row list of such a map.
+    ByClass(BTreeMap<String, f64>),
+    /// A plain list (skl2onnx without ZipMap): in the order of the model's
+    /// `classes_`, which scikit-learn sorts, so it is read against the sorted labels
+    /// of the evaluation when it has as many entries as they are.
+    Positional(Vec<f64>),
+}
+
+impl Probabilities {
+    fn parse(text: &str) -> Option<Probabilities> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let map = match &v {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Array(a) if a.len() == 1 && a[0].is_object() => a[0].as_object()?,
+            serde_json::Value::Array(a) => {
+                return a
+                    .iter()
+                    .map(serde_json::Value::as_f64)
+                    .collect::<Option<Vec<f64>>>()
+                    .map(Probabilities::Positional)
+            }
+            _ => return None,
+        };
+        map.iter()
+            .map(|(k, p)| Some((k.clone(), p.as_f64()?)))
+            .collect::<Option<BTreeMap<_, _>>>()
+            .map(Probabilities::ByClass)
+    }
+
+    /// Keyed by class; a positional list only when it covers `labels` one to one.
+    fn by_class(&self, labels: &[String]) -> Option<BTreeMap<String, f64>> {
+        match self {
+            Probabilities::ByClass(m) => Some(m.clone()),
+            Probabilities::Positional(p) if p.len() == labels.len() => {
+                Some(labels.iter().cloned().zip(p.iter().copied()).collect())
+            }
+            Probabilities::Positional(_) => None,
+        }
+    }
 }
 
 /// The order scikit-learn gives labels (`np.unique`): by number when every label is
@@ -398,7 +428,7 @@ struct Cell {
     /// (true, predicted) -> rows.
     confusion: HashMap<(String, String), u64>,
     /// (true label, class probabilities).
-    probabilities: Vec<(String, BTreeMap<String, f64>)>,
+    probabilities: Vec<(String, Probabilities)>,
     /// (predicted, true) values of a regression.
     pairs: Vec<(f64, f64)>,
     /// Labelled rows whose outputs had no readable prediction.
@@ -463,7 +493,7 @@ impl Cell {
             confusion[index[t.as_str()]][index[p.as_str()]] += n;
         }
         let s = metrics::summarise(&labels, &confusion);
-        let (roc_auc, log_loss) = self.probability_metrics();
+        let (roc_auc, log_loss) = self.probability_metrics(&labels);
         ClassificationMetrics {
             accuracy: s.accuracy,
             precision_macro: s.macro_precision,
@@ -497,12 +527,16 @@ impl Cell {
     /// ROC AUC and log loss as `roc_auc_score` (binary: the greater class's
     /// probability; more classes: one-vs-rest, macro) and `log_loss` (probabilities
     /// clipped to [eps, 1 - eps]) compute them over the rows with probabilities.
-    fn probability_metrics(&self) -> (Option<f64>, Option<f64>) {
-        if self.probabilities.is_empty() {
+    fn probability_metrics(&self, labels: &[String]) -> (Option<f64>, Option<f64>) {
+        let rows: Vec<(&String, BTreeMap<String, f64>)> = self
+            .probabilities
+            .iter()
+            .filter_map(|(t, p)| Some((t, p.by_class(labels)?)))
+            .collect();
+        if rows.is_empty() {
             return (None, None);
         }
-        let mut classes: Vec<String> = self
-            .probabilities
+        let mut classes: Vec<String> = rows
             .iter()
             .flat_map(|(_, p)| p.keys().cloned())
             .collect::<BTreeSet<_>>()
@@ -511,18 +545,17 @@ impl Cell {
         sort_labels(&mut classes);
         let eps = f64::EPSILON;
         let mut loss = Sum::default();
-        for (truth, p) in &self.probabilities {
-            let pt = p.get(truth).copied().unwrap_or(0.0);
+        for (truth, p) in &rows {
+            let pt = p.get(*truth).copied().unwrap_or(0.0);
             loss.add(-pt.clamp(eps, 1.0 - eps).ln());
         }
-        let log_loss = Some(loss.value() / self.probabilities.len() as f64);
+        let log_loss = Some(loss.value() / rows.len() as f64);
         let auc_of = |class: &str| {
-            let scores: Vec<f64> = self
-                .probabilities
+            let scores: Vec<f64> = rows
                 .iter()
                 .map(|(_, p)| p.get(class).copied().unwrap_or(0.0))
                 .collect();
-            let positive: Vec<bool> = self.probabilities.iter().map(|(t, _)| t == class).collect();
+            let positive: Vec<bool> = rows.iter().map(|(t, _)| *t == class).collect();
             metrics::roc_auc(&scores, &positive)
         };
         let roc_auc = match classes.as_slice() {
@@ -534,5 +567,30 @@ impl Cell {
             _ => None,
         };
         (roc_auc, log_loss)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Probabilities;
+
+    #[test]
+    fn probabilities_read_by_class_or_by_position_against_the_sorted_labels() {
+        let labels = ["0".to_string(), "1".to_string(), "2".to_string()];
+        let by_class = |text: &str| Probabilities::parse(text).and_then(|p| p.by_class(&labels));
+        let want: Vec<(String, f64)> =
+            vec![("0".into(), 0.1), ("1".into(), 0.2), ("2".into(), 0.7)];
+        for text in [
+            r#"{"0": 0.1, "1": 0.2, "2": 0.7}"#,
+            r#"[{"0": 0.1, "1": 0.2, "2": 0.7}]"#,
+            "[0.1, 0.2, 0.7]",
+        ] {
+            let got: Vec<(String, f64)> = by_class(text).expect(text).into_iter().collect();
+            assert_eq!(got, want, "{text}");
+        }
+        // A list that does not cover the labels one to one is not guessed at.
+        assert!(by_class("[0.3, 0.7]").is_none());
+        assert!(by_class(r#"["a", 0.7]"#).is_none());
+        assert!(by_class("0.7").is_none());
     }
 }

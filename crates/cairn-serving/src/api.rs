@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::endpoint::{Endpoint, EndpointStatus, LoadedModel};
 use crate::error::ServingError;
 use crate::predlog::{LogEntry, PredictionLog};
+use crate::shadow::Shadow;
 
 /// The version of the answering model, on every scoring response that had one.
 pub const MODEL_VERSION_HEADER: HeaderName = HeaderName::from_static("x-cairn-model-version");
@@ -34,6 +35,8 @@ pub struct ServingState {
     pub endpoints: Arc<Vec<Arc<Endpoint>>>,
     pub log: Option<PredictionLog>,
     pub entity_column: Option<Arc<str>>,
+    /// Challengers scoring, off the response path, what their champion answered.
+    pub shadows: Arc<Vec<Shadow>>,
 }
 
 impl ServingState {
@@ -47,6 +50,12 @@ impl ServingState {
                     self.names()
                 ))
             })
+    }
+
+    fn shadow_of(&self, endpoint: &Endpoint) -> Option<&Shadow> {
+        self.shadows
+            .iter()
+            .find(|s| s.endpoint.name == endpoint.name)
     }
 
     fn names(&self) -> Vec<String> {
@@ -107,6 +116,10 @@ struct HealthReport {
     /// when one serves an older version or none.
     status: &'static str,
     endpoints: Vec<EndpointStatus>,
+    /// Shadow challengers (`--shadow`): listed, never part of `status`, since the
+    /// champion answers whatever they do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    shadows: Vec<EndpointStatus>,
 }
 
 /// Routes of a serving process. `standalone` adds MLflow's scoring-server probes
@@ -209,6 +222,10 @@ async fn score(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let entity = s.entity_column.clone();
+    // A handle on the body for the shadow (reference-counted: no copy).
+    let for_shadow = s
+        .shadow_of(endpoint)
+        .map(|shadow| (shadow, body.clone(), content_type.clone()));
     let result = if body.len() <= INLINE_BODY_BYTES {
         model.score(content_type.as_deref(), &body, entity.as_deref())
     } else {
@@ -235,7 +252,11 @@ async fn score(
                     entity_ids: scored.entity_ids,
                     input: scored.input,
                     outputs: scored.outputs,
+                    shadow: false,
                 });
+            }
+            if let Some((shadow, request_body, content_type)) = for_shadow {
+                shadow.offer(&request_id, content_type.as_deref(), request_body);
             }
             body
         }
@@ -303,6 +324,7 @@ async fn health(State(s): State<ServingState>) -> Response {
     let report = HealthReport {
         status: if ok { "ok" } else { "degraded" },
         endpoints,
+        shadows: s.shadows.iter().map(|s| s.endpoint.status()).collect(),
     };
     (code, Json(report)).into_response()
 }

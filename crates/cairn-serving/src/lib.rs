@@ -5,7 +5,9 @@
 //! proxy, loaded by its flavor, checked against its own input example and swapped in
 //! atomically, while requests in flight finish on the version they started with.
 //! Every answered request is queued for the prediction log, written in batches
-//! through the tracking server.
+//! through the tracking server. A model can have a shadow (`--shadow challenger`):
+//! another alias that scores the same requests off the response path (see
+//! [`shadow`]).
 
 pub mod api;
 pub mod endpoint;
@@ -15,6 +17,7 @@ pub mod input;
 pub mod metrics;
 pub mod mlmodel;
 pub mod predlog;
+pub mod shadow;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ pub use api::{openapi, MODEL_VERSION_HEADER, REQUEST_ID_HEADER};
 pub use endpoint::{Endpoint, EndpointStatus, ModelRef};
 pub use error::ServingError;
 use predlog::{LogWriter, PredictionLog, PredictionSink};
+use shadow::{Shadow, ShadowWorker};
 
 /// What a serving process serves and where it reads the registry.
 #[derive(Debug, Clone)]
@@ -47,6 +51,10 @@ pub struct ServeConfig {
     pub log_predictions: bool,
     /// Requests the prediction-log queue holds before it sheds.
     pub log_queue: usize,
+    /// Challenger aliases, each of a served model, scoring its requests in shadow.
+    pub shadows: Vec<ModelRef>,
+    /// Requests each shadow's queue holds before it sheds.
+    pub shadow_queue: usize,
 }
 
 impl ServeConfig {
@@ -59,6 +67,8 @@ impl ServeConfig {
             entity_column: None,
             log_predictions: true,
             log_queue: 10_000,
+            shadows: Vec::new(),
+            shadow_queue: 1_000,
         }
     }
 }
@@ -69,6 +79,7 @@ pub struct Serving {
     shutdown: watch::Sender<bool>,
     watchers: Vec<JoinHandle<()>>,
     writer: Option<LogWriter>,
+    shadow_workers: Vec<ShadowWorker>,
 }
 
 impl Serving {
@@ -84,6 +95,31 @@ impl Serving {
                     "model '{}' is named twice: each endpoint serves a distinct model",
                     m.name
                 )));
+            }
+        }
+        for (i, shadow) in config.shadows.iter().enumerate() {
+            let Some(served) = config.models.iter().find(|m| m.name == shadow.name) else {
+                return Err(ServingError::BadRequest(format!(
+                    "the shadow {shadow} is of a model this server does not serve"
+                )));
+            };
+            if served.alias == shadow.alias {
+                return Err(ServingError::BadRequest(format!(
+                    "the shadow {shadow} is the alias its endpoint serves: name the challenger"
+                )));
+            }
+            if config.shadows[..i].iter().any(|o| o.name == shadow.name) {
+                return Err(ServingError::BadRequest(format!(
+                    "model '{}' has two shadows: one challenger per model",
+                    shadow.name
+                )));
+            }
+            if !config.log_predictions {
+                return Err(ServingError::BadRequest(
+                    "a shadow's predictions go only to the prediction log: \
+                     --shadow needs it on (drop --no-prediction-log)"
+                        .into(),
+                ));
             }
         }
         metrics::handle();
@@ -108,19 +144,36 @@ impl Serving {
             cache_dir: config.cache_dir.clone(),
             retry_after: Duration::from_secs(30),
         };
+        let entity_column: Option<Arc<str>> = config.entity_column.map(|c| c.as_str().into());
+        let mut shadows = Vec::new();
+        let mut shadow_workers = Vec::new();
+        for m in &config.shadows {
+            let Some(log) = &log else { break };
+            let (shadow, worker) = Shadow::start(
+                Arc::new(Endpoint::new(m.clone())),
+                log.clone(),
+                entity_column.clone(),
+                config.shadow_queue,
+            )?;
+            shadows.push(shadow);
+            shadow_workers.push(worker);
+        }
         let watchers = endpoints
             .iter()
+            .chain(shadows.iter().map(|s| &s.endpoint))
             .map(|e| tokio::spawn(endpoint::watch(e.clone(), watch_config.clone(), rx.clone())))
             .collect();
         Ok(Serving {
             state: api::ServingState {
                 endpoints: Arc::new(endpoints),
                 log,
-                entity_column: config.entity_column.map(|c| c.as_str().into()),
+                entity_column,
+                shadows: Arc::new(shadows),
             },
             shutdown,
             watchers,
             writer,
+            shadow_workers,
         })
     }
 
@@ -133,6 +186,11 @@ impl Serving {
         &self.state.endpoints
     }
 
+    /// The shadow challengers' endpoints.
+    pub fn shadows(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
+        self.state.shadows.iter().map(|s| &s.endpoint)
+    }
+
     /// Stops the watchers and flushes the prediction log. Call after the HTTP server
     /// has stopped (and dropped its router), so no request can still queue a row.
     pub async fn stop(self) {
@@ -141,6 +199,10 @@ impl Serving {
             let _ = w.await;
         }
         drop(self.state);
+        // The shadows drain their queues into the log before the log's last flush.
+        for worker in self.shadow_workers {
+            worker.finish().await;
+        }
         if let Some(writer) = self.writer {
             writer.finish().await;
         }

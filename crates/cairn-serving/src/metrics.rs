@@ -17,6 +17,9 @@ pub const RELOAD_LATENCY: &str = "cairn_serving_reload_duration_seconds";
 pub const LOG_WRITTEN: &str = "cairn_prediction_log_rows_written_total";
 pub const LOG_SHED: &str = "cairn_prediction_log_rows_shed_total";
 pub const LOG_FAILED: &str = "cairn_prediction_log_rows_failed_total";
+pub const SHADOW_REQUESTS: &str = "cairn_shadow_requests_total";
+pub const SHADOW_SHED: &str = "cairn_shadow_requests_shed_total";
+pub const SHADOW_LATENCY: &str = "cairn_shadow_request_duration_seconds";
 
 /// The process's Prometheus handle (see `cairn_telemetry`), with this crate's
 /// metrics described the first time.
@@ -55,6 +58,20 @@ fn describe() {
         "Prediction-log rows dropped because the queue was full."
     );
     describe_counter!(LOG_FAILED, "Prediction-log rows the store did not take.");
+    describe_counter!(
+        SHADOW_REQUESTS,
+        "Requests a shadow challenger scored, by model, version and status \
+         (ok, error, unloaded: no version loaded yet)."
+    );
+    describe_counter!(
+        SHADOW_SHED,
+        "Requests not given to the shadow challenger because its queue was full."
+    );
+    describe_histogram!(
+        SHADOW_LATENCY,
+        Unit::Seconds,
+        "Time the shadow challenger took to score a request."
+    );
 }
 
 /// One loaded model version's request metrics, registered once at load so a request

@@ -26,6 +26,8 @@ pub struct LogEntry {
     pub entity_ids: Option<Vec<Option<String>>>,
     pub input: ModelInput,
     pub outputs: Outputs,
+    /// Scored by a shadow challenger and never returned.
+    pub shadow: bool,
 }
 
 impl LogEntry {
@@ -48,6 +50,7 @@ impl LogEntry {
                 timestamp_ms: self.timestamp_ms,
                 inputs: self.input.row(i),
                 outputs: self.outputs.row(i),
+                shadow: self.shadow,
             });
         }
     }
@@ -214,6 +217,7 @@ mod tests {
                     },
                 )],
             },
+            shadow: false,
         }
     }
 

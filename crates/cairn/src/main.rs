@@ -213,6 +213,15 @@ struct ServingArgs {
     /// counted), predictions never wait.
     #[arg(long, default_value_t = 10_000, env = "CAIRN_PREDICTION_LOG_QUEUE")]
     prediction_log_queue: usize,
+    /// A challenger alias that also scores every request its model answers, off the
+    /// response path: its predictions go to the prediction log flagged `shadow` and
+    /// are never returned. `ALIAS` when one model is served, `NAME@ALIAS` to pick one.
+    #[arg(long = "shadow", value_name = "ALIAS")]
+    shadow: Vec<String>,
+    /// Requests a shadow's queue holds; beyond it the shadow skips requests (counted
+    /// in `cairn_shadow_requests_shed_total`), the champion never waits.
+    #[arg(long, default_value_t = 1_000, env = "CAIRN_SHADOW_QUEUE")]
+    shadow_queue: usize,
 }
 
 impl ServingArgs {
@@ -221,14 +230,44 @@ impl ServingArgs {
         tracking_uri: String,
         models: Vec<cairn_serving::ModelRef>,
         cache_dir: PathBuf,
-    ) -> cairn_serving::ServeConfig {
+    ) -> anyhow::Result<cairn_serving::ServeConfig> {
+        let shadows = self
+            .shadow
+            .iter()
+            .map(|s| shadow_ref(s, &models))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut config = cairn_serving::ServeConfig::new(tracking_uri, models);
         config.poll_interval = std::time::Duration::from_millis(self.poll_interval_ms.max(10));
         config.cache_dir = cache_dir;
         config.entity_column = self.entity_column.clone();
         config.log_predictions = !self.no_prediction_log;
         config.log_queue = self.prediction_log_queue;
-        config
+        config.shadows = shadows;
+        config.shadow_queue = self.shadow_queue;
+        Ok(config)
+    }
+}
+
+/// `--shadow`'s value as a model alias: `NAME@ALIAS` as it is, a bare alias for the
+/// only model served.
+fn shadow_ref(
+    value: &str,
+    models: &[cairn_serving::ModelRef],
+) -> anyhow::Result<cairn_serving::ModelRef> {
+    if value.contains('@') {
+        return value
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--shadow: {e}"));
+    }
+    match models {
+        [only] if !value.is_empty() => Ok(cairn_serving::ModelRef {
+            name: only.name.clone(),
+            alias: value.to_string(),
+        }),
+        [_] => anyhow::bail!("--shadow needs an alias"),
+        _ => anyhow::bail!(
+            "--shadow {value}: several models are served; name the model as <name>@{value}"
+        ),
     }
 }
 
@@ -358,10 +397,13 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             loopback,
             args.serve.clone(),
             args.storage.data_dir.join("serving-cache"),
-        );
+        )?;
         let serving = cairn_serving::Serving::start(config)?;
         for m in &args.serve {
             println!("serving {m} at http://{addr}/models/{}/invocations", m.name);
+        }
+        for shadow in serving.shadows() {
+            println!("shadowing with {} (logged, never returned)", shadow.model);
         }
         server
             .document(cairn_serving::openapi())
@@ -455,7 +497,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join("cairn-serving"));
     let config = args
         .serving
-        .config(args.tracking_uri.clone(), args.models.clone(), cache_dir);
+        .config(args.tracking_uri.clone(), args.models.clone(), cache_dir)?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -467,6 +509,9 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let [only] = &args.models[..] {
         println!("serving {only} at http://{addr}/invocations");
+    }
+    for shadow in serving.shadows() {
+        println!("shadowing with {} (logged, never returned)", shadow.model);
     }
     let app = serving
         .router(true)

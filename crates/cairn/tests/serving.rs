@@ -595,3 +595,240 @@ async fn promotion_under_load_fails_no_request() {
     serve.stop();
     tracking.stop();
 }
+
+/// `cairn serve models:/iris@champion --shadow challenger`: 2,000 requests with
+/// entity ids are answered by the champion alone; the challenger scores every one
+/// off the response path, its predictions logged flagged `shadow` under the same
+/// request and entity. Labels for 1,500 entities then give each version's metrics
+/// over those same entities, equal to what onnxruntime's answers on the rows say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_challenger_is_logged_never_returned_and_evaluated_on_the_same_entities() {
+    let Some(python) = python_with_onnx() else {
+        return skip_or_fail("a Python with mlflow, onnx, onnxruntime, skl2onnx and scikit-learn");
+    };
+    const REQUESTS: usize = 2_000;
+    const LABELLED: usize = 1_500;
+    let dir = tempfile::tempdir().unwrap();
+    let tracking = CairnProcess::start(&dir.path().join("data"));
+    let expected = log_models(&python, &tracking.url, &dir.path().join("expected.json"));
+    let client = Client::new(&tracking.url);
+    for (alias, version) in [("champion", "1"), ("challenger", "2")] {
+        client
+            .set_registered_model_alias("iris", alias, version)
+            .await
+            .unwrap();
+    }
+    let serve = CairnProcess::start_serve(&[
+        "models:/iris@champion",
+        "--shadow",
+        "challenger",
+        "--tracking-uri",
+        &tracking.url,
+        "--entity-column",
+        "id",
+        "--shadow-queue",
+        "4000",
+        "--poll-interval-ms",
+        "200",
+    ]);
+    assert!(wait_http_ok(
+        &format!("{}/ping", serve.url),
+        Duration::from_secs(20)
+    ));
+    let health_url = format!("{}/health", serve.url);
+    wait_until(
+        "the challenger to load",
+        Duration::from_secs(20),
+        async || {
+            let health: Value = reqwest::get(&health_url)
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            health["shadows"][0]["serving_version"] == 2
+        },
+    )
+    .await;
+
+    let (v1, v2) = (expected.version("iris", "1"), expected.version("iris", "2"));
+    let rows = v1["rows"].as_array().unwrap().clone();
+    let truth: Vec<i64> = v1["truth"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    let row_of = |entity: usize| entity % rows.len();
+
+    // Eight clients; every answer must be the champion's own.
+    let url = format!("{}/invocations", serve.url);
+    let mut clients = Vec::new();
+    for k in 0..8 {
+        let (url, rows, v1) = (url.clone(), rows.clone(), v1.clone());
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for i in (k..REQUESTS).step_by(8) {
+                let row = &rows[i % rows.len()];
+                let mut data = vec![json!(format!("e{i}"))];
+                data.extend(row.as_array().unwrap().iter().cloned());
+                let body = json!({"dataframe_split": {
+                    "columns": ["id", "sepal_length", "sepal_width", "petal_length", "petal_width"],
+                    "data": [data],
+                }});
+                let resp = http.post(&url).json(&body).send().await.unwrap();
+                assert_eq!(resp.status(), 200);
+                assert_eq!(resp.headers()["x-cairn-model-version"], "1");
+                let got: Value = resp.json().await.unwrap();
+                let answer = &got["predictions"][0];
+                assert_eq!(answer["label"], v1["label"][i % rows.len()], "e{i}");
+                assert_close(
+                    &answer["probabilities"],
+                    &v1["probabilities"][i % rows.len()],
+                    &format!("e{i}: the champion's probabilities"),
+                );
+            }
+        }));
+    }
+    for c in clients {
+        c.await.unwrap();
+    }
+
+    // Both versions' rows reach the log: the champion's answered, the challenger's
+    // flagged, one each per request and entity.
+    let read = |shadow: bool| {
+        let client = client.clone();
+        async move {
+            client
+                .search_predictions(
+                    "iris",
+                    &[
+                        ("shadow", shadow.to_string()),
+                        ("max_results", "10000".into()),
+                    ],
+                )
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    wait_until(
+        "both versions' predictions in the log",
+        Duration::from_secs(60),
+        async || read(true).await.len() == REQUESTS && read(false).await.len() == REQUESTS,
+    )
+    .await;
+    let (answered, shadowed) = (read(false).await, read(true).await);
+    let key =
+        |r: &cairn_core::predictions::PredictionRecord| (r.request_id.clone(), r.entity_id.clone());
+    let mut a: Vec<_> = answered.iter().map(key).collect();
+    let mut s: Vec<_> = shadowed.iter().map(key).collect();
+    a.sort();
+    s.sort();
+    assert_eq!(
+        a, s,
+        "the shadow scored the champion's requests, entity by entity"
+    );
+    assert!(answered
+        .iter()
+        .all(|r| r.model_version == 1 && r.alias.as_deref() == Some("champion") && !r.shadow));
+    for r in &shadowed {
+        assert!(r.model_version == 2 && r.alias.as_deref() == Some("challenger") && r.shadow);
+        let entity: usize = r.entity_id.as_deref().unwrap()[1..].parse().unwrap();
+        assert_eq!(r.outputs["label"], v2["label"][row_of(entity)], "{r:?}");
+        assert!(
+            r.inputs.get("id").is_none(),
+            "the entity column is not an input"
+        );
+    }
+
+    // Labels arrive for 1,500 of the 2,000 entities.
+    let labels: Vec<cairn_core::monitor::GroundTruth> = (0..LABELLED)
+        .map(|e| cairn_core::monitor::GroundTruth {
+            model_name: "iris".into(),
+            entity_id: format!("e{e}"),
+            label: Some(truth[row_of(e)].to_string().as_str().into()),
+            value: None,
+            event_time_ms: None,
+        })
+        .collect();
+    client.log_ground_truth(&labels).await.unwrap();
+    let evaluation = client
+        .evaluate_online(&cairn_api_types::monitor::OnlineEvaluationRequest {
+            model_name: Some("iris".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        evaluation
+            .versions
+            .iter()
+            .map(|v| v.version)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    for (version, outputs) in evaluation.versions.iter().zip([v1, v2]) {
+        let total = &version.total;
+        assert_eq!(
+            (total.predictions, total.labelled),
+            (REQUESTS as i64, LABELLED as i64)
+        );
+        let m = total
+            .classification
+            .as_ref()
+            .expect("classification metrics");
+        // What the version's own answers on the same 1,500 entities make of them.
+        let mut confusion = [[0i64; 3]; 3];
+        let mut loss = 0.0;
+        for e in 0..LABELLED {
+            let (t, r) = (truth[row_of(e)] as usize, row_of(e));
+            let p = outputs["label"][r].as_i64().unwrap() as usize;
+            confusion[t][p] += 1;
+            let pt = outputs["probabilities"][r][t].as_f64().unwrap();
+            loss -= pt.clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln();
+        }
+        assert_eq!(m.labels, ["0", "1", "2"]);
+        assert_eq!(
+            m.confusion,
+            confusion.map(Vec::from).to_vec(),
+            "version {}",
+            version.version
+        );
+        let correct: i64 = (0..3).map(|c| confusion[c][c]).sum();
+        assert!((m.accuracy - correct as f64 / LABELLED as f64).abs() < 1e-12);
+        let log_loss = m.log_loss.expect("log loss from the logged probabilities");
+        assert!(
+            (log_loss - loss / LABELLED as f64).abs() < 1e-5,
+            "version {}: log loss {log_loss} vs {}",
+            version.version,
+            loss / LABELLED as f64
+        );
+        assert!(m.roc_auc.is_some());
+        eprintln!(
+            "version {}: accuracy {:.4}, log loss {:.4} over the same {LABELLED} entities",
+            version.version, m.accuracy, log_loss
+        );
+    }
+
+    // Counted, none shed.
+    let metrics = reqwest::get(format!("{}/metrics", serve.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ok_line = metrics
+        .lines()
+        .find(|l| l.starts_with("cairn_shadow_requests_total{") && l.contains("status=\"ok\""))
+        .unwrap_or_else(|| panic!("no shadow counter in:\n{metrics}"));
+    assert!(ok_line.ends_with(&format!(" {REQUESTS}")), "{ok_line}");
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("cairn_shadow_requests_shed_total") && !l.ends_with(" 0")),
+        "nothing is shed below the queue's bound"
+    );
+    serve.stop();
+    tracking.stop();
+}

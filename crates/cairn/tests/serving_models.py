@@ -9,7 +9,8 @@ Registers, in order:
             tract does not run: a version that must fail to load
   linear v1 a two-input ONNX graph built with onnx.helper (no PyTorch):
             y = 2a + 3b + 1, with a column-based signature
-Writes, for each good version, held-out rows and onnxruntime's outputs on them.
+Writes, for each good version, held-out rows, their true classes ("truth") and
+onnxruntime's outputs on them.
 """
 
 import json
@@ -62,7 +63,11 @@ for version, c in (("1", 1.0), ("2", 0.05)):
     clf = LogisticRegression(C=c, max_iter=500).fit(X_train, y_train)
     model = to_onnx(clf, zipmap=False)
     log(model, "iris", input_example=X_train[:3])
-    expected["iris"][version] = {"rows": X_test.tolist(), **reference(model, {"X": X_test})}
+    expected["iris"][version] = {
+        "rows": X_test.tolist(),
+        "truth": y[held_out].tolist(),
+        **reference(model, {"X": X_test}),
+    }
 
 clf = LogisticRegression(C=1.0, max_iter=500).fit(X_train, y_train)
 log(to_onnx(clf, zipmap=True), "iris")
