@@ -623,7 +623,7 @@ impl StepConfig for CairnCommand {
         for f in &self.flags {
             let value = r.render(&f.value)?;
             argv.push(format!("--{}", f.flag.replace('_', "-")));
-            argv.push(if f.path {
+            argv.push(if f.path && !is_data_uri(&value) {
                 self.base.join(value).display().to_string()
             } else {
                 format!("{}{value}", f.prefix)
@@ -638,8 +638,18 @@ impl StepConfig for CairnCommand {
     }
 }
 
+/// A data source that names no file: a run's or model version's training set, or
+/// a window of the prediction log (see `cairn drift check`).
+fn is_data_uri(value: &str) -> bool {
+    ["runs:/", "models:/", "predictions:"]
+        .iter()
+        .any(|p| value.starts_with(p))
+}
+
 /// `kind: drift`: `cairn drift check` of `current` against `reference` (files, read
-/// from the job file's folder), kept as `model`'s drift report when a model is
+/// from the job file's folder, or `runs:/`, `models:/` and `predictions:` sources:
+/// a nightly check is `reference: models:/m@champion`, `current:
+/// predictions:m@champion`), kept as `model`'s drift report when a model is
 /// named; with dataset drift the step fails and `alert_webhook` is called. Outputs:
 /// `drifted_columns`, `share`, `dataset_drift`.
 struct DriftKind;

@@ -195,3 +195,127 @@ fn finish(b: Builder) -> Values {
         Builder::Text(v) => Values::Text(v),
     }
 }
+
+/// What a JSON column holds, widened as values are seen (pandas' inference for
+/// `pd.DataFrame(records)`).
+#[derive(Clone, Copy, PartialEq)]
+enum JsonKind {
+    /// Only missing values so far.
+    Unknown,
+    Int,
+    Float,
+    Bool,
+    Text,
+}
+
+impl JsonKind {
+    fn widen(self, v: &serde_json::Value) -> JsonKind {
+        use serde_json::Value as J;
+        let seen = match v {
+            J::Null => return self,
+            J::Number(n) if n.is_i64() => JsonKind::Int,
+            J::Number(_) => JsonKind::Float,
+            J::Bool(_) => JsonKind::Bool,
+            _ => JsonKind::Text,
+        };
+        match (self, seen) {
+            (JsonKind::Unknown, s) => s,
+            (a, b) if a == b => a,
+            (JsonKind::Int, JsonKind::Float) | (JsonKind::Float, JsonKind::Int) => JsonKind::Float,
+            _ => JsonKind::Text,
+        }
+    }
+}
+
+/// A table from JSON records (the prediction log's inputs), typed as pandas types
+/// `pd.DataFrame(records)`: columns in the order keys first appear, a key a record
+/// lacks or holds `null` is missing, whole numbers form an integer column unless one
+/// is missing, numbers mixed with text or booleans become text.
+pub fn from_records<'a>(
+    records: impl IntoIterator<Item = &'a serde_json::Map<String, serde_json::Value>> + Clone,
+) -> Table {
+    let mut kinds: Vec<(String, JsonKind)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for record in records.clone() {
+        for (key, value) in record {
+            let i = *index.entry(key.clone()).or_insert_with(|| {
+                kinds.push((key.clone(), JsonKind::Unknown));
+                kinds.len() - 1
+            });
+            kinds[i].1 = kinds[i].1.widen(value);
+        }
+    }
+    let mut builders: Vec<(String, Builder)> = kinds
+        .into_iter()
+        .map(|(name, kind)| {
+            let b = match kind {
+                JsonKind::Int => Builder::Int(Vec::new()),
+                JsonKind::Float => Builder::Float(Vec::new()),
+                JsonKind::Bool => Builder::Bool(Vec::new()),
+                JsonKind::Text | JsonKind::Unknown => Builder::Text(Vec::new()),
+            };
+            (name, b)
+        })
+        .collect();
+    for record in records {
+        for (name, b) in &mut builders {
+            let v = record.get(name.as_str()).filter(|v| !v.is_null());
+            match b {
+                Builder::Int(out) => out.push(v.and_then(serde_json::Value::as_i64)),
+                Builder::Float(out) => {
+                    out.push(v.and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN));
+                }
+                Builder::Bool(out) => out.push(v.and_then(serde_json::Value::as_bool)),
+                Builder::Text(out) => out.push(v.map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })),
+            }
+        }
+    }
+    let columns = builders.into_iter().map(|(n, b)| (n, finish(b))).collect();
+    Table { columns }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_are_typed_as_pandas_types_a_frame_of_them() {
+        let rows = [
+            json!({"n": 1, "f": 1, "b": true, "s": "x", "gap": 1, "mixed": 1}),
+            json!({"n": 2, "f": 2.5, "b": false, "s": null, "mixed": "a"}),
+            json!({"n": 3, "f": 3, "b": true, "s": "y", "gap": 3, "mixed": true, "late": 1.5}),
+        ];
+        let maps: Vec<_> = rows.iter().map(|r| r.as_object().unwrap()).collect();
+        let t = from_records(maps.iter().copied());
+        let names: Vec<&str> = t.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["n", "f", "b", "s", "gap", "mixed", "late"]);
+        assert_eq!(t.column("n"), Some(&Values::Int(vec![1, 2, 3])));
+        assert_eq!(t.column("f"), Some(&Values::Float(vec![1.0, 2.5, 3.0])));
+        assert_eq!(t.column("b"), Some(&Values::Bool(vec![true, false, true])));
+        assert_eq!(
+            t.column("s"),
+            Some(&Values::Text(vec![
+                Some("x".into()),
+                None,
+                Some("y".into())
+            ]))
+        );
+        let Some(Values::Float(gap)) = t.column("gap") else {
+            panic!("integers with a gap are floats")
+        };
+        assert!(gap[1].is_nan() && gap[0] == 1.0);
+        assert_eq!(
+            t.column("mixed"),
+            Some(&Values::Text(vec![
+                Some("1".into()),
+                Some("a".into()),
+                Some("true".into())
+            ]))
+        );
+        assert_eq!(t.rows(), 3);
+    }
+}

@@ -1,5 +1,6 @@
 //! `cairn`: the command line of the whole platform.
 
+mod drift_source;
 mod jobs_cli;
 mod monitor_cli;
 

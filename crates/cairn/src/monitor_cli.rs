@@ -12,6 +12,8 @@ use cairn_core::monitor::{
     float_label, GroundTruth, LabelText, OnlineEvaluation, MAX_GROUND_TRUTH_BATCH,
 };
 use cairn_monitor::drift::{self, Options};
+
+use crate::drift_source::{DataSource, PREDICTION_COLUMN};
 use cairn_monitor::table::{self, Table, Values};
 use clap::{Subcommand, ValueEnum};
 
@@ -42,12 +44,16 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct DriftCheckArgs {
-    /// The reference data (CSV with a header row, or Parquet), e.g. the training set.
+    /// The reference data: a CSV (with a header row) or Parquet file; the training
+    /// set a run logged (`runs:/<run_id>`) or that of a model version's run
+    /// (`models:/<name>@<alias>`, `models:/<name>/<version>`); or a window of a
+    /// model's prediction log (`predictions:<name>[@<alias>|/<version>][?since=2d&until=1d]`,
+    /// the last day by default), whose inputs and prediction are compared.
     #[arg(long)]
-    reference: PathBuf,
-    /// The current data, in the same columns.
+    reference: DataSource,
+    /// The current data, in the reference's columns (any of the same kinds of source).
     #[arg(long)]
-    current: PathBuf,
+    current: DataSource,
     /// Which columns are numerical and which categorical, as
     /// `numerical=a,b;categorical=c,d` (either part alone); the others are typed
     /// from the data.
@@ -131,8 +137,14 @@ async fn drift_check(args: &DriftCheckArgs) -> anyhow::Result<bool> {
         drift_share: args.drift_share,
     };
     mapping(args.column_mapping.as_deref(), &mut options)?;
-    let (reference, current) =
-        tokio::try_join!(table::read(&args.reference), table::read(&args.current))?;
+    let server = &args.server.tracking_uri;
+    let (reference, mut current) =
+        tokio::try_join!(args.reference.load(server), args.current.load(server))?;
+    // The log's prediction is compared only with another window of the log (or
+    // data holding a prediction too): a training set has labels, not predictions.
+    if args.current.is_log() && reference.column(PREDICTION_COLUMN).is_none() {
+        current.columns.retain(|(n, _)| n != PREDICTION_COLUMN);
+    }
     let report = tokio::task::spawn_blocking(move || drift::check(&reference, &current, &options))
         .await
         .context("the drift check stopped")??;
@@ -173,8 +185,8 @@ async fn drift_check(args: &DriftCheckArgs) -> anyhow::Result<bool> {
     if let Some(path) = &args.html {
         let html = cairn_monitor::html::render(
             &report,
-            &args.reference.display().to_string(),
-            &args.current.display().to_string(),
+            &args.reference.to_string(),
+            &args.current.to_string(),
         );
         std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -183,8 +195,8 @@ async fn drift_check(args: &DriftCheckArgs) -> anyhow::Result<bool> {
         "drifted_columns": report.drifted_columns,
         "columns": report.columns.len(),
         "dataset_drift": report.dataset_drift,
-        "reference": args.reference.display().to_string(),
-        "current": args.current.display().to_string(),
+        "reference": args.reference.to_string(),
+        "current": args.current.to_string(),
     });
     step_outputs(&[
         ("drifted_columns", report.drifted_columns.to_string()),

@@ -110,6 +110,72 @@ fn holdout(all: TextExamples, fraction: f64) -> (TextExamples, TextExamples) {
     (train, dev)
 }
 
+/// Where the training rows go among a run's artifacts.
+pub const TRAINING_SET_ARTIFACT: &str = "datasets/train.csv";
+
+/// Keeps the rows the model learns from (the fit and validation parts, label
+/// included) with the run, as a CSV artifact, and logs it as the run's dataset input
+/// in MLflow's terms (context `training`, source type `mlflow-artifacts`, as
+/// `mlflow.log_input` records a dataset in the artifact proxy), so a drift check can
+/// take the training data of a model version as its reference (`cairn drift check
+/// --reference models:/name@champion`).
+fn log_training_set(tracker: &Tracker, run: &RunRef, train: &Table, label: &str) -> Result<()> {
+    use sha2::Digest;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    // Writing to memory fails only as an I/O error would.
+    let write_err = std::io::Error::from;
+    csv.write_record(
+        train
+            .feature_names
+            .iter()
+            .map(String::as_str)
+            .chain([label]),
+    )
+    .map_err(write_err)?;
+    for (row, y) in train.rows.rows().into_iter().zip(&train.labels) {
+        csv.write_record(row.iter().map(f64::to_string).chain([y.clone()]))
+            .map_err(write_err)?;
+    }
+    let bytes = csv.into_inner().map_err(|e| e.into_error())?;
+    // MLflow's digests are 8 hex characters of a hash of the data; this one hashes
+    // the file as written.
+    let digest: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let schema = serde_json::json!({
+        "mlflow_colspec": train
+            .feature_names
+            .iter()
+            .map(|n| serde_json::json!({"type": "double", "name": n, "required": true}))
+            .chain([serde_json::json!({"type": "string", "name": label, "required": true})])
+            .collect::<Vec<_>>()
+    });
+    let profile = serde_json::json!({
+        "num_rows": train.labels.len(),
+        "num_elements": train.labels.len() * (train.feature_names.len() + 1),
+    });
+    tracker.upload(run, TRAINING_SET_ARTIFACT, bytes)?;
+    let uri = format!(
+        "mlflow-artifacts:/{}/{TRAINING_SET_ARTIFACT}",
+        run.artifact_path
+    );
+    let input = cairn_core::entities::DatasetInput {
+        tags: vec![kv("mlflow.data.context", "training")],
+        dataset: cairn_core::entities::Dataset {
+            name: "train".into(),
+            digest,
+            source_type: "mlflow-artifacts".into(),
+            source: serde_json::json!({ "uri": uri }).to_string(),
+            schema: Some(schema.to_string()),
+            profile: Some(profile.to_string()),
+        },
+    };
+    tracker.block(tracker.client.log_inputs(&run.run_id, &[input]))?;
+    Ok(())
+}
+
 /// The tabular task's splits: the model is fitted on `fit_part`, early choices
 /// (search trials) are made on `validation`, and `test` is scored once.
 pub(super) struct TabularData {
@@ -132,6 +198,7 @@ pub(super) fn read_tabular(
         _ => Table::wine_is_high_quality(),
     };
     let (train, test) = table.split(s.data.test_fraction, s.data.seed);
+    log_training_set(tracker, parent, &train, &s.data.label_column)?;
     let (fit_part, validation) = train.split(s.data.test_fraction, s.data.seed.wrapping_add(1));
     tracker.log(
         parent,
