@@ -9,6 +9,8 @@
 #   CAIRN_SERVE_ARGS=--no-prediction-log bash bench/serving.sh
 #   SHADOW=1 bash bench/serving.sh        # the champion alone, then with a shadow
 #                                         # challenger (--shadow), ROUNDS times each
+#   PACE_MS=2 SHADOW=1 bash bench/serving.sh   # each connection pauses 2 ms between
+#                                         # requests (wrk's delay()): a paced load
 #
 # Needs: a release build (cargo build --release -p cairn), .venv with mlflow 3.17.2,
 # onnx, onnxruntime, skl2onnx and scikit-learn (as .ci/run makes it), and wrk
@@ -54,15 +56,15 @@ tree_rss() {
 }
 
 TRACK_PORT=$(free_port)
-setsid "$CAIRN" server --port "$TRACK_PORT" --data-dir "$DIR/data" > "$DIR/tracking.log" 2>&1 &
+setsid ${TRACKING_NICE:+nice -n "$TRACKING_NICE"} "$CAIRN" server --port "$TRACK_PORT" --data-dir "$DIR/data" > "$DIR/tracking.log" 2>&1 &
 PIDS+=($!)
 wait_200 "http://127.0.0.1:$TRACK_PORT/health" 30
 TRACKING="http://127.0.0.1:$TRACK_PORT"
 MLFLOW_TRACKING_URI="$TRACKING" MLFLOW_DISABLE_TELEMETRY=true \
   "$PY" "$ROOT/crates/cairn/tests/serving_models.py" "$DIR/expected.json" > "$DIR/log-models.log" 2>&1
-curl -sf -X POST "$TRACKING/api/2.0/mlflow/registered-models/alias" \
+curl -sf -X POST -H "Content-Type: application/json" "$TRACKING/api/2.0/mlflow/registered-models/alias" \
   -d '{"name": "iris", "alias": "champion", "version": "1"}' > /dev/null
-curl -sf -X POST "$TRACKING/api/2.0/mlflow/registered-models/alias" \
+curl -sf -X POST -H "Content-Type: application/json" "$TRACKING/api/2.0/mlflow/registered-models/alias" \
   -d '{"name": "iris", "alias": "challenger", "version": "2"}' > /dev/null
 
 BODY='{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
@@ -75,6 +77,9 @@ wrk.method = "POST"
 wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 EOF
+if [ -n "${PACE_MS:-}" ]; then
+  echo "function delay() return $PACE_MS end" >> "$DIR/post.lua"
+fi
 
 # Runs wrk against $1 at concurrency $2; prints "req/s p50_ms p99_ms errors".
 load() {
@@ -152,7 +157,7 @@ if [ "$MLFLOW" = 1 ]; then
 fi
 
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores, wrk -t1 keep-alive, ${DURATION}s per row, body $BODY"
+echo "$(date -u +%Y-%m-%d), $(nproc) cores, wrk -t1 keep-alive${PACE_MS:+, ${PACE_MS} ms pause per connection between requests}, ${DURATION}s per row, body $BODY"
 echo
 if [ "$SHADOW" = 1 ]; then
   echo "| server | concurrency | req/s | p50 ms | p99 ms | errors | startup to /ping 200 s | RSS MiB | shadow scored | shadow shed |"

@@ -29,7 +29,9 @@ pub struct PredictionRecord {
     /// The row's outputs, likewise.
     pub outputs: serde_json::Value,
     /// Predicted by a shadow (`cairn serve --shadow`): the challenger scored the
-    /// request off the response path and its answer was never returned.
+    /// request off the response path and its answer was never returned. Its
+    /// `inputs` are null: they are those of the answered row with the same
+    /// `request_id` and `row_index`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
 }

@@ -226,6 +226,8 @@ async fn score(
     let for_shadow = s
         .shadow_of(endpoint)
         .map(|shadow| (shadow, body.clone(), content_type.clone()));
+    // The shadow waits while the champion works (see `shadow`).
+    let _busy = for_shadow.as_ref().map(|(shadow, _, _)| shadow.busy());
     let result = if body.len() <= INLINE_BODY_BYTES {
         model.score(content_type.as_deref(), &body, entity.as_deref())
     } else {

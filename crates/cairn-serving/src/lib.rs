@@ -148,10 +148,11 @@ impl Serving {
         let mut shadows = Vec::new();
         let mut shadow_workers = Vec::new();
         for m in &config.shadows {
-            let Some(log) = &log else { break };
+            // A client of its own: the shadow writes from its own thread and runtime.
+            let shadow_sink: Arc<dyn PredictionSink> = Arc::new(Client::new(&config.tracking_uri));
             let (shadow, worker) = Shadow::start(
                 Arc::new(Endpoint::new(m.clone())),
-                log.clone(),
+                shadow_sink,
                 entity_column.clone(),
                 config.shadow_queue,
             )?;
@@ -199,7 +200,7 @@ impl Serving {
             let _ = w.await;
         }
         drop(self.state);
-        // The shadows drain their queues into the log before the log's last flush.
+        // The shadows drain their queues and write what they scored.
         for worker in self.shadow_workers {
             worker.finish().await;
         }

@@ -35,7 +35,7 @@ impl LogEntry {
         self.input.rows()
     }
 
-    fn into_records(self, out: &mut Vec<PredictionRecord>) {
+    pub(crate) fn into_records(self, out: &mut Vec<PredictionRecord>) {
         for i in 0..self.input.rows() {
             out.push(PredictionRecord {
                 request_id: self.request_id.clone(),
@@ -48,7 +48,13 @@ impl LogEntry {
                     .as_ref()
                     .and_then(|ids| ids.get(i).cloned().flatten()),
                 timestamp_ms: self.timestamp_ms,
-                inputs: self.input.row(i),
+                // A shadow's row is the champion's row with the same request id and
+                // row: its inputs are there, once.
+                inputs: if self.shadow {
+                    serde_json::Value::Null
+                } else {
+                    self.input.row(i)
+                },
                 outputs: self.outputs.row(i),
                 shadow: self.shadow,
             });
@@ -86,8 +92,8 @@ pub struct LogWriter {
 
 /// Requests gathered into one write at most, and how long the writer waits for
 /// them after the first arrives.
-const BATCH_ENTRIES: usize = 2048;
-const GATHER: Duration = Duration::from_millis(100);
+pub(crate) const BATCH_ENTRIES: usize = 2048;
+pub(crate) const GATHER: Duration = Duration::from_millis(100);
 
 /// Attempts per batch before its rows are counted as failed: a restarting tracking
 /// server is waited for, a dead one does not stall the queue forever.
@@ -151,28 +157,39 @@ async fn write_loop(mut rx: mpsc::Receiver<LogEntry>, sink: Arc<dyn PredictionSi
         for entry in entries.drain(..) {
             entry.into_records(&mut records);
         }
-        for batch in records.chunks(MAX_LOG_BATCH) {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match sink.write(batch).await {
-                    Ok(()) => {
-                        written.increment(batch.len() as u64);
-                        break;
-                    }
-                    Err(e) if attempt >= WRITE_ATTEMPTS => {
-                        tracing::error!(error = %e, rows = batch.len(), "prediction log: batch dropped");
-                        failed.increment(batch.len() as u64);
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, attempt, "prediction log: write failed, retrying");
-                        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                    }
+        deliver(sink.as_ref(), &records, &written, &failed).await;
+        records.clear();
+    }
+}
+
+/// Writes `records` in batches the API takes, each retried a few times; a batch the
+/// sink keeps refusing is dropped and counted in `failed`.
+pub(crate) async fn deliver(
+    sink: &dyn PredictionSink,
+    records: &[PredictionRecord],
+    written: &Counter,
+    failed: &Counter,
+) {
+    for batch in records.chunks(MAX_LOG_BATCH) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match sink.write(batch).await {
+                Ok(()) => {
+                    written.increment(batch.len() as u64);
+                    break;
+                }
+                Err(e) if attempt >= WRITE_ATTEMPTS => {
+                    tracing::error!(error = %e, rows = batch.len(), "prediction log: batch dropped");
+                    failed.increment(batch.len() as u64);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "prediction log: write failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
             }
         }
-        records.clear();
     }
 }
 
