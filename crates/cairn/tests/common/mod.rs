@@ -64,12 +64,20 @@ impl CairnProcess {
     }
 
     /// Starts the binary with extra arguments and environment.
+    /// The jobs folder is inside the data folder unless the test names one, so no
+    /// test leaves a `./jobs` in the source tree.
     pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> CairnProcess {
         let mut full = vec!["server", "--port", "0", "--data-dir"];
         let data = data_dir.to_str().expect("a UTF-8 data folder");
         full.push(data);
         full.extend_from_slice(args);
-        Self::spawn(&full, envs)
+        let jobs = data_dir.join("jobs");
+        let jobs = jobs.to_str().expect("a UTF-8 jobs folder");
+        let mut envs = envs.to_vec();
+        if !envs.iter().any(|(k, _)| *k == "CAIRN_JOBS_DIR") {
+            envs.push(("CAIRN_JOBS_DIR", jobs));
+        }
+        Self::spawn(&full, &envs)
     }
 
     /// Starts `cairn serve <args> --port 0`; `url` is its base URL.
