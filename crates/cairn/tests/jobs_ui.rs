@@ -45,25 +45,44 @@ steps:
     argv: [echo, 'trained run ${{ steps.train.outputs.run_id }}']
 "#;
 
+/// An attribute of the element `css` selects. The page reloads itself after a form
+/// post and when a run ends, so an element found just before a reload can be gone
+/// when it is read: it is then found again, in the new page.
 async fn attr(b: &Browser, css: &str, name: &str) -> String {
-    b.driver
-        .find(By::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .attr(name)
-        .await
-        .unwrap()
-        .unwrap_or_default()
+    for _ in 0..50 {
+        let element = b
+            .driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match element.attr(name).await {
+            Ok(v) => return v.unwrap_or_default(),
+            Err(e) if e.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{css}[{name}]: {e}"),
+        }
+    }
+    panic!("{css} kept going stale");
 }
 
+/// The text of the element `css` selects (found again after a reload, as above).
 async fn text(b: &Browser, css: &str) -> String {
-    b.driver
-        .find(By::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        let element = b
+            .driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match element.text().await {
+            Ok(t) => return t,
+            Err(e) if e.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
