@@ -34,6 +34,19 @@ pub struct PredictionRecord {
     /// `request_id` and `row_index`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+    /// The ground truth logged for the row's entity, as a search reads it (joined on
+    /// model and entity); ignored when the row is logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<RecordTruth>,
+}
+
+/// An entity's ground truth beside a logged prediction: a label or a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordTruth {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
 }
 
 /// Most records one log-batch request may carry.

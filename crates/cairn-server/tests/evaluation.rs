@@ -63,6 +63,7 @@ fn predictions() -> Vec<PredictionRecord> {
                     "probabilities": {"cat": p[0], "dog": p[1], "emu": p[2]},
                 }),
                 shadow: false,
+                ground_truth: None,
             });
         }
     }
@@ -291,6 +292,7 @@ on_both_backends! {
                 inputs: json!({"rooms": i % 5}),
                 outputs: json!({"prediction": pred}),
                 shadow: false,
+                ground_truth: None,
             });
             if i % 4 != 0 {
                 truths.push(GroundTruth {

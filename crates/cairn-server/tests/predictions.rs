@@ -19,6 +19,7 @@ fn record(request: &str, row: i64, version: i64, entity: Option<&str>) -> Predic
         inputs: json!({"tenure": row, "plan": "basic"}),
         outputs: json!({"label": row % 2, "probabilities": [0.25, 0.75]}),
         shadow: false,
+        ground_truth: None,
     }
 }
 

@@ -57,6 +57,7 @@ impl LogEntry {
                 },
                 outputs: self.outputs.row(i),
                 shadow: self.shadow,
+                ground_truth: None,
             });
         }
     }

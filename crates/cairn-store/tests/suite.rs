@@ -509,6 +509,7 @@ fn prediction(request: &str, row: i64, entity: &str) -> PredictionRecord {
         inputs: serde_json::json!({"x": row}),
         outputs: serde_json::json!({"y": row % 2}),
         shadow: false,
+        ground_truth: None,
     }
 }
 
@@ -581,5 +582,49 @@ async fn predictions_are_appended_and_paged(stores: &Stores) {
             .await
             .expect("by shadow flag");
         assert_eq!(found.iter().map(|(_, r)| r).collect::<Vec<_>>(), want);
+    }
+
+    // A search reads each row's ground truth beside it, once the entity has one.
+    stores
+        .monitor
+        .log_ground_truth(
+            vec![cairn_core::monitor::GroundTruth {
+                model_name: "clf".into(),
+                entity_id: "e3".into(),
+                label: Some("1".into()),
+                value: None,
+                event_time_ms: Some(5_000),
+            }],
+            6_000,
+        )
+        .await
+        .expect("log a label");
+    let labelled = p
+        .search_predictions(&PredictionSearch {
+            model_name: "clf".into(),
+            max_results: 10,
+            ..PredictionSearch::default()
+        })
+        .await
+        .expect("search with ground truth");
+    let truths: Vec<_> = labelled
+        .iter()
+        .map(|(_, r)| (r.entity_id.as_deref(), r.ground_truth.clone()))
+        .collect();
+    let one = Some(cairn_core::predictions::RecordTruth {
+        label: Some("1".into()),
+        value: None,
+    });
+    assert_eq!(truths.len(), 6);
+    for (entity, truth) in truths {
+        assert_eq!(
+            truth,
+            if entity == Some("e3") {
+                one.clone()
+            } else {
+                None
+            },
+            "{entity:?}"
+        );
     }
 }

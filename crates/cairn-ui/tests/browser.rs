@@ -355,6 +355,7 @@ async fn the_evaluation_page_shows_both_versions_and_the_drift_table_in_chromium
                 inputs: serde_json::json!({"tenure": i}),
                 outputs: serde_json::json!({"label": label}),
                 shadow: false,
+                ground_truth: None,
             });
         }
     }

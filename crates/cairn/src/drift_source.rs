@@ -14,6 +14,10 @@ use cairn_monitor::table::{self, Table};
 /// of the log compare predictions as well as inputs (prediction drift).
 pub const PREDICTION_COLUMN: &str = "prediction";
 
+/// The column a prediction-log table gives each row's ground truth, where its
+/// entity has one (label drift), unless `--column-mapping target=NAME` names it.
+pub const TARGET_COLUMN: &str = "target";
+
 /// Output keys that hold the prediction, in order of preference.
 const PREDICTION_KEYS: &[&str] = &["label", "prediction", "predictions", "output_label", "y"];
 
@@ -168,8 +172,8 @@ impl DataSource {
     }
 
     /// Reads the source into a table (through the tracking server where it is not a
-    /// file).
-    pub async fn load(&self, server: &str) -> anyhow::Result<Table> {
+    /// file); a window of the log names its ground truth column `target`.
+    pub async fn load(&self, server: &str, target: &str) -> anyhow::Result<Table> {
         match self {
             DataSource::File(path) => Ok(table::read(path).await?),
             DataSource::Run(run_id) => training_set(&Client::new(server), run_id).await,
@@ -204,7 +208,8 @@ impl DataSource {
                     now - since.as_millis() as i64,
                     now - until.as_millis() as i64,
                 );
-                let t = log_window(&Client::new(server), model, alias, *version, window).await?;
+                let client = Client::new(server);
+                let t = log_window(&client, model, alias, *version, window, target).await?;
                 if t.rows() == 0 {
                     anyhow::bail!("{self}: no prediction was logged in that window");
                 }
@@ -274,13 +279,15 @@ async fn training_set(client: &Client, run_id: &str) -> anyhow::Result<Table> {
 }
 
 /// Every answered prediction in `[since_ms, until_ms)` as a table: the inputs'
-/// columns (a tensor row's positions as `0`, `1`, ...) and the prediction.
+/// columns (a tensor row's positions as `0`, `1`, ...), the prediction, and the
+/// entity's ground truth as column `target` where it has one.
 async fn log_window(
     client: &Client,
     model: &str,
     alias: &Option<String>,
     version: Option<i64>,
     (since_ms, until_ms): (i64, i64),
+    target: &str,
 ) -> anyhow::Result<Table> {
     let mut query = vec![
         ("shadow", "false".to_string()),
@@ -318,6 +325,14 @@ async fn log_window(
             if let Some(p) = prediction(&r.outputs) {
                 row.insert(PREDICTION_COLUMN.into(), p);
             }
+            if let Some(t) = r.ground_truth {
+                let truth = match (t.label, t.value) {
+                    (Some(label), _) => label_value(label),
+                    (None, Some(v)) => serde_json::json!(v),
+                    (None, None) => serde_json::Value::Null,
+                };
+                row.insert(target.to_string(), truth);
+            }
             rows.push(row);
         }
         match page.next_page_token {
@@ -326,6 +341,26 @@ async fn log_window(
         }
     }
     Ok(table::from_records(rows.iter()))
+}
+
+/// A label as a CSV reader would type it, so a training set's label column and the
+/// log's ground truth get the same type: a number, `true`/`false`, or text.
+fn label_value(label: String) -> serde_json::Value {
+    if let Ok(i) = label.parse::<i64>() {
+        return i.into();
+    }
+    if let Some(f) = label
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+    {
+        return serde_json::Value::Number(f);
+    }
+    match label.as_str() {
+        "true" | "True" => true.into(),
+        "false" | "False" => false.into(),
+        _ => label.into(),
+    }
 }
 
 /// The prediction among a row's outputs: the first of [`PREDICTION_KEYS`], or the

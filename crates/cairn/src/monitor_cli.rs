@@ -13,7 +13,7 @@ use cairn_core::monitor::{
 };
 use cairn_monitor::drift::{self, Options};
 
-use crate::drift_source::{DataSource, PREDICTION_COLUMN};
+use crate::drift_source::{DataSource, PREDICTION_COLUMN, TARGET_COLUMN};
 use cairn_monitor::table::{self, Table, Values};
 use clap::{Subcommand, ValueEnum};
 
@@ -56,7 +56,9 @@ pub struct DriftCheckArgs {
     current: DataSource,
     /// Which columns are numerical and which categorical, as
     /// `numerical=a,b;categorical=c,d` (either part alone); the others are typed
-    /// from the data.
+    /// from the data. `target=NAME` names the label column: a window of the
+    /// prediction log gives its rows' ground truth that name (`target` otherwise),
+    /// so it is compared with the reference's labels (label drift).
     #[arg(long)]
     column_mapping: Option<String>,
     /// One test for every column, by Evidently's id: ks, wasserstein, jensenshannon,
@@ -101,8 +103,10 @@ pub async fn drift(command: DriftCommand) -> ExitCode {
     }
 }
 
-/// Sets the options' numerical and categorical columns from `--column-mapping`.
-fn mapping(text: Option<&str>, options: &mut Options) -> anyhow::Result<()> {
+/// Sets the options' numerical and categorical columns from `--column-mapping`;
+/// returns the target column it names, if any.
+fn mapping(text: Option<&str>, options: &mut Options) -> anyhow::Result<Option<String>> {
+    let mut target = None;
     for part in text
         .unwrap_or("")
         .split(';')
@@ -121,10 +125,16 @@ fn mapping(text: Option<&str>, options: &mut Options) -> anyhow::Result<()> {
         match kind.trim() {
             "numerical" => options.numerical = Some(cols),
             "categorical" => options.categorical = Some(cols),
-            other => anyhow::bail!("--column-mapping: '{other}' is not numerical or categorical"),
+            "target" => match cols.as_slice() {
+                [one] => target = Some(one.clone()),
+                _ => anyhow::bail!("--column-mapping: target names one column"),
+            },
+            other => {
+                anyhow::bail!("--column-mapping: '{other}' is not numerical, categorical or target")
+            }
         }
     }
-    Ok(())
+    Ok(target)
 }
 
 /// Whether the dataset drifts.
@@ -136,14 +146,22 @@ async fn drift_check(args: &DriftCheckArgs) -> anyhow::Result<bool> {
         categorical: None,
         drift_share: args.drift_share,
     };
-    mapping(args.column_mapping.as_deref(), &mut options)?;
+    let target = mapping(args.column_mapping.as_deref(), &mut options)?
+        .unwrap_or_else(|| TARGET_COLUMN.to_string());
     let server = &args.server.tracking_uri;
-    let (reference, mut current) =
-        tokio::try_join!(args.reference.load(server), args.current.load(server))?;
-    // The log's prediction is compared only with another window of the log (or
-    // data holding a prediction too): a training set has labels, not predictions.
-    if args.current.is_log() && reference.column(PREDICTION_COLUMN).is_none() {
-        current.columns.retain(|(n, _)| n != PREDICTION_COLUMN);
+    let (reference, mut current) = tokio::try_join!(
+        args.reference.load(server, &target),
+        args.current.load(server, &target)
+    )?;
+    // The log's prediction and ground truth are compared where the reference has
+    // them too: another window of the log, or a training set's label column for
+    // the ground truth (label drift); a training set has no predictions.
+    if args.current.is_log() {
+        for column in [PREDICTION_COLUMN, target.as_str()] {
+            if reference.column(column).is_none() {
+                current.columns.retain(|(n, _)| n != column);
+            }
+        }
     }
     let report = tokio::task::spawn_blocking(move || drift::check(&reference, &current, &options))
         .await

@@ -296,6 +296,7 @@ fn ground_truth_is_imported_from_a_file_and_online_metrics_read_back() {
             inputs: serde_json::json!({"x": i}),
             outputs: serde_json::json!({"label": i % 2}),
             shadow: false,
+            ground_truth: None,
         })
         .collect();
     runtime.block_on(client.log_predictions(&records)).unwrap();
@@ -488,6 +489,7 @@ fn drift_and_evaluate_steps_store_their_reports_and_fail_with_an_alert() {
             inputs: serde_json::json!({}),
             outputs: serde_json::json!({"label": "yes"}),
             shadow: false,
+            ground_truth: None,
         })
         .collect();
     runtime.block_on(client.log_predictions(&records)).unwrap();
@@ -652,8 +654,9 @@ fn drift_reads_a_versions_training_set_and_windows_of_the_prediction_log() {
     let run_id = version.run_id.clone().unwrap();
     assert_eq!(check(&format!("runs:/{run_id}"), today_path).1, by_file);
 
-    // The log: last week's answers, and today's with x moved and more "yes"; a
-    // shadow's rows in both windows, far off, must not count.
+    // The log: last week's answers, and today's with x moved and more "yes", each
+    // row's entity labelled (today, far more often "late"); a shadow's rows in both
+    // windows, far off, must not count.
     let now = cairn_testkit::now_ms();
     let day = 86_400_000;
     let row = |i: i64, today: bool| {
@@ -667,17 +670,28 @@ fn drift_reads_a_versions_training_set_and_windows_of_the_prediction_log() {
         (x, k, label)
     };
     let mut records = Vec::new();
-    let mut files = [
-        String::from("x,k,prediction\n"),
-        String::from("x,k,prediction\n"),
-    ];
+    let header = "x,k,prediction,target\n";
+    let mut files = [String::from(header), String::from(header)];
+    let mut truths = Vec::new();
     for (w, (at, today)) in [(now - 6 * day, false), (now - 3_600_000, true)]
         .into_iter()
         .enumerate()
     {
         for i in 0..600 {
             let (x, k, label) = row(i, today);
-            files[w] += &format!("{x},{k},{label}\n");
+            let truth = if (i % 10) < if today { 7 } else { 2 } {
+                "late"
+            } else {
+                "on_time"
+            };
+            files[w] += &format!("{x},{k},{label},{truth}\n");
+            truths.push(cairn_core::monitor::GroundTruth {
+                model_name: "churn".into(),
+                entity_id: format!("w{w}-{i}"),
+                label: Some(truth.into()),
+                value: None,
+                event_time_ms: None,
+            });
             for shadow in [false, true] {
                 records.push(cairn_core::predictions::PredictionRecord {
                     request_id: format!("w{w}-{i}"),
@@ -694,11 +708,13 @@ fn drift_reads_a_versions_training_set_and_windows_of_the_prediction_log() {
                     },
                     outputs: serde_json::json!({"label": label, "probabilities": {"yes": 0.5, "no": 0.5}}),
                     shadow,
+                    ground_truth: None,
                 });
             }
         }
     }
     runtime.block_on(client.log_predictions(&records)).unwrap();
+    runtime.block_on(client.log_ground_truth(&truths)).unwrap();
     let (week_file, today_file) = (data.path().join("week.csv"), data.path().join("now.csv"));
     std::fs::write(&week_file, &files[0]).unwrap();
     std::fs::write(&today_file, &files[1]).unwrap();
@@ -709,7 +725,8 @@ fn drift_reads_a_versions_training_set_and_windows_of_the_prediction_log() {
     assert_eq!(code, 1, "x and the prediction drift: {err}\n{by_log}");
     let (_, by_file, _) = check(week_file.to_str().unwrap(), today_file.to_str().unwrap());
     assert_eq!(by_log, by_file, "a window of the log is its rows");
-    for column in ["x", "prediction"] {
+    // Inputs, prediction (prediction drift) and ground truth (label drift).
+    for column in ["x", "prediction", "target"] {
         assert_eq!(
             by_log["columns"][column]["drift"], true,
             "{column}: {by_log}"

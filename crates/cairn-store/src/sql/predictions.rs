@@ -3,14 +3,16 @@
 //! backend's own (`insert_predictions`): SQLite runs one cached statement per record
 //! on its writer thread, PostgreSQL sends the batch as arrays in one `UNNEST`.
 
-use cairn_core::predictions::{PredictionRecord, PredictionSearch};
+use cairn_core::predictions::{PredictionRecord, PredictionSearch, RecordTruth};
 
 use super::exec::{Cols, Exec};
 use crate::shared::{json_column, PREDICTION_COLUMNS};
 use crate::Result;
 
-/// One row: the id (the page cursor), then [`PREDICTION_COLUMNS`].
+/// One row: the id (the page cursor), then [`PREDICTION_COLUMNS`], then the entity's
+/// ground truth (label, value), NULL where none was logged.
 fn record(row: &dyn Cols) -> Result<(i64, PredictionRecord)> {
+    let (label, value) = (row.opt_text(11)?, row.opt_real(12)?);
     let json = |i: usize| row.text(i).map(json_column);
     Ok((
         row.int(0)?,
@@ -25,6 +27,8 @@ fn record(row: &dyn Cols) -> Result<(i64, PredictionRecord)> {
             inputs: json(8)?,
             outputs: json(9)?,
             shadow: row.boolean(10)?,
+            ground_truth: (label.is_some() || value.is_some())
+                .then_some(RecordTruth { label, value }),
         },
     ))
 }
@@ -35,12 +39,20 @@ pub(crate) async fn search<E: Exec>(
 ) -> Result<Vec<(i64, PredictionRecord)>> {
     let sql = ex
         .sql(&format!(
-            "SELECT id, {PREDICTION_COLUMNS} FROM cairn_predictions \
-             WHERE model_name = ?1 AND (?2 IS NULL OR model_version = ?2) \
-             AND (?3 IS NULL OR entity_id = ?3) AND (?4 IS NULL OR request_id = ?4) \
-             AND id > ?5 AND (?7 IS NULL OR shadow = (?7 = 1)) AND (?8 IS NULL OR alias = ?8) \
-             AND (?9 IS NULL OR timestamp_ms >= ?9) AND (?10 IS NULL OR timestamp_ms < ?10) \
-             ORDER BY id LIMIT ?6"
+            "SELECT p.id, {columns}, g.label, g.value FROM cairn_predictions p \
+             LEFT JOIN cairn_ground_truth g \
+             ON g.model_name = p.model_name AND g.entity_id = p.entity_id \
+             WHERE p.model_name = ?1 AND (?2 IS NULL OR p.model_version = ?2) \
+             AND (?3 IS NULL OR p.entity_id = ?3) AND (?4 IS NULL OR p.request_id = ?4) \
+             AND p.id > ?5 AND (?7 IS NULL OR p.shadow = (?7 = 1)) \
+             AND (?8 IS NULL OR p.alias = ?8) \
+             AND (?9 IS NULL OR p.timestamp_ms >= ?9) AND (?10 IS NULL OR p.timestamp_ms < ?10) \
+             ORDER BY p.id LIMIT ?6",
+            columns = PREDICTION_COLUMNS
+                .split(',')
+                .map(|c| format!("p.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .arg(s.model_name.as_str())
         .arg(s.model_version)
