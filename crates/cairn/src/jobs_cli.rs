@@ -266,9 +266,13 @@ async fn set_paused(
 }
 
 /// Prints a run's transitions and log lines as they come, until it ends; its end.
+/// The run's state is read before each round of events and lines, so the round
+/// after it is seen final prints everything that happened up to the end (a step's
+/// last transition can land just before the run's).
 async fn follow(client: &Client, run_id: &str) -> anyhow::Result<State> {
     let (mut after_event, mut after_line) = (0, 0);
     loop {
+        let run = client.get_job_run(run_id).await?.run;
         for e in client.job_run_events(run_id, after_event).await? {
             after_event = e.id;
             let step = e.step_name.as_deref().unwrap_or("run");
@@ -281,12 +285,7 @@ async fn follow(client: &Client, run_id: &str) -> anyhow::Result<State> {
             after_line = l.id;
             println!("  [{}] {}", l.step_name, l.line);
         }
-        let run = client.get_job_run(run_id).await?.run;
         if run.state.is_final() {
-            // The last lines may have landed with the end.
-            for l in client.job_run_logs(run_id, after_line).await? {
-                println!("  [{}] {}", l.step_name, l.line);
-            }
             return Ok(run.state);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
