@@ -45,44 +45,51 @@ steps:
     argv: [echo, 'trained run ${{ steps.train.outputs.run_id }}']
 "#;
 
-/// An attribute of the element `css` selects. The page reloads itself after a form
-/// post and when a run ends, so an element found just before a reload can be gone
-/// when it is read: it is then found again, in the new page.
+/// An attribute of the element `css` selects, waited for up to 5 s. The page loads
+/// another after a form post and reloads itself when a run ends, so an element can
+/// be missing for a moment, or found just before a reload and gone when it is read:
+/// it is then looked for again, in the new page.
 async fn attr(b: &Browser, css: &str, name: &str) -> String {
     for _ in 0..50 {
-        let element = b
-            .driver
-            .find(By::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        // Not there yet while the browser is still loading the next page.
+        let element = match b.driver.find(By::Css(css)).await {
+            Ok(element) => element,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         match element.attr(name).await {
             Ok(v) => return v.unwrap_or_default(),
             Err(e) if e.to_string().contains("stale element") => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("{css}[{name}]: {e}"),
         }
     }
-    panic!("{css} kept going stale");
+    panic!("no {css} (or it kept going stale) for 5 s");
 }
 
 /// The text of the element `css` selects (found again after a reload, as above).
 async fn text(b: &Browser, css: &str) -> String {
     for _ in 0..50 {
-        let element = b
-            .driver
-            .find(By::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        // Not there yet while the browser is still loading the next page.
+        let element = match b.driver.find(By::Css(css)).await {
+            Ok(element) => element,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         match element.text().await {
             Ok(t) => return t,
             Err(e) if e.to_string().contains("stale element") => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("{css}: {e}"),
         }
     }
-    panic!("{css} kept going stale");
+    panic!("no {css} (or it kept going stale) for 5 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
