@@ -45,11 +45,15 @@ steps:
     argv: [echo, 'trained run ${{ steps.train.outputs.run_id }}']
 "#;
 
-/// An attribute of the element `css` selects, waited for up to 5 s. The page loads
-/// another after a form post and reloads itself when a run ends, so an element can
-/// be missing for a moment, or found just before a reload and gone when it is read:
-/// it is then looked for again, in the new page.
-async fn attr(b: &Browser, css: &str, name: &str) -> String {
+/// What `read` gives of the element `css` selects, waited for up to 5 s. The page
+/// loads another after a form post and reloads itself when a run ends, so an element
+/// can be missing for a moment, or found just before a reload and gone when it is
+/// read: it is then looked for again, in the new page.
+async fn read_element(
+    b: &Browser,
+    css: &str,
+    read: impl AsyncFn(WebElement) -> WebDriverResult<String>,
+) -> String {
     for _ in 0..50 {
         // Not there yet while the browser is still loading the next page.
         let element = match b.driver.find(By::Css(css)).await {
@@ -59,30 +63,8 @@ async fn attr(b: &Browser, css: &str, name: &str) -> String {
                 continue;
             }
         };
-        match element.attr(name).await {
-            Ok(v) => return v.unwrap_or_default(),
-            Err(e) if e.to_string().contains("stale element") => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("{css}[{name}]: {e}"),
-        }
-    }
-    panic!("no {css} (or it kept going stale) for 5 s");
-}
-
-/// The text of the element `css` selects (found again after a reload, as above).
-async fn text(b: &Browser, css: &str) -> String {
-    for _ in 0..50 {
-        // Not there yet while the browser is still loading the next page.
-        let element = match b.driver.find(By::Css(css)).await {
-            Ok(element) => element,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        match element.text().await {
-            Ok(t) => return t,
+        match read(element).await {
+            Ok(v) => return v,
             Err(e) if e.to_string().contains("stale element") => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -90,6 +72,17 @@ async fn text(b: &Browser, css: &str) -> String {
         }
     }
     panic!("no {css} (or it kept going stale) for 5 s");
+}
+
+async fn attr(b: &Browser, css: &str, name: &str) -> String {
+    read_element(b, css, async |e: WebElement| {
+        Ok(e.attr(name).await?.unwrap_or_default())
+    })
+    .await
+}
+
+async fn text(b: &Browser, css: &str) -> String {
+    read_element(b, css, async |e: WebElement| e.text().await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
