@@ -201,9 +201,7 @@ impl DataSource {
                 since,
                 until,
             } => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
+                let now = now_ms();
                 let window = (
                     now - since.as_millis() as i64,
                     now - until.as_millis() as i64,
@@ -341,6 +339,13 @@ async fn log_window(
         }
     }
     Ok(table::from_records(rows.iter()))
+}
+
+/// Milliseconds since the epoch, as the log's timestamps are written.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A label as a CSV reader would type it, so a training set's label column and the

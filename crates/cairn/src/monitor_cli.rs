@@ -529,9 +529,7 @@ fn time_ms(text: &str, now: i64) -> anyhow::Result<i64> {
 
 pub async fn eval(command: EvalCommand) -> anyhow::Result<()> {
     let EvalCommand::Online(args) = command;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = crate::drift_source::now_ms();
     let until = args
         .until
         .as_deref()
