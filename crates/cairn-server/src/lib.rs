@@ -6,6 +6,7 @@
 //! [`openapi`] is the document served at `/openapi.json`, with Swagger UI at `/docs`.
 
 mod api;
+mod document;
 mod error;
 mod extract;
 mod metrics;
@@ -27,9 +28,8 @@ use tower_http::trace::TraceLayer;
 
 pub use api::openapi;
 pub use cairn_service::Services;
+pub use document::ApiDocument;
 pub use error::{ApiError, ApiResult};
-use utoipa::openapi::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 /// Everything `cairn server` needs to start.
 #[derive(Debug, Clone)]
@@ -68,23 +68,23 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The application with its middleware: request logs and the body limit.
 pub fn app(state: Services) -> Router {
-    app_with(state, Router::new(), openapi())
+    app_with(state, Router::new(), ApiDocument::new(openapi))
 }
 
 /// The application with more routes beside MLflow's (the serving endpoints of
 /// `cairn server --serve`), under the same middleware, and `doc` (the API's
 /// document, with the extra routes' merged in) at `/openapi.json` with Swagger UI at
-/// `/docs`.
+/// `/docs`, built when first asked for.
 ///
 /// Every request gets an `x-request-id` (the client's, or a new UUID), answered back
 /// in the response and carried by the request's span, so that whatever a service
 /// logs for it (a store failure's cause, say) names the request the client saw fail.
-pub fn app_with(state: Services, extra: Router, doc: OpenApi) -> Router {
+pub fn app_with(state: Services, extra: Router, doc: ApiDocument) -> Router {
     // The recorder exists before the first request, so no request goes unrecorded.
     cairn_telemetry::prometheus();
     api::router(state.clone())
         .merge(extra)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(doc.router())
         .route(
             "/metrics",
             axum::routing::get(metrics::page).with_state(state),
@@ -119,7 +119,7 @@ pub struct Server {
     state: Services,
     jobs: Option<JobsConfig>,
     /// What `/openapi.json` serves: the API's document and any merged in.
-    doc: OpenApi,
+    doc: ApiDocument,
 }
 
 impl Server {
@@ -161,14 +161,14 @@ impl Server {
             store,
             state,
             jobs: config.jobs.clone(),
-            doc: openapi(),
+            doc: ApiDocument::new(openapi),
         })
     }
 
     /// Merges `other` (the document of routes served beside the API, such as the
     /// serving endpoints') into the one `/openapi.json` serves.
-    pub fn document(mut self, other: OpenApi) -> Self {
-        self.doc.merge(other);
+    pub fn document(mut self, other: fn() -> utoipa::openapi::OpenApi) -> Self {
+        self.doc = self.doc.merge(other);
         self
     }
 

@@ -407,7 +407,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             println!("shadowing with {} (logged, never returned)", shadow.model);
         }
         server
-            .document(cairn_serving::openapi())
+            .document(cairn_serving::openapi)
             .serve_with(ui.merge(serving.router(false)), shutdown_signal())
             .await?;
         serving.stop().await;
