@@ -12,6 +12,7 @@
 //! enums as names or numbers, camelCase aliases. This crate knows nothing of HTTP.
 
 pub mod artifacts;
+pub mod data;
 pub mod jobs;
 pub mod logged_models;
 pub mod monitor;

@@ -9,18 +9,8 @@ use serde::Serialize;
 use crate::{Client, Result};
 
 impl Client {
-    fn jobs_url(&self, path: &str) -> String {
-        format!("{}/api/2.0/cairn/jobs/{path}", self.base)
-    }
-
     async fn jobs_post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
-        let resp = self
-            .http
-            .post(self.jobs_url(path))
-            .json(body)
-            .send()
-            .await?;
-        Self::decode(resp).await
+        self.cairn_post(&format!("jobs/{path}"), body).await
     }
 
     async fn jobs_get<T: DeserializeOwned>(
@@ -28,13 +18,7 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T> {
-        let resp = self
-            .http
-            .get(self.jobs_url(path))
-            .query(query)
-            .send()
-            .await?;
-        Self::decode(resp).await
+        self.cairn_get(&format!("jobs/{path}"), query).await
     }
 
     pub async fn list_jobs(&self) -> Result<ListJobsResponse> {

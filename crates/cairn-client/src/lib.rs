@@ -1,6 +1,7 @@
 //! A typed client of cairn's REST API, which is MLflow's: the CLI, jobs and the
 //! server's own integration tests all talk to a server through it.
 
+mod data;
 mod jobs;
 
 use cairn_api_types::artifacts::ListArtifactsResponse;
@@ -172,6 +173,36 @@ impl Client {
         body: &(impl Serialize + ?Sized),
     ) -> Result<T> {
         let resp = self.http.post(self.url(path)).json(body).send().await?;
+        Self::decode(resp).await
+    }
+
+    /// POSTs a JSON message to cairn's own API, `/api/2.0/cairn/<path>`.
+    pub(crate) async fn cairn_post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let resp = self
+            .http
+            .post(format!("{}/api/2.0/cairn/{path}", self.base))
+            .json(body)
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    /// GETs `/api/2.0/cairn/<path>` with query parameters.
+    pub(crate) async fn cairn_get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        let resp = self
+            .http
+            .get(format!("{}/api/2.0/cairn/{path}", self.base))
+            .query(query)
+            .send()
+            .await?;
         Self::decode(resp).await
     }
 

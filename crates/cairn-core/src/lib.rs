@@ -4,6 +4,7 @@
 //! This crate does no IO, so everything in it is tested with plain unit tests and the
 //! store, server and client crates agree on one definition of each rule.
 
+pub mod data;
 pub mod entities;
 pub mod error;
 pub mod ids;

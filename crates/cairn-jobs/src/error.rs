@@ -1,32 +1,6 @@
 //! cairn-jobs' one error type.
 
-use std::fmt;
-
-/// Where in a job file something is wrong: the file, the line and column (1-based,
-/// when known) and the key (a dotted path such as `steps[2].needs[0]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub file: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub key: Option<String>,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ", line {line}")?;
-            if let Some(column) = self.column {
-                write!(f, ", column {column}")?;
-            }
-        }
-        if let Some(key) = &self.key {
-            write!(f, ", key `{key}`")?;
-        }
-        Ok(())
-    }
-}
+pub use cairn_yaml::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -41,6 +15,15 @@ pub enum JobError {
     Template { template: String, message: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<cairn_yaml::Located> for JobError {
+    fn from(e: cairn_yaml::Located) -> Self {
+        JobError::Spec {
+            at: e.at,
+            message: e.message,
+        }
+    }
 }
 
 impl JobError {

@@ -150,6 +150,7 @@ impl Default for Registry {
         r.add(Box::new(DriftKind));
         r.add(Box::new(EvaluateKind));
         r.add(Box::new(GroundTruthKind));
+        r.add(Box::new(DataCheckKind));
         r
     }
 }
@@ -590,6 +591,8 @@ struct CairnCommand {
     flags: Vec<Flag>,
     /// A file given as the command's last argument, read from the job file's folder.
     file: Option<Tmpl>,
+    /// A name given as an argument as it is (the view `cairn data check` checks).
+    name: Option<Tmpl>,
     base: PathBuf,
 }
 
@@ -612,6 +615,7 @@ impl StepConfig for CairnCommand {
             .iter()
             .map(|f| &f.value)
             .chain(self.file.as_ref())
+            .chain(self.name.as_ref())
             .collect()
     }
 
@@ -619,6 +623,9 @@ impl StepConfig for CairnCommand {
         let mut argv: Vec<String> = self.argv.iter().map(|a| a.to_string()).collect();
         if let Some(file) = &self.file {
             argv.push(self.base.join(r.render(file)?).display().to_string());
+        }
+        if let Some(name) = &self.name {
+            argv.push(r.render(name)?);
         }
         for f in &self.flags {
             let value = r.render(&f.value)?;
@@ -688,6 +695,7 @@ impl StepKind for DriftKind {
             ],
             flags: Vec::new(),
             file: None,
+            name: None,
             base: ctx.base.to_path_buf(),
         };
         c.flag("reference", Some(raw.reference), true);
@@ -699,6 +707,41 @@ impl StepKind for DriftKind {
         c.flag("drift_share", raw.drift_share, false);
         c.flag("column_mapping", raw.column_mapping, false);
         c.flag("alert_webhook", raw.alert_webhook, false);
+        Ok(Box::new(c))
+    }
+}
+
+/// `kind: data_check`: `cairn data check` of a view or model contract of
+/// `contracts_dir` (read from the job file's folder; without it
+/// `$CAIRN_CONTRACTS_DIR`, else `contracts` beside the job file); a violated
+/// constraint fails the step. Outputs: `passed`, `violations`.
+struct DataCheckKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataCheckRaw {
+    /// The view or contract.
+    check: Tmpl,
+    contracts_dir: Option<Tmpl>,
+    memory_limit_mib: Option<Tmpl>,
+}
+
+impl StepKind for DataCheckKind {
+    fn name(&self) -> &'static str {
+        "data_check"
+    }
+
+    fn parse(&self, node: &Node, ctx: &ParseContext<'_>) -> Result<Box<dyn StepConfig>> {
+        let raw: DataCheckRaw = ctx.decode(node)?;
+        let mut c = CairnCommand {
+            argv: vec!["cairn", "data", "check", "--format", "json"],
+            flags: Vec::new(),
+            file: None,
+            name: Some(raw.check.at("check")),
+            base: ctx.base.to_path_buf(),
+        };
+        c.flag("contracts_dir", raw.contracts_dir, true);
+        c.flag("memory_limit_mib", raw.memory_limit_mib, false);
         Ok(Box::new(c))
     }
 }
@@ -737,6 +780,7 @@ impl StepKind for EvaluateKind {
             argv: vec!["cairn", "eval", "online", "--store", "--format", "json"],
             flags: Vec::new(),
             file: None,
+            name: None,
             base: ctx.base.to_path_buf(),
         };
         c.flag("model", Some(raw.model), false);
@@ -795,6 +839,7 @@ impl StepKind for GroundTruthKind {
             argv: vec!["cairn", "ground-truth", "import"],
             flags: Vec::new(),
             file: None,
+            name: None,
             base: ctx.base.to_path_buf(),
         };
         // The file goes as the command's argument, read from the job file's folder.

@@ -355,70 +355,32 @@ pub const FINAL_STATES: &[&str] = &["COMPLETED", "FAILED", "CRASHED", "CANCELLED
 
 // ---- reading -----------------------------------------------------------------------
 
-/// Builds located errors for one file.
+/// Builds located errors for one job file (cairn-yaml's, as [`JobError::Spec`]).
 pub(crate) struct At<'a> {
     pub file: &'a str,
 }
 
 impl At<'_> {
+    fn yaml(&self) -> cairn_yaml::At<'_> {
+        cairn_yaml::At { file: self.file }
+    }
+
     pub fn err(
         &self,
         span: Option<&marked_yaml::Span>,
         key: &str,
         message: impl Into<String>,
     ) -> JobError {
-        let start = span.and_then(|s| s.start());
-        JobError::Spec {
-            at: Location {
-                file: self.file.to_string(),
-                line: start.map(|m| m.line()),
-                column: start.map(|m| m.column()),
-                key: (!key.is_empty()).then(|| key.to_string()),
-            },
-            message: message.into(),
-        }
+        self.yaml().err(span, key, message).into()
     }
 
     /// A deserialisation error of the node at `prefix`, located.
     pub fn decode_error(&self, prefix: &str, e: marked_yaml::FromNodeError) -> JobError {
-        let path = match (prefix.is_empty(), e.path()) {
-            (true, Some(p)) => p.to_string(),
-            (false, Some(p)) if p != "." && !p.is_empty() => format!("{prefix}.{p}"),
-            _ => prefix.to_string(),
-        };
-        let inner = e.into_inner();
-        let mark = inner.start_mark();
-        let message = match &inner {
-            marked_yaml::Error::UnknownFieldError(field, expected, _) => format!(
-                "unknown key `{field}`; expected one of: {}",
-                expected.join(", ")
-            ),
-            other => other.to_string(),
-        };
-        JobError::Spec {
-            at: Location {
-                file: self.file.to_string(),
-                line: mark.map(|m| m.line()),
-                column: mark.map(|m| m.column()),
-                key: (!path.is_empty()).then_some(path),
-            },
-            message,
-        }
+        self.yaml().decode_error(prefix, e).into()
     }
 }
 
-/// A duration as job files write it: `30s`, `5m`, `1h 30m`, `500ms`, or a number of
-/// seconds.
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 30s, 5m, 2h"))
-}
+pub use cairn_yaml::{digest, parse_duration};
 
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
@@ -440,24 +402,8 @@ impl JobSpec {
     pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<JobSpec> {
         let file = path.display().to_string();
         let at = At { file: &file };
-        let options = marked_yaml::LoaderOptions::default()
-            .error_on_duplicate_keys(true)
-            .toplevel_mapping();
-        let root = marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| {
-            let (mark, message) = load_error(&e);
-            JobError::Spec {
-                at: Location {
-                    file: file.clone(),
-                    line: mark.map(|m| m.line()),
-                    column: mark.map(|m| m.column()),
-                    key: None,
-                },
-                message,
-            }
-        })?;
-        let Some(map) = root.as_mapping() else {
-            return Err(at.err(Some(root.span()), "", "a job file is a mapping"));
-        };
+        let map = at.yaml().load_mapping(text, "a job file")?;
+        let map = &map;
         let mut top = map.clone();
         let steps_node = top.remove("steps");
         let raw: RawJob = marked_yaml::from_node(&Node::Mapping(top)).map_err(|e| {
@@ -731,35 +677,6 @@ impl JobSpec {
         }
         Ok(())
     }
-}
-
-fn load_error(e: &marked_yaml::LoadError) -> (Option<&marked_yaml::Marker>, String) {
-    use marked_yaml::LoadError as L;
-    match e {
-        L::TopLevelMustBeMapping(m) => (Some(m), "a job file is a mapping".into()),
-        L::TopLevelMustBeSequence(m) => (Some(m), "expected a list".into()),
-        L::UnexpectedAnchor(m) => (
-            Some(m),
-            "anchors and aliases are not supported in job files".into(),
-        ),
-        L::MappingKeyMustBeScalar(m) => (Some(m), "a key must be a plain string".into()),
-        L::UnexpectedTag(m) => (
-            Some(m),
-            "explicit YAML tags are not supported in job files".into(),
-        ),
-        L::ScanError(m, s) => (Some(m), format!("not valid YAML: {s}")),
-        L::DuplicateKey(d) => (
-            d.key.span().start(),
-            format!("key `{}` appears twice", d.key.as_str()),
-        ),
-    }
-}
-
-/// Hex SHA-256 of a job file's text: its version.
-pub fn digest(text: &str) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(text.as_bytes());
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 fn read_params(

@@ -343,3 +343,30 @@ fn the_example_jobs_read() {
     }
     assert!(read >= 2, "examples/jobs has its jobs");
 }
+
+#[test]
+fn a_data_check_step_runs_cairn_data_check() {
+    let job = parse(
+        "name: q\nparameters:\n  view: {type: string, default: trips}\nsteps:\n  - name: check\n    \
+         kind: data_check\n    check: ${{ params.view }}\n    contracts_dir: contracts\n",
+    )
+    .unwrap();
+    match job.steps[0].config.plan(&Values).unwrap() {
+        Action::Process { argv, .. } => assert_eq!(
+            argv,
+            [
+                "cairn",
+                "data",
+                "check",
+                "--format",
+                "json",
+                "<params.view>",
+                "--contracts-dir",
+                "jobs/contracts"
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let err = refused("name: q\nsteps:\n  - name: c\n    kind: data_check\n    view: x\n");
+    assert!(err.contains("line 5") && err.contains("view"), "{err}");
+}

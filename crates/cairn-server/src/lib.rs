@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub db_pool_size: u32,
     /// Jobs: the folder of job files, the scheduler, and the embedded worker.
     pub jobs: Option<JobsConfig>,
+    /// The folder of data contracts (feature views, model contracts), watched.
+    pub contracts: Option<std::path::PathBuf>,
 }
 
 /// What `cairn server` runs of the jobs machinery.
@@ -152,9 +154,25 @@ impl Server {
                     "cannot watch the jobs folder: edits apply after a restart");
             }
             let read = library.state();
-            tracing::info!(dir = %jobs.dir.display(), jobs = read.jobs.len(),
+            tracing::info!(dir = %jobs.dir.display(), jobs = read.items.len(),
                 broken = read.errors.len(), "jobs folder read");
             state.jobs.attach_library(library);
+        }
+        if let Some(dir) = &config.contracts {
+            let folder = cairn_data::ContractFolder::open(dir, Arc::new(())).map_err(|source| {
+                StartError::Contracts {
+                    dir: dir.display().to_string(),
+                    source,
+                }
+            })?;
+            if let Err(e) = folder.watch() {
+                tracing::warn!(dir = %dir.display(), error = %e,
+                    "cannot watch the contracts folder: edits apply after a restart");
+            }
+            let read = folder.state();
+            tracing::info!(dir = %dir.display(), contracts = read.items.len(),
+                broken = read.errors.len(), "contracts folder read");
+            state.data.attach_folder(folder);
         }
         Ok(Server {
             listener,
@@ -291,6 +309,8 @@ pub enum StartError {
     Artifacts(#[from] cairn_artifacts::ArtifactError),
     #[error("cannot open the jobs folder {dir}: {source}")]
     Jobs { dir: String, source: std::io::Error },
+    #[error("cannot open the contracts folder {dir}: {source}")]
+    Contracts { dir: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use cairn_service::Services;
-use cairn_ui::pages::{artifacts, compare, evaluation, experiments, jobs, registry, run, runs};
+use cairn_ui::pages::{
+    artifacts, compare, data, evaluation, experiments, jobs, registry, run, runs,
+};
 use cairn_ui::{segment, to_query, Params, Reply, UiResult};
 
 /// The UI's routes, ready to merge beside the API's (`cairn server` mounts them at
@@ -53,6 +55,12 @@ pub fn router(state: Services) -> Router {
         )
         .route("/job-runs/{id}", get(job_run_page))
         .route("/job-runs/{id}/cancel", post(job_run_cancel))
+        .route("/data", get(data_catalog))
+        .route("/data/views/{name}", get(data_view))
+        .route("/data/views/{name}/fields/{field}", get(data_field))
+        .route("/data/contracts/{name}", get(data_contract))
+        .route("/data/checks/{id}", get(data_check))
+        .route("/data/checks/run/{name}", post(data_run_check))
         .merge(mlflow_links())
         .route(
             "/static/app.css",
@@ -220,6 +228,33 @@ async fn registry_evaluation(
     RawQuery(q): RawQuery,
 ) -> Response {
     respond(evaluation::page(&s, name, query(q)).await)
+}
+
+async fn data_catalog(State(s): State<Services>, RawQuery(q): RawQuery) -> Response {
+    respond(data::catalog(&s, query(q)).await)
+}
+
+async fn data_view(State(s): State<Services>, Path(name): Path<String>) -> Response {
+    respond(data::view(&s, name).await)
+}
+
+async fn data_field(
+    State(s): State<Services>,
+    Path((view, field)): Path<(String, String)>,
+) -> Response {
+    respond(data::field(&s, view, field).await)
+}
+
+async fn data_contract(State(s): State<Services>, Path(name): Path<String>) -> Response {
+    respond(data::contract(&s, name).await)
+}
+
+async fn data_check(State(s): State<Services>, Path(id): Path<String>) -> Response {
+    respond(data::check(&s, id).await)
+}
+
+async fn data_run_check(State(s): State<Services>, Path(name): Path<String>) -> Response {
+    respond(data::run_check(&s, name).await)
 }
 
 async fn jobs_list(State(s): State<Services>, RawQuery(q): RawQuery) -> Response {

@@ -11,6 +11,7 @@ fn config(db: &std::path::Path) -> ServerConfig {
         default_artifact_root: "mlflow-artifacts:/".into(),
         db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
         jobs: None,
+        contracts: None,
         artifacts_destination: db.with_file_name("artifacts").display().to_string().into(),
     }
 }

@@ -146,7 +146,7 @@ impl JobService {
     /// The job `name` as its file defines it now.
     pub fn job(&self, name: &str) -> Result<Arc<JobSpec>> {
         self.library_state()
-            .and_then(|s| s.job(name).cloned())
+            .and_then(|s| s.get(name).cloned())
             .ok_or_else(|| MlflowError::not_found(format!("job `{name}` does not exist")))
     }
 
@@ -420,7 +420,7 @@ impl JobService {
         let Some(state) = self.library_state() else {
             return;
         };
-        for (name, spec) in &state.jobs {
+        for (name, spec) in &state.items {
             for t in &spec.triggers {
                 if let Trigger::JobCompleted { job, states } = t {
                     if job == &run.job_name && states.iter().any(|s| s == run.state.as_str()) {
@@ -447,7 +447,7 @@ impl JobService {
         let Some(state) = self.library_state() else {
             return;
         };
-        for (name, spec) in &state.jobs {
+        for (name, spec) in &state.items {
             for t in &spec.triggers {
                 let (matches, kind) = match (t, ev) {
                     (
@@ -596,7 +596,7 @@ impl JobService {
             return Ok(true);
         };
         let overrides = self.store.job_schedule_pauses().await?;
-        for spec in state.jobs.values() {
+        for spec in state.items.values() {
             for (i, schedule) in spec.schedules.iter().enumerate() {
                 let key = schedule_key(i, &schedule.when);
                 let paused = overrides

@@ -7,6 +7,7 @@
 //! caller's span (which carries the request id), where it is converted.
 
 pub mod artifacts;
+pub mod data;
 pub mod jobs;
 pub mod logged_models;
 pub mod monitor;
@@ -20,6 +21,7 @@ use cairn_artifacts::ArtifactStore;
 use cairn_store::Stores;
 
 pub use artifacts::ArtifactService;
+pub use data::DataService;
 pub use jobs::JobService;
 pub use monitor::MonitorService;
 pub use predictions::PredictionService;
@@ -36,6 +38,7 @@ pub struct Services {
     pub predictions: Arc<PredictionService>,
     pub jobs: Arc<JobService>,
     pub monitor: Arc<MonitorService>,
+    pub data: Arc<DataService>,
 }
 
 impl Services {
@@ -49,6 +52,7 @@ impl Services {
             artifacts: Arc::new(ArtifactService::new(artifacts)),
             predictions: Arc::new(PredictionService::new(stores.predictions)),
             monitor: Arc::new(MonitorService::new(stores.monitor)),
+            data: Arc::new(DataService::new(stores.data)),
         }
     }
 }

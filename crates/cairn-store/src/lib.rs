@@ -358,6 +358,23 @@ pub trait MonitorStore: Send + Sync + 'static {
     async fn latest_monitor_reports(&self) -> Result<Vec<MonitorReport>>;
 }
 
+/// Stored results of data-quality checks.
+#[async_trait::async_trait]
+pub trait DataCheckStore: Send + Sync {
+    /// Stores a check (its `id` is ignored); returns the new id.
+    async fn add_data_check(&self, check: cairn_core::data::DataCheck) -> Result<i64>;
+    /// Checks of `target` (or all), newest first, without their reports.
+    async fn data_checks(
+        &self,
+        target: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<cairn_core::data::DataCheck>>;
+    /// One check with its report.
+    async fn data_check(&self, id: i64) -> Result<Option<cairn_core::data::DataCheck>>;
+    /// The newest check of each target, without reports.
+    async fn latest_data_checks(&self) -> Result<Vec<cairn_core::data::DataCheck>>;
+}
+
 /// The stores one backend provides; all are the same object underneath.
 #[derive(Clone)]
 pub struct Stores {
@@ -367,6 +384,7 @@ pub struct Stores {
     pub predictions: Arc<dyn PredictionStore>,
     pub jobs: Arc<dyn JobStore>,
     pub monitor: Arc<dyn MonitorStore>,
+    pub data: Arc<dyn DataCheckStore>,
 }
 
 /// What a database holds, as `cairn db check` reports it.
@@ -497,7 +515,8 @@ pub async fn open_with_pool(
             registry: store.clone(),
             predictions: store.clone(),
             jobs: store.clone(),
-            monitor: store,
+            monitor: store.clone(),
+            data: store,
         });
     }
     if postgres::is_postgres_uri(uri) {
@@ -508,7 +527,8 @@ pub async fn open_with_pool(
             registry: store.clone(),
             predictions: store.clone(),
             jobs: store.clone(),
-            monitor: store,
+            monitor: store.clone(),
+            data: store,
         });
     }
     Err(StoreError::UnsupportedUri(cairn_core::secret::redact(uri)))

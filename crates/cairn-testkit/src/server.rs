@@ -57,6 +57,7 @@ impl TestServer {
             default_artifact_root: "mlflow-artifacts:/".into(),
             db_pool_size: cairn_store::DEFAULT_POOL_SIZE,
             jobs: None,
+            contracts: Some(dir.path().join("contracts")),
             artifacts_destination: dir.path().join("artifacts").display().to_string().into(),
         };
         let server = Server::start(&config).await.expect("server starts");

@@ -33,6 +33,7 @@ pub fn document(title: &str, body: Markup) -> Markup {
                         a href="/experiments" { "Experiments" }
                         a href="/registry" { "Models" }
                         a href="/jobs" { "Jobs" }
+                        a href="/data" { "Data" }
                     }
                 }
                 main #main { (body) }

@@ -428,3 +428,96 @@ async fn the_evaluation_page_shows_both_versions_and_the_drift_table_in_chromium
     assert_eq!(drawn.len(), 2);
     b.quit().await;
 }
+
+/// Writes a view and a contract into the server's contracts folder and waits until
+/// the catalog (watched folder) shows both.
+async fn seed_contracts(s: &TestServer) {
+    let dir = s.dir.path().join("contracts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("wine_id,alcohol,colour\n");
+    for i in 0..50 {
+        let alcohol = 9.0 + (i % 10) as f64 * 0.5;
+        let colour = if i % 3 == 0 { "white" } else { "red" };
+        csv.push_str(&format!("{i},{alcohol},{colour}\n"));
+    }
+    csv.push_str("50,31.5,red\n");
+    std::fs::write(dir.join("wine.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("wine.yaml"),
+        "view: wine_features\ndescription: red and white wines\nsource: wine.csv\nentity: wine_id\n\
+         fields:\n  wine_id: {type: int, required: true, unique: true}\n  \
+         alcohol: {type: float, min: 8, max: 15, description: alcohol by volume in percent}\n  \
+         colour: {type: string, accepted_values: [red, white]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("quality.yaml"),
+        "contract: wine_is_high_quality\nmodel: wine-quality\n\
+         features: [wine_features.alcohol, wine_features.colour]\n",
+    )
+    .unwrap();
+    for _ in 0..200 {
+        let c = s.client.data_catalog().await.unwrap();
+        if c.views.len() == 1 && c.contracts.len() == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the contracts folder was not read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_a_feature_see_its_profile_and_users_and_open_its_report_in_chromium() {
+    let s = TestServer::spawn().await;
+    let Some(b) =
+        Browser::start("find_a_feature_see_its_profile_and_users_and_open_its_report_in_chromium")
+            .await
+    else {
+        return;
+    };
+    seed_contracts(&s).await;
+    let check = s.client.run_data_check("wine_features").await.unwrap();
+    assert!(!check.passed, "alcohol 31.5 breaks max 15");
+
+    b.driver.goto(format!("{}/data", s.url)).await.unwrap();
+    b.driver
+        .find(By::Id("q"))
+        .await
+        .unwrap()
+        .send_keys("by volume")
+        .await
+        .unwrap();
+    follow(&b, By::Css("form[role=search] button")).await;
+    b.shot("data-search").await;
+    follow(&b, By::Css("table.hits a")).await;
+    b.shot("data-field").await;
+    assert!(text_of(&b, "h1").await.contains("wine_features.alcohol"));
+    // Its profile from the last check: 51 rows, the histogram drawn.
+    let profile = text_of(&b, "dl.profile").await;
+    assert!(
+        profile.contains("51") && profile.contains("31.5"),
+        "{profile}"
+    );
+    let bars = b
+        .driver
+        .find_all(By::Css("figure.histogram rect"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 20);
+    // Which contract and model read it.
+    let uses = text_of(&b, "ul.uses").await;
+    assert!(
+        uses.contains("wine_is_high_quality") && uses.contains("wine-quality"),
+        "{uses}"
+    );
+    // The last quality report, with the violating row.
+    follow(&b, By::Css("a.report")).await;
+    b.shot("data-report").await;
+    let report = text_of(&b, "main").await;
+    assert!(report.contains("Quality report: wine_features"), "{report}");
+    assert!(
+        report.contains("max <= 15") && report.contains("31.5"),
+        "{report}"
+    );
+    b.quit().await;
+}

@@ -1,5 +1,6 @@
 //! `cairn`: the command line of the whole platform.
 
+mod data_cli;
 mod drift_source;
 mod jobs_cli;
 mod monitor_cli;
@@ -77,6 +78,10 @@ enum Command {
     /// Model evaluation: each version's online metrics over its labelled predictions.
     #[command(subcommand)]
     Eval(monitor_cli::EvalCommand),
+    /// Data contracts: check a feature view's or a model contract's constraints over
+    /// its source, list the contracts folder.
+    #[command(subcommand)]
+    Data(data_cli::DataCommand),
 }
 
 #[derive(clap::Args)]
@@ -161,6 +166,11 @@ struct ServerArgs {
     /// default sits beside the default data folder, in the directory cairn starts in.
     #[arg(long, default_value = "./jobs", env = "CAIRN_JOBS_DIR")]
     jobs_dir: PathBuf,
+    /// Folder of data contracts (`*.yaml`: feature views and model contracts),
+    /// watched for edits; created when missing. Its catalog, checks and quality
+    /// history are in the API and the UI.
+    #[arg(long, default_value = "./contracts", env = "CAIRN_CONTRACTS_DIR")]
+    contracts_dir: PathBuf,
     /// Steps the worker embedded in this server runs at once; 0 leaves them to
     /// `cairn worker` processes.
     #[arg(long, default_value_t = 4, env = "CAIRN_WORKER_SLOTS")]
@@ -372,6 +382,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             cairn_bin: std::env::current_exe().context("the path of this cairn binary")?,
             scratch: args.storage.data_dir.join("job-scratch"),
         }),
+        contracts: Some(args.contracts_dir.clone()),
     };
     let server = Server::start(&config)
         .await
@@ -553,6 +564,7 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
                 .into(),
             db_pool_size: 4,
             jobs: None,
+            contracts: None,
         })
         .await
         .with_context(|| format!("opening the source database {}", redact(&args.from)))?;
@@ -680,6 +692,7 @@ fn main() -> std::process::ExitCode {
 async fn run_command(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let done = match command {
         Command::Drift(command) => return Ok(monitor_cli::drift(command).await),
+        Command::Data(command) => return Ok(data_cli::run(command).await),
         Command::Server(args) => run_server(args).await,
         Command::Serve(args) => run_serve(args).await,
         Command::Db(command) => run_db(command).await,

@@ -254,7 +254,7 @@ async fn drift_check(args: &DriftCheckArgs) -> anyhow::Result<bool> {
 }
 
 /// Appends `key=value` lines to a job step's outputs file, when run as a step.
-fn step_outputs(outputs: &[(&str, String)]) -> anyhow::Result<()> {
+pub(crate) fn step_outputs(outputs: &[(&str, String)]) -> anyhow::Result<()> {
     let Some(path) = std::env::var_os("CAIRN_OUTPUTS") else {
         return Ok(());
     };

@@ -757,3 +757,80 @@ fn drift_reads_a_versions_training_set_and_windows_of_the_prediction_log() {
     assert_eq!(code, 2);
     assert!(err.contains("models:/nosuch@champion"), "{err}");
 }
+
+// ---- cairn data check ------------------------------------------------------------------
+
+/// `cairn data check`'s exit code, stdout and stderr.
+fn data_check(dir: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["data", "check", name, "--contracts-dir"])
+        .arg(dir)
+        .args(extra)
+        .env("CAIRN_LOG", "warn")
+        .env_remove("CAIRN_JOB_RUN_ID")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_check_exit_codes_say_clean_violations_or_bad_input_and_a_server_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("clean.csv"), "id,score\n1,0.5\n2,0.9\n").unwrap();
+    std::fs::write(d.join("dirty.csv"), "id,score\n1,0.5\n2,1.9\n").unwrap();
+    let view = |name: &str, file: &str| {
+        format!("view: {name}\nsource: {file}\nentity: id\nfields:\n  id: {{type: int}}\n  score: {{type: float, max: 1}}\n")
+    };
+    std::fs::write(d.join("clean.yaml"), view("clean", "clean.csv")).unwrap();
+    std::fs::write(d.join("dirty.yaml"), view("dirty", "dirty.csv")).unwrap();
+    std::fs::write(d.join("gone.yaml"), view("gone", "missing.csv")).unwrap();
+
+    let (code, out, err) = data_check(d, "clean", &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("passed") && out.contains("ok    max <= 1"),
+        "{out}"
+    );
+    let (code, out, err) = data_check(d, "dirty", &["--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["violations"], 1);
+    let example = &report["views"][0]["fields"][1]["constraints"][1]["examples"][0];
+    assert_eq!(
+        (example["entity"].as_str(), example["value"].as_str()),
+        (Some("2"), Some("1.9"))
+    );
+    // Bad input: an unknown name, a missing source, a broken edit of the file named.
+    let (code, _, err) = data_check(d, "nothing", &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no view or contract is named `nothing`"),
+        "{err}"
+    );
+    let (code, _, err) = data_check(d, "gone", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.csv"), "{err}");
+    std::fs::write(
+        d.join("dirty.yaml"),
+        view("dirty", "dirty.csv").replace("max: 1", "max: one"),
+    )
+    .unwrap();
+    let (code, _, err) = data_check(d, "nothing-either", &[]);
+    assert_eq!(code, 2, "{err}");
+    std::fs::write(d.join("dirty.yaml"), view("dirty", "dirty.csv")).unwrap();
+
+    // With a server: the result is kept in its history.
+    let server = cairn_testkit::TestServer::spawn().await;
+    let (code, _, err) = data_check(d, "dirty", &["--tracking-uri", &server.url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("kept as data check"), "{err}");
+    let kept = server.client.data_checks(Some("dirty")).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].violations, 1);
+    assert!(!kept[0].passed);
+}

@@ -86,9 +86,9 @@ async fn list_jobs(State(s): State<Services>) -> ApiResult<Json<ListJobsResponse
     let Some(state) = s.jobs.library_state() else {
         return Ok(Json(ListJobsResponse::default()));
     };
-    let active: Vec<&std::path::Path> = state.jobs.values().map(|j| j.file.as_path()).collect();
-    let mut jobs = Vec::with_capacity(state.jobs.len());
-    for j in state.jobs.values() {
+    let active: Vec<&std::path::Path> = state.items.values().map(|j| j.file.as_path()).collect();
+    let mut jobs = Vec::with_capacity(state.items.len());
+    for j in state.items.values() {
         let schedules = s.jobs.schedules(j).await?;
         jobs.push(job_view(j, &schedules, Some(&state)));
     }

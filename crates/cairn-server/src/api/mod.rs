@@ -4,6 +4,7 @@
 //! document ([`openapi`]), so routes, types and document come from one place.
 
 mod artifacts;
+mod data;
 mod jobs;
 mod logged_models;
 mod meta;
@@ -43,7 +44,8 @@ pub fn router(state: Services) -> Router {
             CAIRN_PREFIX,
             predictions::routes()
                 .merge(jobs::routes())
-                .merge(monitor::routes()),
+                .merge(monitor::routes())
+                .merge(data::routes()),
         )
         .merge(artifacts::root_routes())
         .merge(meta::routes())
@@ -152,6 +154,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .nest(CAIRN_PREFIX, predictions::Api::openapi())
         .nest(CAIRN_PREFIX, jobs::Api::openapi())
         .nest(CAIRN_PREFIX, monitor::Api::openapi())
+        .nest(CAIRN_PREFIX, data::Api::openapi())
         .merge_from(artifacts::RootApi::openapi())
         .merge_from(meta::Api::openapi())
         .merge_from(crate::metrics::Api::openapi())

@@ -39,6 +39,7 @@ crate::sql::logged_models::logged_model_store!(PgStore, pg_read, pg_write);
 crate::sql::registry::registry_store!(PgStore, pg_read, pg_write);
 crate::sql::jobs::job_store!(PgStore, pg_read, pg_write);
 crate::sql::monitor::monitor_store!(PgStore, pg_read, pg_write);
+crate::sql::data::data_check_store!(PgStore, pg_read, pg_write);
 
 /// The tracking and registry store on one connection pool.
 pub struct PgStore {
@@ -188,6 +189,7 @@ pub(crate) async fn ensure_schema(pool: &PgPool, default_artifact_root: &str) ->
     for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Postgres)
         .into_iter()
         .chain(crate::sql::monitor::ddl(crate::sql::Dialect::Postgres))
+        .chain(crate::sql::data::ddl(crate::sql::Dialect::Postgres))
     {
         sqlx::query(&stmt).execute(&mut *tx).await?;
     }

@@ -8,6 +8,7 @@
 //! (`?N` against `$N`, see [`Sql::new`]), SQLite's `INDEXED BY` hints and chunked
 //! `IN` lists against PostgreSQL's arrays, and PostgreSQL's row locks.
 
+pub(crate) mod data;
 pub(crate) mod exec;
 pub(crate) mod jobs;
 pub(crate) mod logged_models;

@@ -43,6 +43,7 @@ crate::sql::logged_models::logged_model_store!(SqliteStore, lite_read, lite_writ
 crate::sql::registry::registry_store!(SqliteStore, lite_read, lite_write);
 crate::sql::jobs::job_store!(SqliteStore, lite_read, lite_write);
 crate::sql::monitor::monitor_store!(SqliteStore, lite_read, lite_write);
+crate::sql::data::data_check_store!(SqliteStore, lite_read, lite_write);
 
 pub struct SqliteStore {
     writer: Writer,
@@ -208,6 +209,7 @@ fn ensure_schema(conn: &mut Connection, default_artifact_root: &str) -> Result<(
     for stmt in crate::sql::jobs::ddl(crate::sql::Dialect::Sqlite)
         .into_iter()
         .chain(crate::sql::monitor::ddl(crate::sql::Dialect::Sqlite))
+        .chain(crate::sql::data::ddl(crate::sql::Dialect::Sqlite))
     {
         tx.execute_batch(&stmt)?;
     }

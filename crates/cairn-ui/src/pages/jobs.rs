@@ -84,8 +84,8 @@ impl JobList {
         for r in &recent {
             last.entry(r.job_name.as_str()).or_insert(r);
         }
-        let mut jobs = Vec::with_capacity(lib.jobs.len());
-        for j in lib.jobs.values() {
+        let mut jobs = Vec::with_capacity(lib.items.len());
+        for j in lib.items.values() {
             jobs.push(JobRow {
                 job: Arc::clone(j),
                 error: lib.error_for(&j.name).map(str::to_string),
@@ -93,7 +93,7 @@ impl JobList {
                 schedules: state.jobs.schedules(j).await?,
             });
         }
-        let active: Vec<&std::path::Path> = lib.jobs.values().map(|j| j.file.as_path()).collect();
+        let active: Vec<&std::path::Path> = lib.items.values().map(|j| j.file.as_path()).collect();
         let broken = lib
             .errors
             .iter()

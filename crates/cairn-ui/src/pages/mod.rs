@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 pub mod compare;
+pub mod data;
 pub mod evaluation;
 pub mod experiments;
 #[cfg(test)]
