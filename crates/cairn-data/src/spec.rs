@@ -63,8 +63,11 @@ impl ContractFile {
 pub struct FeatureView {
     pub name: String,
     pub description: Option<String>,
-    /// The source as written in the file.
+    /// The source as written in the file (a file, folder or glob; for PostgreSQL,
+    /// the table or query).
     pub source: String,
+    /// A PostgreSQL table or query instead of files.
+    pub postgres: Option<PgSource>,
     /// Where it is read: relative paths resolved against the file's folder.
     #[serde(skip)]
     pub location: String,
@@ -81,6 +84,26 @@ impl FeatureView {
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }
+}
+
+/// A PostgreSQL source: a table (`schema.table`) or a query, and where the
+/// connection URL is.
+#[derive(Debug, Clone, Serialize)]
+pub struct PgSource {
+    /// The environment variable holding the URL (the way to keep a password out of
+    /// the file).
+    pub url_env: Option<String>,
+    /// The URL as written (fine for trust or peer authentication); never shown.
+    #[serde(skip)]
+    pub url: Option<String>,
+    pub target: PgTarget,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PgTarget {
+    Table(String),
+    Query(String),
 }
 
 /// A field's declared type.
@@ -211,11 +234,21 @@ pub enum Task {
 struct RawView {
     view: Spanned<String>,
     description: Option<String>,
-    source: Spanned<String>,
+    source: Option<Spanned<String>>,
+    postgres: Option<RawPg>,
     entity: Option<Spanned<String>>,
     event_timestamp: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPg {
+    url: Option<String>,
+    url_env: Option<String>,
+    table: Option<String>,
+    query: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -462,19 +495,65 @@ fn read_view(
             ));
         }
     }
-    let source = raw.source.as_str().trim().to_string();
-    if source.is_empty() {
-        return Err(at.err(
-            Some(raw.source.span()),
-            "source",
-            "`source` names a file, a folder or a glob",
-        ));
-    }
+    let (source, postgres) = match (&raw.source, raw.postgres) {
+        (Some(s), None) if !s.as_str().trim().is_empty() => (s.as_str().trim().to_string(), None),
+        (Some(s), None) => {
+            return Err(at.err(
+                Some(s.span()),
+                "source",
+                "`source` names a file, a folder or a glob",
+            ))
+        }
+        (None, Some(pg)) => {
+            let target = match (pg.table, pg.query) {
+                (Some(t), None) if !t.trim().is_empty() => PgTarget::Table(t.trim().to_string()),
+                (None, Some(q)) if !q.trim().is_empty() => PgTarget::Query(q.trim().to_string()),
+                _ => {
+                    return Err(at.err(
+                        None,
+                        "postgres",
+                        "`postgres` names one `table` or one `query`",
+                    ))
+                }
+            };
+            if pg.url.is_none() == pg.url_env.is_none() {
+                return Err(at.err(
+                    None,
+                    "postgres",
+                    "`postgres` gives its URL as `url_env` (an environment variable) or `url`, one of them",
+                ));
+            }
+            let source = match &target {
+                PgTarget::Table(t) => format!("postgresql table {t}"),
+                PgTarget::Query(q) => format!("postgresql query {q}"),
+            };
+            (
+                source,
+                Some(PgSource {
+                    url_env: pg.url_env,
+                    url: pg.url,
+                    target,
+                }),
+            )
+        }
+        _ => {
+            return Err(at.err(
+                None,
+                "source",
+                "a view reads files (`source`) or PostgreSQL (`postgres`), one of them",
+            ))
+        }
+    };
     Ok(FeatureView {
         name,
         description: raw.description,
-        location: resolve(&source, path),
+        location: if postgres.is_some() {
+            String::new()
+        } else {
+            resolve(&source, path)
+        },
         source,
+        postgres,
         entity,
         event_timestamp,
         tags: raw.tags,

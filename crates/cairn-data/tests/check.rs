@@ -36,8 +36,76 @@ const DIRTY: &str = "id,score,level,grade,code,active,seen_at\n\
 3,-0.1,10,c,ABCD,true,2024-01-03T00:00:00\n\
 4,0.2,seven,b,AB,false,2024-01-04T00:00:00\n";
 
+/// Writes the view over `source`: a path, or `postgres:TABLE` for a table of the
+/// test database.
 fn write_view(dir: &Path, source: &str) {
-    std::fs::write(dir.join("people.yaml"), VIEW.replace("SOURCE", source)).unwrap();
+    let text = match source.strip_prefix("postgres:") {
+        Some(table) => VIEW.replace(
+            "source: SOURCE",
+            &format!("postgres: {{url: \"{}\", table: {table}}}", pg_url()),
+        ),
+        None => VIEW.replace("SOURCE", source),
+    };
+    std::fs::write(dir.join("people.yaml"), text).unwrap();
+}
+
+fn pg_url() -> String {
+    std::env::var("CAIRN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Loads CLEAN and DIRTY into tables of a schema of this test's own (typed columns,
+/// `level` as text so that one value is not a number); `None` where no PostgreSQL
+/// answers outside CI.
+async fn pg_tables(schema: &str) -> Option<sqlx::PgPool> {
+    let pool = match sqlx::PgPool::connect(&pg_url()).await {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "PostgreSQL is missing under CI: {e}"
+            );
+            eprintln!("SKIPPED: no PostgreSQL at {}: {e}", pg_url());
+            return None;
+        }
+    };
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (name, text) in [("clean", CLEAN), ("dirty", DIRTY)] {
+        sqlx::query(&format!(
+            "CREATE TABLE {schema}.{name} (id BIGINT, score DOUBLE PRECISION, level TEXT, \
+             grade TEXT, code TEXT, active BOOLEAN, seen_at TIMESTAMP)"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        for line in text.lines().skip(1) {
+            let v: Vec<Option<&str>> = line
+                .split(',')
+                .map(|x| (!x.is_empty()).then_some(x))
+                .collect();
+            sqlx::query(&format!(
+                "INSERT INTO {schema}.{name} VALUES ($1::bigint, $2::float8, $3, $4, $5, $6::boolean, $7::timestamp)"
+            ))
+            .bind(v[0])
+            .bind(v[1])
+            .bind(v[2])
+            .bind(v[3])
+            .bind(v[4])
+            .bind(v[5])
+            .bind(v[6])
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    Some(pool)
 }
 
 async fn to_parquet(csv: &Path, parquet: &Path) {
@@ -85,6 +153,19 @@ fn field<'r>(r: &'r cairn_data::CheckReport, name: &str) -> &'r FieldReport {
 }
 
 async fn clean_and_dirty(ext: &str) {
+    let schema = "cairn_data_check_test";
+    let pool = if ext == "postgres" {
+        match pg_tables(schema).await {
+            Some(p) => Some(p),
+            None => return,
+        }
+    } else {
+        None
+    };
+    let source = |name: &str| match ext {
+        "postgres" => format!("postgres:{schema}.{name}"),
+        _ => format!("data/{name}.{ext}"),
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -98,7 +179,7 @@ async fn clean_and_dirty(ext: &str) {
         }
     }
 
-    write_view(dir.path(), &format!("data/clean.{ext}"));
+    write_view(dir.path(), &source("clean"));
     let r = run(dir.path()).await;
     assert!(r.passed, "{}", r.to_text());
     assert_eq!(r.views[0].rows, 3);
@@ -111,7 +192,7 @@ async fn clean_and_dirty(ext: &str) {
     assert_eq!(grade.distinct, Some(3));
     assert_eq!(grade.top_values.len(), 3);
 
-    write_view(dir.path(), &format!("data/dirty.{ext}"));
+    write_view(dir.path(), &source("dirty"));
     let r = run(dir.path()).await;
     assert!(!r.passed);
     let text = r.to_text();
@@ -148,6 +229,12 @@ async fn clean_and_dirty(ext: &str) {
         .unwrap();
     assert_eq!(unique.examples[0]["value"], "1");
     assert_eq!(unique.examples[0]["rows"], "2");
+    if let Some(pool) = pool {
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,6 +245,11 @@ async fn every_constraint_passes_and_fails_on_csv() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_constraint_passes_and_fails_on_parquet() {
     clean_and_dirty("parquet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_constraint_passes_and_fails_on_a_postgresql_table() {
+    clean_and_dirty("postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
