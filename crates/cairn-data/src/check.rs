@@ -149,7 +149,7 @@ const QUANTILES: [(&str, f64); 5] = [
     ("p95", 0.95),
 ];
 
-fn arrow_type(ty: FieldType) -> DataType {
+pub(crate) fn arrow_type(ty: FieldType) -> DataType {
     match ty {
         FieldType::Int => DataType::Int64,
         FieldType::Float => DataType::Float64,
@@ -313,6 +313,12 @@ async fn open(
     )
     .await
     .map_err(|e| source_err(&view.name, e))
+}
+
+/// Opens a selection's source (CSV as text).
+pub(crate) async fn open_selection(ctx: &SessionContext, sel: &ViewSelection) -> Result<DataFrame> {
+    let (_, files) = fingerprint(&sel.view);
+    open(ctx, sel, &files).await
 }
 
 /// The violation predicates of a field's constraints (on its typed column `c` and

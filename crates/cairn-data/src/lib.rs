@@ -17,6 +17,7 @@ pub mod check;
 mod error;
 mod postgres;
 pub mod spec;
+pub mod training;
 
 pub use check::{check, check_view, CheckOptions, CheckReport, ViewReport};
 pub use error::{DataError, Result};

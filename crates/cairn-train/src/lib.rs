@@ -2,6 +2,7 @@
 //! runs, per-epoch metrics, search trials as child runs, evaluation reports and
 //! plots, the model directory (cairn's flavor), registration and gated promotion.
 
+mod contract;
 pub mod error;
 pub mod evaluation;
 pub mod gate;
@@ -26,10 +27,24 @@ pub async fn train(
     tracking_uri: &str,
     progress: Progress,
 ) -> Result<Outcome> {
-    let spec = match base {
+    let mut spec = match base {
         Some(base) => Spec::read_from(path, base)?,
         None => Spec::read(path)?,
     };
+    // A contract's training set is built first, into a file the run then reads as
+    // it reads any CSV (and keeps as its training dataset).
+    let scratch = tempfile::tempdir()
+        .map_err(|e| TrainError::Spec(format!("cannot make a scratch folder: {e}")))?;
+    if let Spec::TabularClassification(s) = &mut spec {
+        if let Some(contract) = s.data.contract.clone() {
+            let dir = s.data.contracts_dir.clone().unwrap_or_default();
+            let out = scratch.path().join(format!("{contract}.csv"));
+            let set = contract::training_set(&dir, &contract, s.data.require_checks, &out).await?;
+            s.data.csv = Some(out);
+            s.data.label_column = set.label;
+            s.data.from_contract = Some((set.contract, set.version));
+        }
+    }
     let tracker = Tracker::new(
         cairn_client::Client::new(tracking_uri),
         tokio::runtime::Handle::current(),

@@ -131,6 +131,20 @@ pub struct TabularData {
     /// A Parquet file (as pandas, polars or Spark write it).
     #[serde(default)]
     pub parquet: Option<PathBuf>,
+    /// A model contract of the contracts folder: its input features joined to its
+    /// label on the entity, point-in-time correct (see `cairn_data::training`).
+    #[serde(default)]
+    pub contract: Option<String>,
+    /// The contracts folder (relative to the spec): `$CAIRN_CONTRACTS_DIR`, else
+    /// `contracts` beside the spec.
+    #[serde(default)]
+    pub contracts_dir: Option<PathBuf>,
+    /// Train only when the contract's quality checks pass.
+    #[serde(default)]
+    pub require_checks: bool,
+    /// The contract and its version, once its training set is built.
+    #[serde(skip)]
+    pub from_contract: Option<(String, String)>,
     #[serde(default = "label")]
     pub label_column: String,
     /// Held out for the test metrics; the search holds out the same share of the
@@ -282,17 +296,38 @@ impl Spec {
                 }
             }
             Spec::TabularClassification(s) => {
-                for path in [s.data.csv.as_mut(), s.data.parquet.as_mut()]
-                    .into_iter()
-                    .flatten()
+                if s.data.contract.is_some() && s.data.contracts_dir.is_none() {
+                    s.data.contracts_dir = Some(
+                        std::env::var_os("CAIRN_CONTRACTS_DIR")
+                            .map_or_else(|| PathBuf::from("contracts"), PathBuf::from),
+                    );
+                }
+                for path in [
+                    s.data.csv.as_mut(),
+                    s.data.parquet.as_mut(),
+                    s.data.contracts_dir.as_mut(),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     resolve(path);
                 }
                 let d = &s.data;
-                let given = [d.builtin.is_some(), d.csv.is_some(), d.parquet.is_some()];
+                let given = [
+                    d.builtin.is_some(),
+                    d.csv.is_some(),
+                    d.parquet.is_some(),
+                    d.contract.is_some(),
+                ];
                 if given.iter().filter(|g| **g).count() != 1 {
                     return Err(TrainError::Spec(
-                        "data: give exactly one of `builtin`, `csv` and `parquet`".into(),
+                        "data: give exactly one of `builtin`, `csv`, `parquet` and `contract`"
+                            .into(),
+                    ));
+                }
+                if d.require_checks && d.contract.is_none() {
+                    return Err(TrainError::Spec(
+                        "data.require_checks: only a `contract` has checks to require".into(),
                     ));
                 }
                 if let Some(b) = d

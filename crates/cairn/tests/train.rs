@@ -622,3 +622,115 @@ print(len(df), int(df["correct"].sum()), ",".join(df.columns))
     assert!(err.contains("`alfa` is not a model setting"), "{err}");
     server.stop();
 }
+
+/// A tabular training run's test accuracy and params.
+async fn accuracy_and_params(
+    client: &Client,
+    experiment: &str,
+) -> (f64, Vec<cairn_core::entities::KeyValue>) {
+    let runs = runs_of(client, experiment).await;
+    let run = runs
+        .iter()
+        .find(|r| r.data.metrics.iter().any(|m| m.key == "test_accuracy"))
+        .unwrap();
+    let accuracy = run
+        .data
+        .metrics
+        .iter()
+        .find(|m| m.key == "test_accuracy")
+        .unwrap()
+        .value;
+    (accuracy, run.data.params.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn training_from_a_contract_equals_training_from_the_same_rows_as_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 300 customers labelled at noon; their usage was measured at 09:00 (the value
+    // a model may learn from) and again at 15:00 (after the label, with values that
+    // would leak it). The file holds the rows a point-in-time join must give.
+    let mut features = String::from("id,at,a,b\n");
+    let mut labels = String::from("id,at,label\n");
+    let mut file = String::from("a,b,label\n");
+    let mut highs = 0;
+    for i in 0..300u64 {
+        let a = ((i * 37) % 100) as f64 / 100.0;
+        let b = ((i * 61) % 100) as f64 / 100.0;
+        let label = if a + b + ((i * 13) % 7) as f64 * 0.02 > 1.0 {
+            "high"
+        } else {
+            "low"
+        };
+        highs += usize::from(label == "high");
+        features.push_str(&format!("{i},2024-03-01T09:00:00,{a},{b}\n"));
+        features.push_str(&format!(
+            "{i},2024-03-01T15:00:00,{},{}\n",
+            if label == "high" { 9.0 } else { -9.0 },
+            0.0
+        ));
+        labels.push_str(&format!("{i},2024-03-01T12:00:00,{label}\n"));
+        file.push_str(&format!("{a:?},{b:?},{label}\n"));
+    }
+    let contracts = d.join("contracts");
+    std::fs::create_dir(&contracts).unwrap();
+    write(&contracts, "features.csv", &features);
+    write(&contracts, "labels.csv", &labels);
+    write(
+        &contracts,
+        "usage.yaml",
+        "view: usage\nsource: features.csv\nentity: id\nevent_timestamp: at\nfields:\n  \
+         id: {type: int}\n  at: {type: timestamp}\n  a: {type: float, max: 1}\n  b: {type: float}\n",
+    );
+    write(
+        &contracts,
+        "outcomes.yaml",
+        "view: outcomes\nsource: labels.csv\nentity: id\nevent_timestamp: at\nfields:\n  \
+         id: {type: int}\n  at: {type: timestamp}\n  label: {type: string, accepted_values: [high, low]}\n",
+    );
+    write(
+        &contracts,
+        "scorer.yaml",
+        "contract: scorer\nmodel: scorer\nfeatures: [usage]\n\
+         label: {field: outcomes.label, task: classification}\n",
+    );
+    write(d, "rows.csv", &file);
+    let model = "model: {kind: logistic, alpha: 0.1}\n";
+    let from_contract = write(
+        d,
+        "contract.yaml",
+        &format!("task: tabular_classification\nexperiment: from-contract\ndata: {{contract: scorer, test_fraction: 0.25, seed: 3}}\n{model}"),
+    );
+    let from_file = write(
+        d,
+        "file.yaml",
+        &format!("task: tabular_classification\nexperiment: from-file\ndata: {{csv: rows.csv, label_column: label, test_fraction: 0.25, seed: 3}}\n{model}"),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let server = CairnProcess::start(data.path());
+    let client = Client::new(&server.url);
+    train(&from_contract, &server.url);
+    train(&from_file, &server.url);
+    let (by_contract, params) = accuracy_and_params(&client, "from-contract").await;
+    let (by_file, _) = accuracy_and_params(&client, "from-file").await;
+    assert_eq!(by_contract, by_file, "the same rows, the same model");
+    assert!(by_contract > 0.8, "no leak needed to learn: {by_contract}");
+    let param = |k: &str| params.iter().find(|p| p.key == k).map(|p| p.value.clone());
+    assert_eq!(param("data.contract").as_deref(), Some("scorer"));
+    assert_eq!(param("data.contract_version").map(|v| v.len()), Some(16));
+
+    // With its checks required, a violation stops the training: the 15:00 rows
+    // break `a <= 1`.
+    let gated = write(
+        d,
+        "gated.yaml",
+        &format!("task: tabular_classification\nexperiment: gated\ndata: {{contract: scorer, require_checks: true}}\n{model}"),
+    );
+    let (ok, _, err) = cairn(&["train", &gated, "--tracking-uri", &server.url, "--quiet"]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("usage.a max <= 1: {highs} rows")),
+        "{err}"
+    );
+    server.stop();
+}

@@ -176,6 +176,27 @@ fn log_training_set(tracker: &Tracker, run: &RunRef, train: &Table, label: &str)
     Ok(())
 }
 
+/// Where the tabular data came from, as the run's params: a contract (with its
+/// file's version), the built-in set, or a file.
+fn source_params(s: &TabularSpec) -> Vec<cairn_core::entities::KeyValue> {
+    if let Some((contract, version)) = &s.data.from_contract {
+        return vec![
+            kv("data.source", format!("contract:{contract}")),
+            kv("data.contract", contract.clone()),
+            kv("data.contract_version", version.clone()),
+        ];
+    }
+    let source = s.data.builtin.clone().unwrap_or_else(|| {
+        s.data
+            .csv
+            .as_ref()
+            .or(s.data.parquet.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    });
+    vec![kv("data.source", source)]
+}
+
 /// The tabular task's splits: the model is fitted on `fit_part`, early choices
 /// (search trials) are made on `validation`, and `test` is scored once.
 pub(super) struct TabularData {
@@ -207,16 +228,7 @@ pub(super) fn read_tabular(
             metric("validation_rows", validation.labels.len() as f64, 0),
             metric("test_rows", test.labels.len() as f64, 0),
         ],
-        &[kv(
-            "data.source",
-            s.data.builtin.clone().unwrap_or_else(|| {
-                s.data
-                    .csv
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            }),
-        )],
+        &source_params(s),
         &[],
     )?;
     Ok(TabularData {
