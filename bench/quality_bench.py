@@ -50,7 +50,8 @@ def uniform(rng, n):
     randbytes is C-fast; the top 53 bits of each little-endian u64 become the mantissa.
     """
     words = pa.Array.from_buffers(pa.uint64(), n, [None, pa.py_buffer(rng.randbytes(8 * n))])
-    return pc.multiply(pc.cast(pc.shift_right(words, pa.scalar(11, pa.uint64())), pa.float64()), 2.0**-53)
+    top53 = pc.shift_right(words, pa.scalar(11, pa.uint64()))
+    return pc.multiply(pc.cast(top53, pa.float64()), 2.0**-53)
 
 
 def write_chunks(path, chunks, **writer_options):
@@ -202,7 +203,8 @@ def pandera_counts(failure_cases):
     values, comparable with cairn's count - count_distinct.
     """
     raw, counts = {}, {}
-    for (column, check), group in failure_cases.group_by(["column", "check"]):
+    keys = ["column", "check"]
+    for (column, check), group in failure_cases.sort(keys).group_by(keys, maintain_order=True):
         raw.setdefault(column, {})[check] = group.height
         name = CHECK_NAMES.get(check, check.split("(")[0])
         counts.setdefault(column, {})[name] = group.height
