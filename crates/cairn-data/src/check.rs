@@ -272,6 +272,9 @@ async fn open(
     if let Some(pg) = &view.postgres {
         return crate::postgres::open(ctx, &view.name, pg, &sel.fields).await;
     }
+    if let Some(name) = view.source.strip_prefix("builtin:") {
+        return crate::builtin::open(ctx, name);
+    }
     let location = view.location.as_str();
     if !location.contains("://") && files.is_empty() {
         return Err(source_err(

@@ -13,6 +13,7 @@
 //! through it), it is a library with a Rust API first, and its aggregates spill to
 //! disk under a memory limit.
 
+pub mod builtin;
 pub mod check;
 mod error;
 mod postgres;

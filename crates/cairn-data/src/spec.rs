@@ -4,7 +4,8 @@
 //! ```yaml
 //! view: wine_features
 //! description: Physico-chemical tests of red wines
-//! source: ../data/wine.csv      # a CSV or Parquet file, a folder or a glob of them
+//! source: ../data/wine.csv      # a CSV or Parquet file, a folder or a glob of them,
+//!                               # or builtin:winequality (inside the binary)
 //! entity: wine_id
 //! event_timestamp: measured_at
 //! fields:
@@ -563,7 +564,7 @@ fn read_view(
 
 /// A source as DataFusion reads it: URLs as written, paths relative to the file.
 fn resolve(source: &str, path: &Path) -> String {
-    if source.contains("://") || Path::new(source).is_absolute() {
+    if source.contains("://") || source.starts_with("builtin:") || Path::new(source).is_absolute() {
         return source.to_string();
     }
     let base = path.parent().unwrap_or(Path::new("."));

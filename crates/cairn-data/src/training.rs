@@ -205,7 +205,11 @@ pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<
     let mut order: Vec<String> = Vec::new();
     for r in &c.features {
         let v = view(state, &c.name, &r.view)?;
-        let names = expand(v, r, &c.name)?;
+        let mut names = expand(v, r, &c.name)?;
+        if r.field.is_none() && r.view == label.field.view {
+            // A whole view that holds the label: its other fields.
+            names.retain(|n| *n != label_field);
+        }
         for n in &names {
             if order.contains(n) || *n == label_field {
                 return Err(DataError::Source(format!(

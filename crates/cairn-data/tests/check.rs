@@ -358,3 +358,30 @@ async fn a_contract_checks_the_fields_it_reads() {
         .to_string();
     assert!(err.contains("no field `height`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_contracts_read_and_the_built_in_wine_passes_its_checks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/contracts");
+    let folder = ContractFolder::open(&dir, Arc::new(())).unwrap();
+    let state = folder.state();
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    assert!(
+        state.items.len() >= 4,
+        "views and contracts: {:?}",
+        state.items.keys()
+    );
+    let r = cairn_data::check(&state, "wine_is_high_quality", &CheckOptions::default())
+        .await
+        .unwrap();
+    assert!(r.passed, "{}", r.to_text());
+    assert_eq!(r.views[0].rows, 1599);
+    let set = tempfile::tempdir().unwrap();
+    let out = set.path().join("wine.csv");
+    let t = cairn_data::training::write_training_set(&state, "wine_is_high_quality", &out)
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.rows, t.features.len(), t.label.as_str()),
+        (1599, 11, "is_high_quality")
+    );
+}
