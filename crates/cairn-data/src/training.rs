@@ -183,35 +183,27 @@ pub async fn write_training_set(
     })
 }
 
-/// The contract's training set as a DataFrame: feature columns in the contract's
-/// order, then the label, one row per label row in the label view's order.
-pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<DataFrame> {
-    let Some(label) = &c.label else {
-        return Err(DataError::Source(format!(
-            "contract `{}` has no label to train on",
-            c.name
-        )));
-    };
-    let label_field = label.field.field.clone().unwrap_or_default();
-    let spine_view = view(state, &c.name, &label.field.view)?;
-    // One partition: the label view's rows keep their file order, so the same files
-    // give the same training set row for row.
-    let ctx = SessionContext::new_with_config(
-        datafusion::prelude::SessionConfig::new().with_target_partitions(1),
-    );
+/// The contract's features grouped by view (in the contract's order), and all of
+/// them in order; a whole view that holds the label gives its other fields.
+type ByView = Vec<(String, Vec<String>)>;
 
-    // Features grouped by view, in the contract's order.
-    let mut by_view: Vec<(String, Vec<String>)> = Vec::new();
+fn features_by_view(
+    state: &ContractState,
+    c: &ModelContract,
+    label: Option<(&str, &str)>,
+) -> Result<(ByView, Vec<String>)> {
+    let mut by_view: ByView = Vec::new();
     let mut order: Vec<String> = Vec::new();
     for r in &c.features {
         let v = view(state, &c.name, &r.view)?;
         let mut names = expand(v, r, &c.name)?;
-        if r.field.is_none() && r.view == label.field.view {
-            // A whole view that holds the label: its other fields.
-            names.retain(|n| *n != label_field);
+        if let Some((label_view, label_field)) = label {
+            if r.field.is_none() && r.view == label_view {
+                names.retain(|n| n != label_field);
+            }
         }
         for n in &names {
-            if order.contains(n) || *n == label_field {
+            if order.contains(n) || label.is_some_and(|(_, l)| l == n) {
                 return Err(DataError::Source(format!(
                     "contract `{}`: two inputs (or an input and the label) are named `{n}`",
                     c.name
@@ -224,31 +216,37 @@ pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<
             None => by_view.push((r.view.clone(), names)),
         }
     }
+    if order.is_empty() {
+        return Err(DataError::Source(format!(
+            "contract `{}` names no features",
+            c.name
+        )));
+    }
+    Ok((by_view, order))
+}
 
-    // The spine: the label view's rows, with its own features among them.
-    let own: Vec<String> = by_view
-        .iter()
-        .find(|(v, _)| *v == spine_view.name)
-        .map(|(_, f)| f.clone())
-        .unwrap_or_default();
-    let mut spine_fields = own.clone();
-    spine_fields.push(label_field.clone());
-    let spine_time = spine_view.event_timestamp.as_ref().map(|_| "__ts");
-    let mut df = frame(&ctx, spine_view, &spine_fields, "__entity", spine_time)
-        .await?
-        .window(vec![row_number().alias("__row")])
-        .map_err(df_err)?;
-
+/// Joins each feature view but the spine's onto `df` (which has `__entity`, `__row`
+/// and, for as-of joins, `__ts`): per spine row, the view's row for the entity that
+/// is latest by event time, at or before `__ts` when `as_of`.
+async fn join_views(
+    ctx: &SessionContext,
+    state: &ContractState,
+    c: &ModelContract,
+    mut df: DataFrame,
+    by_view: &ByView,
+    spine: &str,
+    as_of: bool,
+) -> Result<DataFrame> {
     for (i, (name, fields)) in by_view.iter().enumerate() {
-        if *name == spine_view.name {
+        if name == spine {
             continue;
         }
         let v = view(state, &c.name, name)?;
         let key = format!("__key_{i}");
         let time = format!("__time_{i}");
-        let as_of = spine_time.is_some() && v.event_timestamp.is_some();
-        let right = frame(&ctx, v, fields, &key, as_of.then_some(time.as_str())).await?;
-        let filter = as_of.then(|| col(time.as_str()).lt_eq(col("__ts")));
+        let timed = v.event_timestamp.is_some();
+        let right = frame(ctx, v, fields, &key, timed.then_some(time.as_str())).await?;
+        let filter = (as_of && timed).then(|| col(time.as_str()).lt_eq(col("__ts")));
         let joined = df
             .join(
                 right,
@@ -259,12 +257,12 @@ pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<
             )
             .map_err(df_err)?;
         let mut rank = row_number().partition_by(vec![col("__row")]);
-        if as_of {
+        if timed {
             rank = rank.order_by(vec![col(time.as_str()).sort(false, false)]);
         }
         let rank = rank.build().map_err(df_err)?.alias("__rank");
         let mut drop = vec![key.clone(), "__rank".to_string()];
-        if as_of {
+        if timed {
             drop.push(time.clone());
         }
         df = joined
@@ -275,6 +273,57 @@ pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<
             .drop_columns(&drop.iter().map(String::as_str).collect::<Vec<_>>())
             .map_err(df_err)?;
     }
+    Ok(df)
+}
+
+/// One partition: a spine view's rows keep their file order, so the same files give
+/// the same rows in the same order.
+fn ordered_context() -> SessionContext {
+    SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new().with_target_partitions(1),
+    )
+}
+
+/// The contract's training set as a DataFrame: feature columns in the contract's
+/// order, then the label, one row per labelled row of the label view, in its order.
+pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<DataFrame> {
+    let Some(label) = &c.label else {
+        return Err(DataError::Source(format!(
+            "contract `{}` has no label to train on",
+            c.name
+        )));
+    };
+    let label_field = label.field.field.clone().unwrap_or_default();
+    let spine_view = view(state, &c.name, &label.field.view)?;
+    let ctx = ordered_context();
+    let (by_view, order) = features_by_view(
+        state,
+        c,
+        Some((label.field.view.as_str(), label_field.as_str())),
+    )?;
+
+    // The spine: the label view's rows, with its own features among them.
+    let mut spine_fields: Vec<String> = by_view
+        .iter()
+        .find(|(v, _)| *v == spine_view.name)
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default();
+    spine_fields.push(label_field.clone());
+    let spine_time = spine_view.event_timestamp.as_ref().map(|_| "__ts");
+    let df = frame(&ctx, spine_view, &spine_fields, "__entity", spine_time)
+        .await?
+        .window(vec![row_number().alias("__row")])
+        .map_err(df_err)?;
+    let df = join_views(
+        &ctx,
+        state,
+        c,
+        df,
+        &by_view,
+        &spine_view.name,
+        spine_time.is_some(),
+    )
+    .await?;
     let mut select: Vec<_> = order.iter().map(|n| col(format!("\"{n}\""))).collect();
     select.push(col(format!("\"{label_field}\"")));
     df.filter(col(format!("\"{label_field}\"")).is_not_null())
@@ -283,4 +332,43 @@ pub async fn training_frame(state: &ContractState, c: &ModelContract) -> Result<
         .map_err(df_err)?
         .select(select)
         .map_err(df_err)
+}
+
+/// What a model is asked about: each row of the contract's first feature view (or
+/// of `source`, a file laid out as that view), with the other views' latest values
+/// for its entity. Columns: `__entity` (text), then the features in order.
+pub async fn inference_frame(
+    state: &ContractState,
+    c: &ModelContract,
+    source: Option<&Path>,
+) -> Result<(DataFrame, Vec<String>)> {
+    let label = c
+        .label
+        .as_ref()
+        .and_then(|l| Some((l.field.view.as_str(), l.field.field.as_deref()?)));
+    let (by_view, order) = features_by_view(state, c, label)?;
+    let (first, own) = &by_view[0];
+    let mut spine = view(state, &c.name, first)?.clone();
+    if let Some(path) = source {
+        spine.postgres = None;
+        spine.source = path.display().to_string();
+        spine.location = std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string();
+    }
+    let ctx = ordered_context();
+    let df = frame(&ctx, &spine, own, "__entity", None)
+        .await?
+        .window(vec![row_number().alias("__row")])
+        .map_err(df_err)?;
+    let df = join_views(&ctx, state, c, df, &by_view, &spine.name, false).await?;
+    let mut select = vec![col("__entity")];
+    select.extend(order.iter().map(|n| col(format!("\"{n}\""))));
+    let df = df
+        .sort(vec![col("__row").sort(true, false)])
+        .map_err(df_err)?
+        .select(select)
+        .map_err(df_err)?;
+    Ok((df, order))
 }

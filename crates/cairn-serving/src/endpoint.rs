@@ -204,7 +204,9 @@ pub async fn watch(
                     failed.is_some_and(|(v, at)| v == version && at.elapsed() < config.retry_after);
                 if serving != Some(version) && !backing_off {
                     let started = Instant::now();
-                    match load_version(&endpoint.model, version, &config).await {
+                    match load_version(&endpoint.model, version, &config.client, &config.cache_dir)
+                        .await
+                    {
                         Ok((model, flavor)) => {
                             endpoint.swap_in(model, flavor);
                             failed = None;
@@ -245,20 +247,20 @@ pub async fn watch(
 }
 
 /// Downloads, loads and checks one version.
-async fn load_version(
+pub(crate) async fn load_version(
     model: &ModelRef,
     version: i64,
-    config: &WatchConfig,
+    client: &Client,
+    cache_dir: &Path,
 ) -> Result<(LoadedModel, &'static str), ServingError> {
-    let uri = config
-        .client
+    let uri = client
         .get_model_version_download_uri(&model.name, &version.to_string())
         .await?;
-    std::fs::create_dir_all(&config.cache_dir)?;
+    std::fs::create_dir_all(cache_dir)?;
     let dir = tempfile::Builder::new()
         .prefix(&format!("{}-v{version}-", sanitize(&model.name)))
-        .tempdir_in(&config.cache_dir)?;
-    fetch(&config.client, &uri, dir.path()).await?;
+        .tempdir_in(cache_dir)?;
+    fetch(client, &uri, dir.path()).await?;
     let name = model.name.clone();
     let path = dir.path().to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || load_dir(&path, &name, version))

@@ -10,6 +10,7 @@
 //! [`shadow`]).
 
 pub mod api;
+pub mod batch;
 pub mod endpoint;
 pub mod error;
 pub mod flavor;
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use api::{openapi, MODEL_VERSION_HEADER, REQUEST_ID_HEADER};
+pub use batch::BatchScorer;
 pub use endpoint::{Endpoint, EndpointStatus, ModelRef};
 pub use error::ServingError;
 use predlog::{LogWriter, PredictionLog, PredictionSink};

@@ -142,3 +142,122 @@ fn list(args: &FolderArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// The model contract: its features are read and sent to its model.
+    contract: String,
+    #[command(flatten)]
+    folder: FolderArgs,
+    /// A file laid out as the contract's first feature view, predicted instead of
+    /// that view's own source (the other views still give their latest values).
+    #[arg(long)]
+    source: Option<PathBuf>,
+    /// The model to ask, `models:/name@alias`; the contract's `exposed_at` by default.
+    #[arg(long)]
+    model: Option<cairn_serving::ModelRef>,
+    /// The tracking server holding the model and the prediction log the predictions
+    /// are written to.
+    #[arg(
+        long,
+        env = "MLFLOW_TRACKING_URI",
+        default_value = "http://127.0.0.1:5000"
+    )]
+    tracking_uri: String,
+    /// Rows per batch sent to the model and written to the log.
+    #[arg(long, default_value_t = 1000)]
+    batch_rows: usize,
+}
+
+/// `cairn predict`: every row of the contract's data through the model its alias
+/// points at, each prediction written to the prediction log with the model version
+/// and the row's entity id (so ground truth joins it later).
+pub async fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    use datafusion::arrow::json::{writer::JsonArray, WriterBuilder};
+    use futures::StreamExt;
+
+    let folder = open(&args.folder)?;
+    let state = folder.state();
+    let Some(Item::Contract(c)) = state.get(&args.contract).map(|f| &f.item) else {
+        anyhow::bail!(
+            "no model contract is named `{}` in {}",
+            args.contract,
+            args.folder.contracts_dir.display()
+        );
+    };
+    let model = match (&args.model, &c.exposed_at) {
+        (Some(m), _) => m.clone(),
+        (None, Some(uri)) => uri
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("contract `{}`: exposed_at: {e}", c.name))?,
+        (None, None) => anyhow::bail!(
+            "contract `{}` names no `exposed_at`; give --model models:/NAME@ALIAS",
+            c.name
+        ),
+    };
+    let client = cairn_client::Client::new(&args.tracking_uri);
+    let cache = tempfile::tempdir().context("cannot make a scratch folder")?;
+    let scorer = cairn_serving::BatchScorer::load(&client, &model, cache.path())
+        .await
+        .with_context(|| format!("cannot load {model}"))?;
+    let (df, _) = cairn_data::training::inference_frame(&state, c, args.source.as_deref()).await?;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .context("cannot read the contract's data")?;
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let (mut rows, mut batches) = (0usize, 0usize);
+    let mut pending: Vec<datafusion::arrow::array::RecordBatch> = Vec::new();
+    let mut pending_rows = 0usize;
+    let batch_rows = args
+        .batch_rows
+        .clamp(1, cairn_core::predictions::MAX_LOG_BATCH);
+    loop {
+        let next = stream
+            .next()
+            .await
+            .transpose()
+            .context("cannot read the contract's data")?;
+        if let Some(b) = &next {
+            pending_rows += b.num_rows();
+            pending.push(b.clone());
+        }
+        if pending_rows < batch_rows && next.is_some() {
+            continue;
+        }
+        if pending_rows > 0 {
+            // MLflow's dataframe_records, nulls written out: the entity column is
+            // taken out by the scorer and never reaches the model.
+            let mut w = WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, JsonArray>(Vec::new());
+            w.write_batches(&pending.iter().collect::<Vec<_>>())?;
+            w.finish()?;
+            let records: serde_json::Value = serde_json::from_slice(&w.into_inner())?;
+            let body = serde_json::to_vec(&serde_json::json!({ "dataframe_records": records }))?;
+            let logged = scorer
+                .score(&body, Some("__entity"), &format!("{run_id}-{batches}"))
+                .with_context(|| format!("{model} refused batch {batches}"))?;
+            rows += logged.len();
+            client
+                .log_predictions(&logged)
+                .await
+                .context("cannot write the prediction log")?;
+            batches += 1;
+            pending.clear();
+            pending_rows = 0;
+        }
+        if next.is_none() {
+            break;
+        }
+    }
+    println!(
+        "{rows} rows predicted by {model} (version {}), written to the prediction log",
+        scorer.version()
+    );
+    crate::monitor_cli::step_outputs(&[
+        ("rows", rows.to_string()),
+        ("version", scorer.version().to_string()),
+    ])?;
+    Ok(())
+}

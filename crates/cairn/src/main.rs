@@ -82,6 +82,10 @@ enum Command {
     /// its source, list the contracts folder.
     #[command(subcommand)]
     Data(data_cli::DataCommand),
+    /// Predict over a model contract's data: each row of its first feature view (or
+    /// of `--source`) through the model at its `exposed_at` alias, every prediction
+    /// written to the prediction log with the model version and the entity id.
+    Predict(data_cli::PredictArgs),
 }
 
 #[derive(clap::Args)]
@@ -702,6 +706,7 @@ async fn run_command(command: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Worker(args) => jobs_cli::run_worker(args, shutdown_signal()).await,
         Command::GroundTruth(command) => monitor_cli::ground_truth(command).await,
         Command::Eval(command) => monitor_cli::eval(command).await,
+        Command::Predict(args) => data_cli::predict(args).await,
     };
     done.map(|()| std::process::ExitCode::SUCCESS)
 }

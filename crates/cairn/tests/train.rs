@@ -692,14 +692,15 @@ async fn training_from_a_contract_equals_training_from_the_same_rows_as_a_file()
         &contracts,
         "scorer.yaml",
         "contract: scorer\nmodel: scorer\nfeatures: [usage]\n\
-         label: {field: outcomes.label, task: classification}\n",
+         label: {field: outcomes.label, task: classification}\nexposed_at: models:/scorer@champion\n",
     );
     write(d, "rows.csv", &file);
     let model = "model: {kind: logistic, alpha: 0.1}\n";
     let from_contract = write(
         d,
         "contract.yaml",
-        &format!("task: tabular_classification\nexperiment: from-contract\ndata: {{contract: scorer, test_fraction: 0.25, seed: 3}}\n{model}"),
+        &format!("task: tabular_classification\nexperiment: from-contract\ndata: {{contract: scorer, test_fraction: 0.25, seed: 3}}\n{model}\
+             register: {{name: scorer, alias: champion, thresholds: {{test_accuracy: 0.5}}}}\n"),
     );
     let from_file = write(
         d,
