@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUn
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::functions_aggregate::expr_fn::{
-    approx_distinct, approx_percentile_cont, avg, count, count_distinct, max, min, sum,
+    approx_distinct, approx_percentile_cont, avg, count, max, min, sum,
 };
 use datafusion::logical_expr::{cast, try_cast, when, Expr};
 use datafusion::prelude::{
@@ -42,6 +42,9 @@ pub struct CheckOptions {
     pub examples: usize,
     /// Most frequent values reported per text field.
     pub top_values: usize,
+    /// Profile each field (distinct count, quantiles, histogram, top values) beside
+    /// its constraints; without it a check computes only what the constraints need.
+    pub profile: bool,
 }
 
 impl Default for CheckOptions {
@@ -50,6 +53,7 @@ impl Default for CheckOptions {
             memory_limit: 512 * 1024 * 1024,
             examples: 5,
             top_values: 5,
+            profile: true,
         }
     }
 }
@@ -518,6 +522,7 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
         let c = col(typed_name(i));
         aggs.push(count(r.clone()).alias(format!("__nonnull_{i}")));
         match f.ty {
+            _ if !options.profile => {}
             // HyperLogLog over floats goes through decimals (DataFusion hashes no
             // floats): values equal to 9 decimal places count once.
             FieldType::Float => aggs.push(
@@ -527,20 +532,16 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
             FieldType::FloatList => {}
             _ => aggs.push(approx_distinct(c.clone()).alias(format!("__distinct_{i}"))),
         }
-        if f.constraints.unique {
-            aggs.push(count(c.clone()).alias(format!("__count_{i}")));
-            aggs.push(count_distinct(c.clone()).alias(format!("__exact_distinct_{i}")));
-        }
         match f.ty {
             FieldType::Int | FieldType::Float => {
                 aggs.push(min(c.clone()).alias(format!("__min_{i}")));
                 aggs.push(max(c.clone()).alias(format!("__max_{i}")));
                 aggs.push(avg(cast(c.clone(), DataType::Float64)).alias(format!("__mean_{i}")));
-                for (q, p) in QUANTILES {
+                for (q, p) in QUANTILES.iter().filter(|_| options.profile) {
                     aggs.push(
                         approx_percentile_cont(
                             cast(c.clone(), DataType::Float64).sort(true, false),
-                            lit(p),
+                            lit(*p),
                             None,
                         )
                         .alias(format!("__{q}_{i}")),
@@ -615,29 +616,9 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
             });
         }
         if f.constraints.unique {
-            let duplicates = u64_at(&summary, &format!("__count_{i}"))
-                .saturating_sub(u64_at(&summary, &format!("__exact_distinct_{i}")));
-            let examples = if duplicates > 0 {
-                let batches = typed
-                    .clone()
-                    .filter(c.clone().is_not_null())
-                    .map_err(df_err)?
-                    .aggregate(
-                        vec![c.clone().alias("value")],
-                        vec![count(lit(1i64)).alias("rows")],
-                    )
-                    .map_err(df_err)?
-                    .filter(col("rows").gt(lit(1i64)))
-                    .map_err(df_err)?
-                    .limit(0, Some(options.examples))
-                    .map_err(df_err)?
-                    .collect()
-                    .await
-                    .map_err(|e| source_err(&view.name, e))?;
-                rows_of(&batches)
-            } else {
-                Vec::new()
-            };
+            let (duplicates, examples) = duplicates(&typed, &c, options.examples)
+                .await
+                .map_err(|e| source_err(&view.name, e))?;
             constraints.push(ConstraintResult {
                 constraint: "unique".into(),
                 violations: duplicates,
@@ -664,7 +645,7 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
         }
         let violations: u64 = constraints.iter().map(|c| c.violations).sum();
         total += violations;
-        let quantiles = f.ty.is_numeric().then(|| {
+        let quantiles = (f.ty.is_numeric() && options.profile).then(|| {
             QUANTILES
                 .iter()
                 .filter_map(|(q, _)| {
@@ -672,7 +653,7 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
                 })
                 .collect::<BTreeMap<_, _>>()
         });
-        let top_values = if matches!(f.ty, FieldType::String | FieldType::Bool) {
+        let top_values = if options.profile && matches!(f.ty, FieldType::String | FieldType::Bool) {
             let batches = typed
                 .clone()
                 .filter(c.clone().is_not_null())
@@ -709,7 +690,7 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
             present: true,
             rows,
             nulls: rows.saturating_sub(nonnull),
-            distinct: (f.ty != FieldType::FloatList)
+            distinct: (options.profile && f.ty != FieldType::FloatList)
                 .then(|| u64_at(&summary, &format!("__distinct_{i}"))),
             min: text_at(&summary, &format!("__min_{i}")),
             max: text_at(&summary, &format!("__max_{i}")),
@@ -720,9 +701,11 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
             constraints,
         });
     }
-    histograms(&typed, &fields, &columns, &summary, &mut reports)
-        .await
-        .map_err(|e| source_err(&view.name, e))?;
+    if options.profile {
+        histograms(&typed, &fields, &columns, &summary, &mut reports)
+            .await
+            .map_err(|e| source_err(&view.name, e))?;
+    }
     Ok(ViewReport {
         view: view.name.clone(),
         version: sel.version.clone(),
@@ -807,6 +790,46 @@ async fn histograms(
         }
     }
     Ok(())
+}
+
+/// A `unique` field's duplicates (`count - count(distinct)`: the rows beyond the
+/// first of each repeated value) and up to `n` repeated values with their counts,
+/// from one grouping of the field (which spills to disk under the memory limit)
+/// read as a stream: only values seen more than once come out of it.
+async fn duplicates(
+    typed: &DataFrame,
+    c: &Expr,
+    n: usize,
+) -> datafusion::error::Result<(u64, Vec<BTreeMap<String, String>>)> {
+    use futures::StreamExt;
+    let mut stream = typed
+        .clone()
+        .filter(c.clone().is_not_null())?
+        .aggregate(
+            vec![c.clone().alias("value")],
+            vec![count(lit(1i64)).alias("rows")],
+        )?
+        .filter(col("rows").gt(lit(1i64)))?
+        .execute_stream()
+        .await?;
+    let (mut total, mut examples) = (0u64, Vec::new());
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if let Some(rows) = batch.column_by_name("rows") {
+            let rows = datafusion::arrow::compute::cast(rows, &DataType::Int64)?;
+            let rows = rows.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            total += rows
+                .iter()
+                .flatten()
+                .map(|r| (r - 1).max(0) as u64)
+                .sum::<u64>();
+        }
+        if examples.len() < n {
+            let take = batch.slice(0, (n - examples.len()).min(batch.num_rows()));
+            examples.extend(rows_of(&[take]));
+        }
+    }
+    Ok((total, examples))
 }
 
 /// Up to `n` rows violating `pred`: the entity key and the field's value as read.

@@ -214,6 +214,22 @@ async fn clean_and_dirty(ext: &str) {
     assert_eq!(violations(field(&r, "active"), "required"), 1, "{text}");
     assert_eq!(violations(field(&r, "seen_at"), "freshness"), 0, "{text}");
     assert_eq!(r.violations, 13, "{text}");
+    // Without the profile, the same verdicts and nothing else.
+    let folder = ContractFolder::open(dir.path(), Arc::new(())).unwrap();
+    let lean = cairn_data::check(
+        &folder.state(),
+        "people",
+        &CheckOptions {
+            profile: false,
+            ..CheckOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(lean.violations, 13);
+    let score = field(&lean, "score");
+    assert!(score.quantiles.is_none() && score.histogram.is_none() && score.distinct.is_none());
+    assert!(field(&lean, "grade").top_values.is_empty());
     // Examples name the entity and the value as read.
     let min = field(&r, "score")
         .constraints

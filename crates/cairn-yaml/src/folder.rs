@@ -154,7 +154,7 @@ impl<T: FolderItem> Folder<T> {
             match parsed {
                 Ok(item) => {
                     if !unchanged {
-                        tracing::info!(kind = T::KIND, name = %item.name(), file = %file.display(), version = %item.version(), "file read");
+                        tracing::debug!(kind = T::KIND, name = %item.name(), file = %file.display(), version = %item.version(), "file read");
                     }
                     next.items.insert(item.name().to_string(), item);
                 }

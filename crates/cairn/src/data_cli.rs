@@ -40,6 +40,9 @@ pub struct CheckArgs {
     /// Memory the check may hold, in MiB, before it spills to disk.
     #[arg(long, default_value_t = 512)]
     memory_limit_mib: usize,
+    /// Only the constraints: no distinct counts, quantiles, histograms or top values.
+    #[arg(long)]
+    no_profile: bool,
     /// A cairn server to keep the result on (its data-quality history); without it
     /// the report is only printed, except in a job's step, whose server keeps it.
     #[arg(long, env = "CAIRN_DATA_TRACKING_URI")]
@@ -89,6 +92,7 @@ async fn check(args: &CheckArgs) -> anyhow::Result<bool> {
     }
     let options = CheckOptions {
         memory_limit: args.memory_limit_mib.max(16) * 1024 * 1024,
+        profile: !args.no_profile,
         ..CheckOptions::default()
     };
     let report = cairn_data::check(&state, &args.name, &options).await?;
