@@ -308,7 +308,11 @@ fn local_folder(destination: &str) -> Option<PathBuf> {
 }
 
 /// Cloud settings from the environment, under the names object_store's builders read.
-fn cloud_options() -> Vec<(String, String)> {
+/// The cloud settings object stores are opened with: the SDKs' environment variables
+/// (`AWS_*`, `GOOGLE_*`, `AZURE_*`) as `object_store` options, and
+/// `MLFLOW_S3_ENDPOINT_URL`, which MLflow users already set. Data contracts read their
+/// object-store sources with the same settings.
+pub fn cloud_options() -> Vec<(String, String)> {
     let mut options: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
             let k = k.to_ascii_lowercase();

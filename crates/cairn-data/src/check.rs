@@ -280,6 +280,7 @@ async fn open(
         return crate::builtin::open(ctx, name);
     }
     let location = view.location.as_str();
+    register_store(ctx, &view.name, location)?;
     if !location.contains("://") && files.is_empty() {
         return Err(source_err(
             &view.name,
@@ -320,6 +321,26 @@ async fn open(
     )
     .await
     .map_err(|e| source_err(&view.name, e))
+}
+
+/// Makes an object-store source (`s3://bucket/data/*.parquet`) readable: its bucket
+/// is registered with the session, with the cloud settings artifacts use.
+fn register_store(ctx: &SessionContext, view: &str, location: &str) -> Result<()> {
+    if !location.contains("://") || location.starts_with("file://") {
+        return Ok(());
+    }
+    let url = url::Url::parse(location)
+        .map_err(|e| source_err(view, format!("{location} is not a URL: {e}")))?;
+    let mut root = url.clone();
+    root.set_path("/");
+    root.set_query(None);
+    // DataFusion's own object_store release (not the one artifacts are served with),
+    // opened with the same settings.
+    let (store, _) =
+        datafusion::object_store::parse_url_opts(&root, cairn_artifacts::cloud_options())
+            .map_err(|e| source_err(view, e))?;
+    ctx.register_object_store(&root, std::sync::Arc::from(store));
+    Ok(())
 }
 
 /// Opens a selection's source (CSV as text).

@@ -762,10 +762,20 @@ fn drift_reads_a_versions_training_set_and_windows_of_the_prediction_log() {
 
 /// `cairn data check`'s exit code, stdout and stderr.
 fn data_check(dir: &Path, name: &str, extra: &[&str]) -> (i32, String, String) {
+    data_check_with(dir, name, extra, &[])
+}
+
+fn data_check_with(
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+    envs: &[(&str, String)],
+) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["data", "check", name, "--contracts-dir"])
         .arg(dir)
         .args(extra)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
         .env("CAIRN_LOG", "warn")
         .env_remove("CAIRN_JOB_RUN_ID")
         .output()
@@ -833,4 +843,34 @@ async fn data_check_exit_codes_say_clean_violations_or_bad_input_and_a_server_ke
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].violations, 1);
     assert!(!kept[0].passed);
+
+    // A source on an object store, read with the settings artifacts use (moto's S3).
+    let Some(python) = common::python_with_mlflow() else {
+        common::skip_or_fail("a Python with moto[server] (CAIRN_PYTHON)");
+        return;
+    };
+    let Some(s3) = common::S3Server::start(&python, "lake") else {
+        common::skip_or_fail("moto[server] in CAIRN_PYTHON");
+        return;
+    };
+    s3.boto3(
+        "s3.put_object(Bucket='lake', Key='scores/dirty.csv', Body=b'id,score\\n1,0.5\\n2,1.9\\n')",
+    );
+    let remote = tempfile::tempdir().unwrap();
+    std::fs::write(
+        remote.path().join("remote.yaml"),
+        view("remote", "s3://lake/scores/dirty.csv"),
+    )
+    .unwrap();
+    let (code, out, err) =
+        data_check_with(remote.path(), "remote", &["--format", "json"], &s3.env());
+    assert_eq!(code, 1, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            report["violations"].as_u64(),
+            report["views"][0]["rows"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
 }
