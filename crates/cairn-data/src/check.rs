@@ -416,7 +416,7 @@ fn flag(pred: Expr) -> Result<Expr> {
         .map_err(df_err)?))
 }
 
-fn df_err(e: datafusion::error::DataFusionError) -> DataError {
+pub(crate) fn df_err(e: datafusion::error::DataFusionError) -> DataError {
     DataError::Source(e.to_string())
 }
 

@@ -4,7 +4,7 @@
 //! CSV or Parquet files, with typed fields, an entity key, an event timestamp and
 //! constraints per field) or a *model contract* (a registered model's input
 //! features, label and predictions, named as fields of views). A view reads CSV or
-//! Parquet files (a file, a folder, a glob) or a PostgreSQL table or query. [`check`] runs a
+//! Parquet files (a file, a folder, a glob) or a PostgreSQL table or query. [`check()`] runs a
 //! view's constraints over its source with Apache DataFusion: one streamed
 //! aggregate pass computes every constraint's violations and every field's profile,
 //! so a file of any size is checked in bounded memory.

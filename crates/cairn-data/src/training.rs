@@ -18,7 +18,7 @@ use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{cast, try_cast, ExprFunctionExt, JoinType};
 use datafusion::prelude::{col, lit, DataFrame, SessionContext};
 
-use crate::check::{arrow_type, open_selection};
+use crate::check::{arrow_type, df_err, open_selection};
 use crate::spec::{FieldRef, Item, ModelContract, Task, ViewSelection};
 use crate::{ContractState, DataError, FeatureView, Result};
 
@@ -34,10 +34,6 @@ pub struct TrainingSet {
     /// The feature columns, in the contract's order.
     pub features: Vec<String>,
     pub rows: usize,
-}
-
-fn df_err(e: datafusion::error::DataFusionError) -> DataError {
-    DataError::Source(e.to_string())
 }
 
 fn view<'s>(state: &'s ContractState, contract: &str, name: &str) -> Result<&'s FeatureView> {
