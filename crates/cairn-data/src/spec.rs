@@ -193,8 +193,12 @@ pub struct ModelContract {
     pub model_version_field: Option<String>,
     /// Where the model answers (`models:/name@alias`).
     pub exposed_at: Option<String>,
-    /// Where predictions go: `cairn` (the prediction log) or a file.
+    /// Where predictions go: `cairn` (the prediction log, the default) or a file
+    /// (JSON Lines), as written.
     pub predictions_to: Option<String>,
+    /// `predictions_to` as a file, resolved against the contract file's folder.
+    #[serde(skip)]
+    pub predictions_file: Option<PathBuf>,
     pub tags: Vec<String>,
 }
 
@@ -323,7 +327,7 @@ impl ContractFile {
             Item::View(read_view(&at, raw, fields.as_ref(), path)?)
         } else if map.get_node("contract").is_some() {
             let raw: RawContract = at.decode("", &Node::Mapping(map.clone()))?;
-            Item::Contract(read_contract(&at, raw)?)
+            Item::Contract(read_contract(&at, raw, path)?)
         } else {
             return Err(at.err(
                 Some(map.span()),
@@ -594,7 +598,7 @@ fn field_ref(at: &At<'_>, key: &str, s: &Spanned<String>) -> Result<FieldRef, Lo
     })
 }
 
-fn read_contract(at: &At<'_>, raw: RawContract) -> Result<ModelContract, Located> {
+fn read_contract(at: &At<'_>, raw: RawContract, path: &Path) -> Result<ModelContract, Located> {
     let name = raw.contract.as_str().trim().to_string();
     if !valid_name(&name) {
         return Err(at.err(
@@ -635,6 +639,12 @@ fn read_contract(at: &At<'_>, raw: RawContract) -> Result<ModelContract, Located
         predictions: raw.predictions,
         model_version_field: raw.model_version_field,
         exposed_at: raw.exposed_at,
+        predictions_file: raw
+            .predictions_to
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && *p != "cairn")
+            .map(|p| PathBuf::from(resolve(p, path))),
         predictions_to: raw.predictions_to,
         tags: raw.tags,
     })

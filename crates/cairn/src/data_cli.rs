@@ -205,6 +205,14 @@ pub async fn predict(args: PredictArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot load {model}"))?;
     let (df, _) = cairn_data::training::inference_frame(&state, c, args.source.as_deref()).await?;
+    // A contract whose predictions go to a file gets them there, as JSON Lines.
+    let mut out = match &c.predictions_file {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => None,
+    };
     let mut stream = df
         .execute_stream()
         .await
@@ -243,10 +251,13 @@ pub async fn predict(args: PredictArgs) -> anyhow::Result<()> {
                 .score(&body, Some("__entity"), &format!("{run_id}-{batches}"))
                 .with_context(|| format!("{model} refused batch {batches}"))?;
             rows += logged.len();
-            client
-                .log_predictions(&logged)
-                .await
-                .context("cannot write the prediction log")?;
+            match out.as_mut() {
+                Some(out) => write_predictions(out, c, &logged)?,
+                None => client
+                    .log_predictions(&logged)
+                    .await
+                    .context("cannot write the prediction log")?,
+            }
             batches += 1;
             pending.clear();
             pending_rows = 0;
@@ -255,13 +266,54 @@ pub async fn predict(args: PredictArgs) -> anyhow::Result<()> {
             break;
         }
     }
+    if let Some(mut out) = out {
+        use std::io::Write;
+        out.flush().context("cannot write the predictions file")?;
+    }
+    let to = match &c.predictions_file {
+        Some(path) => path.display().to_string(),
+        None => "the prediction log".to_string(),
+    };
     println!(
-        "{rows} rows predicted by {model} (version {}), written to the prediction log",
+        "{rows} rows predicted by {model} (version {}), written to {to}",
         scorer.version()
     );
     crate::monitor_cli::step_outputs(&[
         ("rows", rows.to_string()),
         ("version", scorer.version().to_string()),
     ])?;
+    Ok(())
+}
+
+/// One JSON object per prediction: the entity, the model version (as the contract's
+/// `model_version_field` names it), the timestamp and the contract's prediction
+/// fields (all of the model's outputs when it names none).
+fn write_predictions(
+    out: &mut impl std::io::Write,
+    c: &cairn_data::ModelContract,
+    records: &[cairn_core::predictions::PredictionRecord],
+) -> anyhow::Result<()> {
+    let version_field = c.model_version_field.as_deref().unwrap_or("model_version");
+    for r in records {
+        let mut row = serde_json::Map::new();
+        row.insert("entity_id".into(), r.entity_id.clone().into());
+        row.insert(version_field.into(), r.model_version.into());
+        row.insert("timestamp_ms".into(), r.timestamp_ms.into());
+        match &r.outputs {
+            serde_json::Value::Object(o) => {
+                for (k, v) in o {
+                    if c.predictions.is_empty() || c.predictions.contains(k) {
+                        row.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            other => {
+                let name = c.predictions.first().map_or("prediction", String::as_str);
+                row.insert(name.into(), other.clone());
+            }
+        }
+        serde_json::to_writer(&mut *out, &row)?;
+        out.write_all(b"\n")?;
+    }
     Ok(())
 }

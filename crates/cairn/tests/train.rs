@@ -733,5 +733,101 @@ async fn training_from_a_contract_equals_training_from_the_same_rows_as_a_file()
         err.contains(&format!("usage.a max <= 1: {highs} rows")),
         "{err}"
     );
+
+    // Predicting over another file laid out as the usage view: each row through
+    // the champion, written to the prediction log with its entity and version.
+    let mut fresh = String::from("id,at,a,b\n");
+    for i in 0..10 {
+        fresh.push_str(&format!(
+            "{},2024-04-01T09:00:00,{},0.9\n",
+            1000 + i,
+            i as f64 / 10.0
+        ));
+    }
+    let fresh = write(d, "fresh.csv", &fresh);
+    let contracts_dir = contracts.to_str().unwrap().to_string();
+    let (ok, out, err) = cairn(&[
+        "predict",
+        "scorer",
+        "--contracts-dir",
+        &contracts_dir,
+        "--source",
+        &fresh,
+        "--tracking-uri",
+        &server.url,
+        "--batch-rows",
+        "4",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("10 rows predicted by models:/scorer@champion (version 1)"),
+        "{out}"
+    );
+    let logged = client
+        .search_predictions("scorer", &[])
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(logged.len(), 10);
+    let ids: Vec<_> = logged
+        .iter()
+        .map(|r| r.entity_id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, (1000..1010).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert!(logged
+        .iter()
+        .all(|r| r.model_version == 1 && r.alias.as_deref() == Some("champion")));
+    assert_eq!(logged[3].inputs["a"], json!(0.3));
+    assert!(
+        logged[0].inputs.get("__entity").is_none(),
+        "the entity is not an input"
+    );
+    // The model learnt that a high `a + b` is `high`.
+    let label = |r: &cairn_core::predictions::PredictionRecord| r.outputs.to_string();
+    assert!(
+        label(&logged[9]).contains("high"),
+        "{:?}",
+        logged[9].outputs
+    );
+    assert!(label(&logged[0]).contains("low"), "{:?}", logged[0].outputs);
+
+    // A contract whose predictions go to a file: JSON Lines there, the log untouched.
+    write(
+        &contracts,
+        "scorer_file.yaml",
+        "contract: scorer_file\nmodel: scorer\nfeatures: [usage]\n\
+         exposed_at: models:/scorer@champion\n\
+         model_version_field: scorer_version\npredictions_to: out/predictions.jsonl\n",
+    );
+    std::fs::create_dir(contracts.join("out")).unwrap();
+    let (ok, out, err) = cairn(&[
+        "predict",
+        "scorer_file",
+        "--contracts-dir",
+        &contracts_dir,
+        "--source",
+        &fresh,
+        "--tracking-uri",
+        &server.url,
+    ]);
+    assert!(ok, "{out}{err}");
+    let lines: Vec<Value> = std::fs::read_to_string(contracts.join("out/predictions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[9]["entity_id"], "1009");
+    assert_eq!(lines[9]["scorer_version"], 1);
+    assert!(lines[9].to_string().contains("high"), "{}", lines[9]);
+    assert_eq!(
+        client
+            .search_predictions("scorer", &[])
+            .await
+            .unwrap()
+            .items
+            .len(),
+        10
+    );
     server.stop();
 }
