@@ -470,6 +470,7 @@ async fn a_schedule_fires_once_per_time_across_replicas_and_a_restart(env: Env) 
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The leader (whichever) goes away; the other takes over within its lease, or
     // (one server) it comes back.
+    let killed_ms = cairn_testkit::now_ms();
     a.kill9();
     let a2 = env.server("a2", &["--worker-slots", "0"]);
     let c2 = Client::new(&a2.url);
@@ -489,9 +490,15 @@ async fn a_schedule_fires_once_per_time_across_replicas_and_a_restart(env: Env) 
     let n = times.len();
     times.dedup();
     assert_eq!(times.len(), n, "a time fired twice: {times:?}");
+    // Runs before the kill, and runs after it: the schedule goes on once another
+    // replica (or the restarted one) leads, within the 10 s leader lease. How many
+    // depends on how fast the servers start on a loaded machine, so no total is
+    // asked for.
+    let before = times.iter().filter(|t| **t <= killed_ms).count();
+    let after = times.iter().filter(|t| **t > killed_ms).count();
     assert!(
-        n >= 8,
-        "too few runs for ~18 s of a per-second schedule: {times:?}"
+        before >= 1 && after >= 2,
+        "a per-second schedule over ~18 s, killed at {killed_ms}: {times:?}"
     );
     assert!(
         times.iter().all(|t| t % 1000 == 0),

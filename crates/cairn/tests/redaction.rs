@@ -37,6 +37,8 @@ impl LoggedServer {
             .args(["server", "--port", "0", "--data-dir"])
             .arg(data)
             .args(["--backend-store-uri", backend])
+            .env("CAIRN_JOBS_DIR", data.join("jobs"))
+            .env("CAIRN_CONTRACTS_DIR", data.join("contracts"))
             .env("CAIRN_LOG", level)
             .stdout(std::fs::File::create(&port_file).expect("stdout file"))
             .stderr(std::fs::File::create(log).expect("log file"))
@@ -128,6 +130,8 @@ async fn a_password_in_the_store_uri_never_reaches_the_log_or_an_error() {
         .args(["server", "--port", "0", "--data-dir"])
         .arg(dir.path())
         .args(["--backend-store-uri", &missing])
+        .env("CAIRN_JOBS_DIR", dir.path().join("jobs"))
+        .env("CAIRN_CONTRACTS_DIR", dir.path().join("contracts"))
         .env("CAIRN_LOG", "debug")
         .output()
         .expect("cairn runs");

@@ -64,8 +64,8 @@ impl CairnProcess {
     }
 
     /// Starts the binary with extra arguments and environment.
-    /// The jobs folder is inside the data folder unless the test names one, so no
-    /// test leaves a `./jobs` in the source tree.
+    /// The jobs and contracts folders are inside the data folder unless the test
+    /// names them, so no test leaves a `./jobs` or `./contracts` in the source tree.
     pub fn start_with(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> CairnProcess {
         let mut full = vec!["server", "--port", "0", "--data-dir"];
         let data = data_dir.to_str().expect("a UTF-8 data folder");
@@ -73,9 +73,14 @@ impl CairnProcess {
         full.extend_from_slice(args);
         let jobs = data_dir.join("jobs");
         let jobs = jobs.to_str().expect("a UTF-8 jobs folder");
+        let contracts = data_dir.join("contracts");
+        let contracts = contracts.to_str().expect("a UTF-8 contracts folder");
         let mut envs = envs.to_vec();
         if !envs.iter().any(|(k, _)| *k == "CAIRN_JOBS_DIR") {
             envs.push(("CAIRN_JOBS_DIR", jobs));
+        }
+        if !envs.iter().any(|(k, _)| *k == "CAIRN_CONTRACTS_DIR") {
+            envs.push(("CAIRN_CONTRACTS_DIR", contracts));
         }
         Self::spawn(&full, &envs)
     }
