@@ -18,13 +18,7 @@ cargo build --release --quiet -p cairn --manifest-path "$ROOT/Cargo.toml"
 CAIRN="$ROOT/target/release/cairn"
 
 # Peak RSS (MiB) and wall seconds of a command, from GNU time.
-measure() {  # name, command...
-  local name="$1"; shift
-  /usr/bin/time -f '%M %e' -o "$DIR/$name.time" "$@" > "$DIR/$name.out" || true
-  # GNU time puts "Command exited with non-zero status N" first when it did.
-  read -r kib secs < <(tail -1 "$DIR/$name.time")
-  echo "{\"name\": \"$name\", \"wall_seconds\": $secs, \"peak_rss_mib\": $((kib / 1024))}"
-}
+source "$ROOT/bench/measure.sh"
 
 echo "== data: $ROWS rows x $COLS columns, reference and current (Parquet)" >&2
 "$PY" "$ROOT/bench/drift_bench.py" data "$DIR" "$ROWS" "$COLS"

@@ -23,12 +23,7 @@ cargo build --release --quiet -p cairn --manifest-path "$ROOT/Cargo.toml"
 CAIRN="$ROOT/target/release/cairn"
 
 # Peak RSS (MiB) and wall seconds of a command, from GNU time.
-measure() {  # name, command...
-  local name="$1"; shift
-  /usr/bin/time -f '%M %e' -o "$DIR/$name.time" "$@" > "$DIR/$name.out" || true
-  read -r kib secs < <(tail -1 "$DIR/$name.time")
-  echo "{\"name\": \"$name\", \"wall_seconds\": $secs, \"peak_rss_mib\": $((kib / 1024))}"
-}
+source "$ROOT/bench/measure.sh"
 
 echo "== data: $ROWS rows (Parquet, snappy) and a ${BIG_GIB} GiB file (uncompressed)" >&2
 "$PY" "$ROOT/bench/quality_bench.py" data "$DIR" "$ROWS" 42 > "$DIR/expected.json"

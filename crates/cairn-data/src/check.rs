@@ -343,6 +343,15 @@ fn register_store(ctx: &SessionContext, view: &str, location: &str) -> Result<()
     Ok(())
 }
 
+/// The columns a frame has, by name.
+pub(crate) fn column_names(df: &DataFrame) -> Vec<String> {
+    df.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
 /// Opens a selection's source (CSV as text).
 pub(crate) async fn open_selection(ctx: &SessionContext, sel: &ViewSelection) -> Result<DataFrame> {
     let (_, files) = fingerprint(&sel.view);
@@ -500,12 +509,7 @@ pub async fn check_view(sel: &ViewSelection, options: &CheckOptions) -> Result<V
     let ctx =
         SessionContext::new_with_config_rt(SessionConfig::new().with_batch_size(65_536), runtime);
     let df = open(&ctx, sel, &files).await?;
-    let columns: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let columns = column_names(&df);
     let fields: Vec<&Field> = sel.fields.iter().filter_map(|n| view.field(n)).collect();
 
     // The typed view: each present field cast to its type, beside its raw column.

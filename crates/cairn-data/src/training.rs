@@ -18,7 +18,7 @@ use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{cast, try_cast, ExprFunctionExt, JoinType};
 use datafusion::prelude::{col, lit, DataFrame, SessionContext};
 
-use crate::check::{arrow_type, df_err, open_selection};
+use crate::check::{arrow_type, column_names, df_err, open_selection};
 use crate::spec::{FieldRef, Item, ModelContract, Task, ViewSelection};
 use crate::{ContractState, DataError, FeatureView, Result};
 
@@ -89,12 +89,7 @@ async fn frame(
         fields: wanted,
     };
     let df = open_selection(ctx, &sel).await?;
-    let columns: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let columns = column_names(&df);
     let mut select = Vec::new();
     for name in fields {
         let f = v.field(name).ok_or_else(|| {
